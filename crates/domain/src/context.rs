@@ -1,0 +1,33 @@
+//! What every service call needs besides its arguments: the database, the keys, and the
+//! settings the domain acts on.
+
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+
+use crate::{auth::JwtKeys, crypto::Keyring, db::Backend};
+
+/// Domain-level settings, filled from the binary's configuration.
+#[derive(Clone, Debug)]
+pub struct DomainSettings {
+    /// The URL people reach Herald at (`http://127.0.0.1:8080`), for links Herald prints
+    /// or returns (dashboard, customer portal).
+    pub public_url: String,
+}
+
+#[derive(Clone)]
+pub struct Context {
+    pub db: DatabaseConnection,
+    pub backend: Backend,
+    pub jwt: Arc<JwtKeys>,
+    pub keyring: Arc<Keyring>,
+    pub settings: Arc<DomainSettings>,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,125 @@
+//! Opening the database: an SQLite file (the embedded default, in WAL mode) or
+//! PostgreSQL. sea-orm and the job queue share the one sqlx pool made here.
+
+use std::{path::PathBuf, str::FromStr, time::Duration};
+
+use sea_orm::{DatabaseConnection, SqlxPostgresConnector, SqlxSqliteConnector};
+use sqlx::{
+    postgres::{PgConnectOptions, PgPoolOptions},
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+
+/// Which database a URL names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of(url: &str) -> Result<Self, ConnectError> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres)
+        } else {
+            Err(ConnectError(format!(
+                "unsupported database URL `{}`: use sqlite://FILE or postgres://USER@HOST/DB",
+                redact_url(url)
+            )))
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConnectError(String);
+
+/// The file behind an SQLite URL (`None` for in-memory databases and other backends).
+pub fn sqlite_file(url: &str) -> Option<PathBuf> {
+    if Backend::of(url).ok()? != Backend::Sqlite {
+        return None;
+    }
+    if url.contains(":memory:") || url.contains("mode=memory") {
+        return None;
+    }
+    let options = SqliteConnectOptions::from_str(url).ok()?;
+    Some(options.get_filename().to_path_buf())
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Opens a pool of at most `max_connections` connections.
+pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, ConnectError> {
+    let fail = |e: sqlx::Error| ConnectError(format!("cannot open the database at {}: {e}", redact_url(url)));
+    match Backend::of(url)? {
+        Backend::Sqlite => {
+            let options = SqliteConnectOptions::from_str(url)
+                .map_err(fail)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10));
+            // Keep connections for the life of the pool: an in-memory database lives only
+            // as long as its last connection.
+            let pool = SqlitePoolOptions::new()
+                .max_connections(max_connections.max(1))
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(options)
+                .await
+                .map_err(fail)?;
+            Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
+        }
+        Backend::Postgres => {
+            let options = PgConnectOptions::from_str(url).map_err(fail)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(max_connections.max(1))
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await
+                .map_err(fail)?;
+            Ok(SqlxPostgresConnector::from_sqlx_postgres_pool(pool))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn knows_backends_and_files() {
+        assert_eq!(Backend::of("sqlite://herald.db").unwrap(), Backend::Sqlite);
+        assert_eq!(Backend::of("postgres://u@h/d").unwrap(), Backend::Postgres);
+        assert!(Backend::of("mysql://u@h/d").is_err());
+        assert_eq!(
+            sqlite_file("sqlite://herald.db"),
+            Some(PathBuf::from("herald.db"))
+        );
+        assert_eq!(
+            sqlite_file("sqlite:///var/lib/herald/h.db?mode=rwc"),
+            Some(PathBuf::from("/var/lib/herald/h.db"))
+        );
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(sqlite_file("postgres://u@h/d"), None);
+    }
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(redact_url("postgres://u:hunter2@h/d"), "postgres://u:***@h/d");
+        assert_eq!(redact_url("sqlite://herald.db"), "sqlite://herald.db");
+    }
+}

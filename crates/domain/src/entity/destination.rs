@@ -1,0 +1,45 @@
+//! `destination`: the delivery state of one message to one endpoint.
+
+use sea_orm::entity::prelude::*;
+
+use crate::id::{AppId, DestinationId, EndpointId, MessageId, TenantId};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum Status {
+    /// Waiting for its next try.
+    #[sea_orm(string_value = "pending")]
+    Pending,
+    /// A worker is trying it now.
+    #[sea_orm(string_value = "sending")]
+    Sending,
+    #[sea_orm(string_value = "success")]
+    Success,
+    /// Every try failed, or the endpoint was disabled.
+    #[sea_orm(string_value = "fail")]
+    Fail,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "destination")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: DestinationId,
+    pub tenant_id: TenantId,
+    pub app_id: AppId,
+    pub message_id: MessageId,
+    pub endpoint_id: EndpointId,
+    pub status: Status,
+    pub attempt_count: i32,
+    pub next_attempt_at: Option<DateTimeUtc>,
+    pub last_attempt_at: Option<DateTimeUtc>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+crate::scope::tenant_scoped!(Entity, Column::TenantId);

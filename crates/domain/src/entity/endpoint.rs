@@ -1,0 +1,51 @@
+//! `endpoint`: a URL of an application that receives webhooks, with its filters and limits.
+
+use sea_orm::entity::prelude::*;
+
+use super::{Delays, StringList, StringMap};
+use crate::id::{AppId, EndpointId, TenantId};
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "endpoint")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: EndpointId,
+    pub tenant_id: TenantId,
+    pub app_id: AppId,
+    /// Tenant-chosen id, unique within the application.
+    pub uid: Option<String>,
+    pub url: String,
+    pub description: String,
+    pub disabled: bool,
+    /// Why Herald disabled it (`410 Gone`, failing for days), if Herald did.
+    pub disabled_reason: Option<String>,
+    /// Event type names it receives; `None` means every type.
+    #[sea_orm(column_type = "JsonBinary")]
+    pub filter_types: Option<StringList>,
+    /// Channels it listens to; `None` means every message.
+    #[sea_orm(column_type = "JsonBinary")]
+    pub channels: Option<StringList>,
+    /// Messages per second (`throttleRate`).
+    pub rate_limit: Option<i32>,
+    /// Seconds to wait for a response; `None` means the configured default.
+    pub timeout_secs: Option<i32>,
+    /// Delays between tries; `None` means the configured default.
+    #[sea_orm(column_type = "JsonBinary")]
+    pub retry_schedule: Option<Delays>,
+    /// Custom headers sent with every delivery.
+    #[sea_orm(column_type = "JsonBinary")]
+    pub headers: StringMap,
+    #[sea_orm(column_type = "JsonBinary")]
+    pub metadata: StringMap,
+    /// Set at the first failed try after a success; cleared by the next success.
+    pub failing_since: Option<DateTimeUtc>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+crate::scope::tenant_scoped!(Entity, Column::TenantId);

@@ -1,0 +1,62 @@
+//! Tenants: the organisations using Herald.
+
+use chrono::Utc;
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryOrder, Set};
+
+use crate::{DbContext, Error, Result, entity::tenant, id::TenantId};
+
+/// Checks a tenant's display name: 1–256 characters once trimmed.
+pub fn parse_name(name: &str) -> Result<String> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(Error::invalid("name", "must not be empty"));
+    }
+    if name.chars().count() > 256 {
+        return Err(Error::invalid("name", "must be at most 256 characters"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(Error::invalid("name", "must not contain control characters"));
+    }
+    Ok(name.to_owned())
+}
+
+pub async fn create<C: ConnectionTrait>(conn: &C, name: &str) -> Result<tenant::Model> {
+    let now = Utc::now();
+    tenant::ActiveModel {
+        id: Set(TenantId::new()),
+        name: Set(parse_name(name)?),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(conn)
+    .await
+    .context("creating a tenant")
+}
+
+// The tenant table is the scope itself, so it is read without one.
+#[expect(clippy::disallowed_methods, reason = "tenants are not tenant-owned")]
+pub async fn get<C: ConnectionTrait>(conn: &C, id: &TenantId) -> Result<tenant::Model> {
+    tenant::Entity::find_by_id(id.clone())
+        .one(conn)
+        .await
+        .context("loading a tenant")?
+        .ok_or(Error::NotFound("tenant"))
+}
+
+#[expect(clippy::disallowed_methods, reason = "tenants are not tenant-owned")]
+pub async fn list<C: ConnectionTrait>(conn: &C) -> Result<Vec<tenant::Model>> {
+    tenant::Entity::find()
+        .order_by_asc(tenant::Column::Id)
+        .all(conn)
+        .await
+        .context("listing tenants")
+}
+
+#[expect(clippy::disallowed_methods, reason = "tenants are not tenant-owned")]
+pub async fn any_exists<C: ConnectionTrait>(conn: &C) -> Result<bool> {
+    Ok(tenant::Entity::find()
+        .count(conn)
+        .await
+        .context("counting tenants")?
+        > 0)
+}

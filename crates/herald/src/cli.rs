@@ -1,0 +1,199 @@
+//! The `herald` command line. Other tools script it: commands that make something print
+//! only its id or token on stdout; every error is one line on stderr and a non-zero exit.
+
+use std::{io::Read, path::PathBuf};
+
+use anyhow::{Context as _, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use domain::{
+    id::TenantId,
+    service::{self, audit::Actor},
+    values::{Email, Role},
+};
+
+use crate::{
+    config::Settings,
+    startup::{self, Application, Mode},
+    telemetry,
+};
+
+#[derive(Debug, Parser)]
+#[command(name = "herald", version, about = "Herald: a multi-tenant webhook platform")]
+pub struct Cli {
+    /// Configuration file (default: ./herald.toml if it exists).
+    #[arg(long, global = true, env = "HERALD_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the API, dashboard and worker in one process (migrates first).
+    Serve,
+    /// Run the API and dashboard only (scale-out; run `herald migrate` first).
+    Api,
+    /// Run the delivery worker only (scale-out; run `herald migrate` first).
+    Worker,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Manage dashboard users.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant; prints only its id.
+    Create {
+        /// Display name.
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an API token for a tenant; prints only the token.
+    Create {
+        tenant_id: String,
+        /// A name to recognise the token by.
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a dashboard user; prints only its id.
+    Create(UserCreate),
+}
+
+#[derive(Debug, Args)]
+pub struct UserCreate {
+    tenant_id: String,
+    email: String,
+    #[arg(long, value_enum)]
+    role: RoleArg,
+    /// Read the password from standard input (required: passwords never go on the
+    /// command line).
+    #[arg(long)]
+    password_stdin: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum RoleArg {
+    Admin,
+    Viewer,
+}
+
+/// The one place the CLI writes to stdout.
+#[allow(clippy::print_stdout)]
+fn emit(line: &str) {
+    println!("{line}");
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::load(cli.config.as_deref())?;
+    let quiet = !matches!(cli.command, Command::Serve | Command::Api | Command::Worker);
+    telemetry::init(if quiet { "warn" } else { &settings.log });
+
+    match cli.command {
+        Command::Serve => serve(&settings).await,
+        Command::Api => {
+            Application::build(&settings, Mode::Api)
+                .await?
+                .run_until_stopped()
+                .await
+        }
+        Command::Worker => {
+            let conn = startup::connect(&settings).await?;
+            startup::require_migrated(&conn).await?;
+            worker::run_until_signalled().await;
+            Ok(())
+        }
+        Command::Migrate => {
+            let conn = startup::connect(&settings).await?;
+            let applied = startup::migrate(&conn).await?;
+            emit(&format!(
+                "database schema is up to date ({applied} migrations applied now)"
+            ));
+            Ok(())
+        }
+        Command::Tenant(TenantCommand::Create { name }) => {
+            let conn = migrated(&settings).await?;
+            let tenant = service::tenant::create(&conn, &name).await?;
+            emit(tenant.id.as_str());
+            Ok(())
+        }
+        Command::Token(TokenCommand::Create { tenant_id, name }) => {
+            let tenant = TenantId::parse(&tenant_id)?;
+            let ctx = startup::context(&settings, String::new()).await?;
+            startup::require_migrated(&ctx.db).await?;
+            let issued = service::token::create(&ctx, &ctx.db, &tenant, &name, None, &Actor::Cli).await?;
+            emit(&issued.token);
+            Ok(())
+        }
+        Command::User(UserCommand::Create(args)) => {
+            let tenant = TenantId::parse(&args.tenant_id)?;
+            let email = Email::parse(&args.email)?;
+            if !args.password_stdin {
+                bail!("pass --password-stdin and give the password on standard input");
+            }
+            let password = read_password()?;
+            let role = match args.role {
+                RoleArg::Admin => Role::Admin,
+                RoleArg::Viewer => Role::Viewer,
+            };
+            let conn = migrated(&settings).await?;
+            let user = service::user::create(&conn, &tenant, &email, role, password, &Actor::Cli).await?;
+            emit(user.id.as_str());
+            Ok(())
+        }
+    }
+}
+
+async fn serve(settings: &Settings) -> anyhow::Result<()> {
+    let app = Application::build(settings, Mode::Serve).await?;
+    if let Some(first) = service::bootstrap::first_run(app.context()).await? {
+        emit(&format!(
+            "\nHerald is set up. This is shown once; keep it somewhere safe.\n\n  \
+             Dashboard:  {url}/ui\n  Login:      {email}\n  Password:   {password}\n  \
+             API token:  {token}\n\n  Try it:  curl -H 'Authorization: Bearer {token}' {url}/api/v1/app\n",
+            url = app.public_url(),
+            email = first.email,
+            password = first.password,
+            token = first.token,
+        ));
+    }
+    tracing::info!(url = %app.public_url(), "herald is listening");
+    app.run_until_stopped().await
+}
+
+/// Connects and refuses an unmigrated schema (CLI commands that write rows).
+async fn migrated(settings: &Settings) -> anyhow::Result<sea_orm::DatabaseConnection> {
+    let conn = startup::connect(settings).await?;
+    startup::require_migrated(&conn).await?;
+    Ok(conn)
+}
+
+fn read_password() -> anyhow::Result<String> {
+    let mut input = String::new();
+    std::io::stdin()
+        .read_to_string(&mut input)
+        .context("reading the password from standard input")?;
+    let password = input
+        .strip_suffix('\n')
+        .map(|p| p.strip_suffix('\r').unwrap_or(p))
+        .unwrap_or(&input);
+    if password.is_empty() {
+        bail!("no password on standard input");
+    }
+    Ok(password.to_owned())
+}

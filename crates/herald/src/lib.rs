@@ -1,0 +1,8 @@
+//! The `herald` binary as a library: CLI, layered configuration and startup wiring, so
+//! tests can boot the real server in-process.
+
+pub mod cli;
+pub mod config;
+pub mod secrets;
+pub mod startup;
+pub mod telemetry;

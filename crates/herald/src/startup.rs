@@ -1,0 +1,140 @@
+//! Startup as a library: open the database, check or apply migrations, resolve keys, bind
+//! the HTTP server, start the worker. `main.rs` and the tests both go through here.
+
+use std::{net::TcpListener, sync::Arc};
+
+use actix_web::{App, HttpServer, dev::Server, web};
+use anyhow::{Context as _, bail};
+use domain::{Context, DomainSettings, auth::JwtKeys, crypto::Keyring, db};
+use migrations::{Migrator, MigratorTrait};
+
+use crate::{config::Settings, secrets};
+
+/// Which parts of Herald this process runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// API, dashboard and worker in one process; applies migrations itself.
+    Serve,
+    /// API and dashboard only; the schema must be migrated already.
+    Api,
+}
+
+/// Opens the database and builds the service context.
+pub async fn context(settings: &Settings, public_url: String) -> anyhow::Result<Context> {
+    let keys = secrets::resolve(settings)?;
+    let conn = connect(settings).await?;
+    Ok(Context {
+        backend: db::Backend::of(&settings.database_url)?,
+        db: conn,
+        jwt: Arc::new(JwtKeys::new(keys.jwt_secret.expose())),
+        keyring: Arc::new(Keyring::new(keys.main_key)),
+        settings: Arc::new(DomainSettings { public_url }),
+    })
+}
+
+pub async fn connect(settings: &Settings) -> anyhow::Result<sea_orm::DatabaseConnection> {
+    Ok(db::connect(&settings.database_url, settings.max_connections()).await?)
+}
+
+/// Applies every pending migration; returns how many ran.
+pub async fn migrate(conn: &sea_orm::DatabaseConnection) -> anyhow::Result<usize> {
+    let pending = Migrator::get_pending_migrations(conn)
+        .await
+        .context("reading the migration table")?
+        .len();
+    Migrator::up(conn, None).await.context("applying migrations")?;
+    Ok(pending)
+}
+
+/// Refuses to run on a schema older than this binary.
+pub async fn require_migrated(conn: &sea_orm::DatabaseConnection) -> anyhow::Result<()> {
+    let pending = Migrator::get_pending_migrations(conn)
+        .await
+        .context("reading the migration table")?
+        .len();
+    if pending > 0 {
+        bail!(
+            "the database schema is behind this version of Herald ({pending} migrations pending): run `herald migrate`"
+        );
+    }
+    Ok(())
+}
+
+/// A running HTTP server (and, in `serve` mode, worker).
+pub struct Application {
+    port: u16,
+    server: Server,
+    context: Context,
+}
+
+impl Application {
+    /// Binds `settings.listen` (port 0 picks a free port) and prepares everything; the
+    /// server starts answering once awaited through [`Application::run_until_stopped`]
+    /// or spawned.
+    pub async fn build(settings: &Settings, mode: Mode) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(&settings.listen)
+            .with_context(|| format!("cannot listen on {} (HERALD_LISTEN)", settings.listen))?;
+        let address = listener.local_addr().context("reading the bound address")?;
+        let public_url = settings.public_url.clone().unwrap_or_else(|| {
+            let host = if address.ip().is_unspecified() {
+                "127.0.0.1".to_string()
+            } else {
+                address.ip().to_string()
+            };
+            let host = if address.is_ipv6() && !address.ip().is_unspecified() {
+                format!("[{host}]")
+            } else {
+                host
+            };
+            format!("http://{host}:{}", address.port())
+        });
+        let context = context(settings, public_url.trim_end_matches('/').to_owned()).await?;
+        match mode {
+            Mode::Serve => {
+                migrate(&context.db).await?;
+            }
+            Mode::Api => require_migrated(&context.db).await?,
+        }
+
+        let data = web::Data::new(context.clone());
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .configure(api::configure)
+                .configure(dashboard::configure)
+        })
+        .listen(listener)
+        .context("starting the HTTP server")?
+        .shutdown_timeout(30);
+        if let Some(workers) = settings.http_workers {
+            server = server.workers(workers.max(1));
+        }
+        Ok(Self {
+            port: address.port(),
+            server: server.run(),
+            context,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn context(&self) -> &Context {
+        &self.context
+    }
+
+    pub fn public_url(&self) -> &str {
+        &self.context.settings.public_url
+    }
+
+    /// A handle that stops the server gracefully.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGINT or SIGTERM (or a stop through [`Application::handle`]).
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.server.await.context("running the HTTP server")
+    }
+}

@@ -1,0 +1,443 @@
+//! The `herald` command-line contract, on the built binary: commands that make something
+//! print only its id or token on stdout; every error is one line on stderr and a non-zero
+//! exit; `serve` prints its first-run login once and keeps tokens valid across restarts.
+
+// Tests fail by panicking; helpers here unwrap like test bodies do.
+#![allow(clippy::unwrap_used)]
+
+use std::{
+    io::{BufRead, BufReader, Write},
+    process::{Child, Command, Output, Stdio},
+    sync::mpsc,
+    time::{Duration, Instant},
+};
+
+use domain::{auth, entity::user, id::TenantId, scope::TenantScoped, service::token};
+use herald::{
+    config::{Secret, Settings},
+    startup,
+};
+use tests::{TestDb, init};
+
+/// The binary, pointed at `db`. On PostgreSQL the keys must be configured; on SQLite
+/// they are left out so the binary generates and keeps its own.
+fn herald(db: &TestDb) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_herald"));
+    cmd.current_dir(db.dir())
+        .env("HERALD_DATABASE_URL", &db.url)
+        .env("HERALD_LOG", "warn");
+    for (name, _) in
+        std::env::vars().filter(|(n, _)| n.starts_with("HERALD_") && n != "HERALD_TEST_DATABASE_URL")
+    {
+        cmd.env_remove(name);
+    }
+    cmd.env("HERALD_DATABASE_URL", &db.url);
+    if db.backend == domain::db::Backend::Postgres {
+        cmd.env("HERALD_JWT_SECRET", "cli-test-jwt-secret-0123456789abcdef")
+            .env("HERALD_MAIN_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=");
+    }
+    cmd
+}
+
+/// The settings the binary used, so the test can open the same database with the same keys.
+fn settings_of(db: &TestDb) -> Settings {
+    let mut settings = Settings {
+        database_url: db.url.clone(),
+        ..Settings::default()
+    };
+    if db.backend == domain::db::Backend::Postgres {
+        settings.jwt_secret = Some(Secret::new("cli-test-jwt-secret-0123456789abcdef"));
+        settings.main_key = Some(Secret::new("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="));
+    }
+    settings
+}
+
+fn run(cmd: &mut Command, stdin: Option<&str>) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    if let Some(input) = stdin {
+        pipe.write_all(input.as_bytes()).unwrap();
+    }
+    drop(pipe);
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+/// Exactly one line on stdout.
+fn only_line(output: &Output) -> String {
+    let text = stdout(output);
+    let lines: Vec<_> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "expected one line, got {text:?}");
+    lines[0].to_owned()
+}
+
+async fn migrated(db: &TestDb) {
+    let out = run(herald(db).arg("migrate"), None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn new_tenant(db: &TestDb, name: &str) -> String {
+    only_line(&run(herald(db).args(["tenant", "create", name]), None))
+}
+
+#[tokio::test]
+async fn migrate_then_tenant_create_prints_only_the_id() {
+    init();
+    let db = TestDb::new().await;
+    migrated(&db).await;
+    let id = new_tenant(&db, "Acme Inc.");
+    let tenant = TenantId::parse(&id).expect("stdout is a tenant id");
+
+    let conn = startup::connect(&settings_of(&db)).await.unwrap();
+    let stored = domain::service::tenant::get(&conn, &tenant).await.unwrap();
+    assert_eq!(stored.name, "Acme Inc.");
+}
+
+#[tokio::test]
+async fn token_create_prints_only_a_working_token() {
+    init();
+    let db = TestDb::new().await;
+    migrated(&db).await;
+    let tenant = new_tenant(&db, "Acme");
+    let jwt = only_line(&run(
+        herald(&db).args(["token", "create", &tenant, "--name", "ci-bot"]),
+        None,
+    ));
+    assert_eq!(jwt.split('.').count(), 3, "a JWT: {jwt}");
+
+    let ctx = startup::context(&settings_of(&db), String::new()).await.unwrap();
+    let claims = ctx.jwt.verify_api_token(&jwt).unwrap();
+    assert_eq!(claims.sub.as_str(), tenant);
+    let principal = token::authenticate(&ctx, &jwt).await.unwrap();
+    assert_eq!(principal.token, claims.jti, "jti is the recorded token's id");
+    assert_eq!(principal.token_name, "ci-bot");
+}
+
+#[tokio::test]
+async fn user_create_reads_the_password_from_stdin_and_stores_argon2id() {
+    init();
+    let db = TestDb::new().await;
+    migrated(&db).await;
+    let tenant = new_tenant(&db, "Acme");
+    let out = run(
+        herald(&db).args([
+            "user",
+            "create",
+            &tenant,
+            "Ann@Example.com",
+            "--role",
+            "viewer",
+            "--password-stdin",
+        ]),
+        Some("correct horse battery\n"),
+    );
+    let id = only_line(&out);
+    assert!(id.starts_with("usr_"), "{id}");
+
+    let conn = startup::connect(&settings_of(&db)).await.unwrap();
+    let users = user::Entity::for_tenant(&TenantId::parse(&tenant).unwrap())
+        .all(&conn)
+        .await
+        .unwrap();
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0].email, "ann@example.com");
+    assert_eq!(users[0].role, domain::values::Role::Viewer);
+    assert!(users[0].password_hash.starts_with("$argon2id$"));
+    assert!(auth::verify_password(
+        &users[0].password_hash,
+        "correct horse battery"
+    ));
+}
+
+#[tokio::test]
+async fn every_error_is_one_clear_line_and_a_non_zero_exit() {
+    init();
+    let db = TestDb::new().await;
+    migrated(&db).await;
+    let tenant = new_tenant(&db, "Acme");
+    let unknown = TenantId::new().to_string();
+    run(
+        herald(&db).args([
+            "user",
+            "create",
+            &tenant,
+            "dup@example.com",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ]),
+        Some("long-enough-password"),
+    );
+
+    let cases: Vec<(Vec<&str>, Option<&str>, &str)> = vec![
+        (vec!["tenant", "create", "  "], None, "invalid name"),
+        (
+            vec!["token", "create", "org_bogus"],
+            None,
+            "not a valid tenant id",
+        ),
+        (vec!["token", "create", &unknown], None, "tenant not found"),
+        (
+            vec![
+                "user",
+                "create",
+                &tenant,
+                "not-an-email",
+                "--role",
+                "admin",
+                "--password-stdin",
+            ],
+            Some("pw-long-enough"),
+            "invalid email",
+        ),
+        (
+            vec![
+                "user",
+                "create",
+                &tenant,
+                "a@example.com",
+                "--role",
+                "root",
+                "--password-stdin",
+            ],
+            Some("pw-long-enough"),
+            "root",
+        ),
+        (
+            vec!["user", "create", &tenant, "a@example.com", "--role", "admin"],
+            None,
+            "--password-stdin",
+        ),
+        (
+            vec![
+                "user",
+                "create",
+                &tenant,
+                "a@example.com",
+                "--role",
+                "admin",
+                "--password-stdin",
+            ],
+            Some("short"),
+            "at least 8",
+        ),
+        (
+            vec![
+                "user",
+                "create",
+                &tenant,
+                "a@example.com",
+                "--role",
+                "admin",
+                "--password-stdin",
+            ],
+            Some(""),
+            "no password",
+        ),
+        (
+            vec![
+                "user",
+                "create",
+                &tenant,
+                "dup@example.com",
+                "--role",
+                "admin",
+                "--password-stdin",
+            ],
+            Some("pw-long-enough"),
+            "already exists",
+        ),
+        (
+            vec![
+                "user",
+                "create",
+                &unknown,
+                "b@example.com",
+                "--role",
+                "admin",
+                "--password-stdin",
+            ],
+            Some("pw-long-enough"),
+            "tenant not found",
+        ),
+        (vec!["frobnicate"], None, "frobnicate"),
+    ];
+    for (args, stdin, expected) in cases {
+        let out = run(herald(&db).args(&args), stdin);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} should fail");
+        assert!(
+            out.stdout.is_empty(),
+            "{args:?} printed on stdout: {:?}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let lines: Vec<_> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(
+            lines.len(),
+            1,
+            "{args:?}: expected one line on stderr, got {err:?}"
+        );
+        assert!(
+            lines[0].contains(expected),
+            "{args:?}: {:?} does not mention {expected:?}",
+            lines[0]
+        );
+    }
+
+    let out = run(
+        herald(&db)
+            .arg("migrate")
+            .env("HERALD_DATABASE_URL", "mysql://root@localhost/x"),
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported database URL"));
+}
+
+/// A running `herald serve`, with its output collected line by line.
+struct Served {
+    child: Child,
+    stdout: mpsc::Receiver<String>,
+    stderr: mpsc::Receiver<String>,
+    url: String,
+    banner: Vec<String>,
+}
+
+fn lines_of(pipe: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+fn serve(db: &TestDb) -> Served {
+    let mut child = herald(db)
+        .arg("serve")
+        .env("HERALD_LISTEN", "127.0.0.1:0")
+        .env("HERALD_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = lines_of(child.stdout.take().unwrap());
+    let stderr = lines_of(child.stderr.take().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let url = loop {
+        let line = stderr
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("herald serve did not report its address in time");
+        if let Some(at) = line.find("url=") {
+            break line[at + 4..].split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    // The banner, if any, is printed before the address is logged.
+    let banner = stdout.try_iter().collect();
+    Served {
+        child,
+        stdout,
+        stderr,
+        url,
+        banner,
+    }
+}
+
+impl Served {
+    /// SIGTERM, then wait for a clean exit.
+    fn stop(mut self) {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "herald serve exited with {status}");
+                let late: Vec<String> = self.stdout.try_iter().collect();
+                assert!(
+                    late.iter().all(|l| !l.contains("Password")),
+                    "late banner: {late:?}"
+                );
+                drop(self.stderr);
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        panic!("herald serve did not stop on SIGTERM");
+    }
+}
+
+fn banner_value<'a>(banner: &'a [String], label: &str) -> &'a str {
+    banner
+        .iter()
+        .find_map(|l| l.trim().strip_prefix(label))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no {label} in the banner: {banner:?}"))
+}
+
+#[tokio::test]
+async fn serve_prints_the_first_run_login_once_and_a_restart_keeps_the_token() {
+    init();
+    let db = TestDb::new().await;
+    let http = reqwest::Client::new();
+
+    let first = serve(&db);
+    let token = banner_value(&first.banner, "API token:").to_owned();
+    assert_eq!(
+        banner_value(&first.banner, "Login:"),
+        domain::service::bootstrap::ADMIN_EMAIL
+    );
+    assert!(banner_value(&first.banner, "Password:").len() >= 16);
+    assert_eq!(
+        banner_value(&first.banner, "Dashboard:"),
+        format!("{}/ui", first.url)
+    );
+    let health = http
+        .get(format!("{}/api/v1/health", first.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    first.stop();
+
+    if db.backend == domain::db::Backend::Sqlite {
+        let secrets = herald::secrets::secrets_path(&db.dir().join("herald.db"));
+        let mode =
+            std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&secrets).unwrap().permissions());
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "the generated secrets file is readable by its owner only"
+        );
+    }
+
+    let second = serve(&db);
+    assert!(
+        second.banner.is_empty(),
+        "a later run prints no login: {:?}",
+        second.banner
+    );
+    let ctx = startup::context(&settings_of(&db), String::new()).await.unwrap();
+    token::authenticate(&ctx, &token)
+        .await
+        .expect("the first run's token still works after a restart");
+    second.stop();
+}

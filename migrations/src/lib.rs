@@ -1,0 +1,16 @@
+//! Herald's schema as sea-orm migrations. Every migration runs unchanged on SQLite and
+//! PostgreSQL: only portable column types, and indexes for the queries the delivery log
+//! makes.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_core;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_core::Migration)]
+    }
+}

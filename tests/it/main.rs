@@ -1,0 +1,14 @@
+//! Herald's end-to-end tests: one binary, many modules. Each test boots what it needs on
+//! a fresh database (SQLite, or PostgreSQL when `HERALD_TEST_DATABASE_URL` is set).
+
+// Tests fail by panicking; helpers here unwrap like test bodies do.
+#![allow(clippy::unwrap_used)]
+
+mod architecture;
+mod config;
+mod first_run;
+mod health;
+mod migrations;
+mod scoping;
+mod secrets;
+mod tokens;

@@ -1,0 +1,197 @@
+//! The test harness: a fresh database per test and the real server on port 0.
+//!
+//! With no `HERALD_TEST_DATABASE_URL`, every test gets its own SQLite file in a temporary
+//! directory. With `HERALD_TEST_DATABASE_URL=postgres://USER@HOST/DB`, every test gets a
+//! freshly created PostgreSQL database with a unique name, dropped when the test ends.
+//! The same tests run on both.
+
+use std::{path::PathBuf, time::Duration};
+
+use domain::{
+    Context,
+    db::Backend,
+    id::TenantId,
+    service::{self, audit::Actor},
+};
+use herald::{
+    config::{Secret, Settings},
+    startup::{Application, Mode},
+};
+use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
+use tempfile::TempDir;
+
+pub const DATABASE_ENV: &str = "HERALD_TEST_DATABASE_URL";
+
+/// Installs the process-wide TLS provider, as `main` does.
+pub fn init() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// A database that exists for one test.
+pub struct TestDb {
+    pub url: String,
+    pub backend: Backend,
+    dir: TempDir,
+    postgres: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub async fn new() -> Self {
+        let dir = tempfile::tempdir().expect("creating a temporary directory");
+        match std::env::var(DATABASE_ENV).ok().filter(|u| !u.is_empty()) {
+            None => Self {
+                url: format!("sqlite://{}", dir.path().join("herald.db").display()),
+                backend: Backend::Sqlite,
+                dir,
+                postgres: None,
+            },
+            Some(admin_url) => {
+                let name = format!(
+                    "herald_test_{}",
+                    ulid::Ulid::generate().to_string().to_lowercase()
+                );
+                let mut admin = PgConnection::connect(&admin_url)
+                    .await
+                    .unwrap_or_else(|e| panic!("{DATABASE_ENV} is set but PostgreSQL is unreachable: {e}"));
+                admin
+                    .execute(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .await
+                    .expect("creating a test database");
+                let mut url = url::Url::parse(&admin_url).expect("HERALD_TEST_DATABASE_URL is not a URL");
+                url.set_path(&name);
+                Self {
+                    url: url.to_string(),
+                    backend: Backend::Postgres,
+                    dir,
+                    postgres: Some((admin_url, name)),
+                }
+            }
+        }
+    }
+
+    /// A directory that lives as long as the database (for config files, logs).
+    pub fn dir(&self) -> PathBuf {
+        self.dir.path().to_path_buf()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((admin_url, name)) = self.postgres.take() {
+            // Drop runs outside any async context we could borrow; use a runtime of our own.
+            let _ = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok()?;
+                runtime.block_on(async {
+                    let mut admin = PgConnection::connect(&admin_url).await.ok()?;
+                    admin
+                        .execute(AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                        )))
+                        .await
+                        .ok()
+                })
+            })
+            .join();
+        }
+    }
+}
+
+/// Settings for a test server: its own database, port 0, fixed fresh keys.
+pub fn settings_for(db: &TestDb) -> Settings {
+    Settings {
+        database_url: db.url.clone(),
+        database_max_connections: Some(5),
+        listen: "127.0.0.1:0".into(),
+        jwt_secret: Some(Secret::new(random_secret())),
+        main_key: Some(Secret::new(
+            domain::crypto::MainKey::generate().expect("random").encode(),
+        )),
+        http_workers: Some(1),
+        ..Settings::default()
+    }
+}
+
+fn random_secret() -> String {
+    let mut bytes = [0u8; 32];
+    domain::crypto::random_bytes(&mut bytes).expect("random");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The real server, in-process, on a fresh database.
+pub struct TestApp {
+    pub base_url: String,
+    pub ctx: Context,
+    pub settings: Settings,
+    pub http: reqwest::Client,
+    handle: actix_web::dev::ServerHandle,
+    // Dropped last: the database outlives the server.
+    pub db: TestDb,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Spawns with settings changed by `adjust`.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> Self {
+        init();
+        let db = TestDb::new().await;
+        let mut settings = settings_for(&db);
+        adjust(&mut settings);
+        let app = Application::build(&settings, Mode::Serve)
+            .await
+            .expect("building the application");
+        let base_url = format!("http://127.0.0.1:{}", app.port());
+        let ctx = app.context().clone();
+        let handle = app.handle();
+        tokio::spawn(app.run_until_stopped());
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("building an HTTP client");
+        Self {
+            base_url,
+            ctx,
+            settings,
+            http,
+            handle,
+            db,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base_url, path)
+    }
+
+    /// A new tenant and an API token for it.
+    pub async fn tenant(&self, name: &str) -> (TenantId, String) {
+        let tenant = service::tenant::create(&self.ctx.db, name)
+            .await
+            .expect("creating a tenant");
+        let token = service::token::create(&self.ctx, &self.ctx.db, &tenant.id, "test", None, &Actor::Cli)
+            .await
+            .expect("creating a token");
+        (tenant.id, token.token)
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // `stop` sends its command at once; the returned future only waits for it.
+        drop(self.handle.stop(false));
+    }
+}
+
+/// Which database this run uses, for test names in output.
+pub fn backend_label() -> &'static str {
+    if std::env::var(DATABASE_ENV).is_ok_and(|u| !u.is_empty()) {
+        "postgres"
+    } else {
+        "sqlite"
+    }
+}

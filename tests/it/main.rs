@@ -4,11 +4,14 @@
 // Tests fail by panicking; helpers here unwrap like test bodies do.
 #![allow(clippy::unwrap_used)]
 
+mod api_http;
+mod api_sdk;
 mod architecture;
 mod config;
 mod first_run;
 mod health;
 mod migrations;
+mod openapi;
 mod scoping;
 mod secrets;
 mod tokens;

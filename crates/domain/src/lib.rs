@@ -11,6 +11,7 @@ pub mod db;
 pub mod entity;
 pub mod error;
 pub mod id;
+pub mod pagination;
 pub mod scope;
 pub mod service;
 pub mod signing;

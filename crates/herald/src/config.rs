@@ -59,6 +59,8 @@ pub struct Settings {
     pub log: String,
     /// HTTP worker threads; default one per core.
     pub http_workers: Option<usize>,
+    /// API requests per second per tenant (bursts of the same size); 0 turns it off.
+    pub api_rate_limit: u32,
 }
 
 impl Default for Settings {
@@ -72,6 +74,7 @@ impl Default for Settings {
             main_key: None,
             log: "info".into(),
             http_workers: None,
+            api_rate_limit: 200,
         }
     }
 }
@@ -86,6 +89,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "main_key",
     "log",
     "http_workers",
+    "api_rate_limit",
 ];
 
 /// Environment variables that start with `HERALD_` but are not settings.

@@ -97,10 +97,13 @@ impl Application {
         }
 
         let data = web::Data::new(context.clone());
+        let api = api::Api::new(&api::ApiSettings {
+            rate_limit_per_second: settings.api_rate_limit,
+        });
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
-                .configure(api::configure)
+                .configure(|cfg| api.configure(cfg))
                 .configure(dashboard::configure)
         })
         .listen(listener)

@@ -348,8 +348,12 @@ fn serve(db: &TestDb) -> Served {
             break line[at + 4..].split_whitespace().next().unwrap().to_owned();
         }
     };
-    // The banner, if any, is printed before the address is logged.
-    let banner = stdout.try_iter().collect();
+    // The banner, if any, is printed before the address is logged, but its reader thread
+    // may lag behind the stderr one on a busy machine: give it a moment to catch up.
+    let mut banner = Vec::new();
+    while let Ok(line) = stdout.recv_timeout(Duration::from_millis(500)) {
+        banner.push(line);
+    }
     Served {
         child,
         stdout,

@@ -1,8 +1,15 @@
 //! Domain services: plain async functions over a connection. The tenant comes first.
 
+pub mod application;
+pub mod attempt;
 pub mod audit;
 pub mod bootstrap;
+pub mod endpoint;
 pub mod endpoint_secret;
+pub mod event_type;
+pub mod idempotency;
+pub mod message;
+pub mod portal;
 pub mod tenant;
 pub mod token;
 pub mod user;

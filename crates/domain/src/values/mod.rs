@@ -18,7 +18,7 @@ use crate::Error;
 
 /// `^[a-zA-Z0-9\-_.]+$` with a length limit: the Svix rule for uids, event type names
 /// and channels.
-fn check_identifier(field: &'static str, value: &str, max_len: usize) -> Result<(), Error> {
+pub(crate) fn check_identifier(field: &'static str, value: &str, max_len: usize) -> Result<(), Error> {
     if value.is_empty() {
         return Err(Error::invalid(field, "must not be empty"));
     }

@@ -1,0 +1,460 @@
+//! `/api/v1/app/{app_id}/msg`: messages, and the delivery log of attempts.
+
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use domain::{
+    Context,
+    entity::{attempt, destination, endpoint, message},
+    id::{AttemptId, DestinationId, EndpointId, MessageId},
+    pagination::Order,
+    service::{
+        application::{self as apps, NewApplication},
+        attempt::{self as attempts, AttemptFilter},
+        endpoint as endpoints,
+        message::{self as messages, MessageFilter, NewMessage},
+    },
+    values::{Channels, EventTypeName},
+};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use utoipa::ToSchema;
+
+use crate::{
+    applications::ApplicationIn,
+    endpoints::EndpointOut,
+    error::{ApiError, ApiResult, HttpErrorOut},
+    extract::{Body, Caller, QueryParams},
+    wire::ListResponse,
+};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct MessageIn {
+    pub event_type: String,
+    /// A JSON object; it is delivered byte for byte as sent.
+    #[schema(value_type = Object)]
+    pub payload: Box<RawValue>,
+    /// Your own id for the event, unique per application (a duplicate answers 409).
+    #[serde(default)]
+    pub event_id: Option<String>,
+    #[serde(default)]
+    pub channels: Option<Vec<String>>,
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+    /// Creates the application first if the path names a uid that does not exist yet.
+    #[serde(default)]
+    pub application: Option<ApplicationIn>,
+}
+
+impl TryFrom<MessageIn> for (NewMessage, Option<NewApplication>) {
+    type Error = domain::Error;
+
+    fn try_from(input: MessageIn) -> Result<Self, Self::Error> {
+        if !input.payload.get().trim_start().starts_with('{') {
+            return Err(domain::Error::invalid("payload", "must be a JSON object"));
+        }
+        let tags = match input.tags.filter(|t| !t.is_empty()) {
+            None => None,
+            Some(tags) => Some(Channels::parse("tags", &tags, messages::MAX_TAGS)?.to_strings()),
+        };
+        let message = NewMessage {
+            event_type: EventTypeName::parse_field("eventType", &input.event_type)?,
+            payload: input.payload.get().to_owned(),
+            event_id: input
+                .event_id
+                .as_deref()
+                .map(messages::parse_event_id)
+                .transpose()?,
+            channels: input
+                .channels
+                .filter(|c| !c.is_empty())
+                .map(|c| Channels::parse("channels", &c, messages::MAX_CHANNELS))
+                .transpose()?,
+            tags,
+        };
+        let app = input
+            .application
+            .map(|a| NewApplication::try_from(a).map_err(|e| e.within("application")))
+            .transpose()?;
+        Ok((message, app))
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct MessageOut {
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    pub event_type: String,
+    /// The payload; `{}` when listed without content or when it has expired.
+    #[schema(value_type = Object)]
+    pub payload: Box<RawValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channels: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
+    pub timestamp: DateTime<Utc>,
+}
+
+fn raw(text: Option<String>) -> Box<RawValue> {
+    text.and_then(|t| RawValue::from_string(t).ok())
+        .unwrap_or_else(|| RawValue::from_string("{}".to_owned()).expect("`{}` is JSON"))
+}
+
+impl MessageOut {
+    fn new(m: message::Model, with_content: bool) -> Self {
+        Self {
+            id: m.id.to_string(),
+            event_id: m.event_id,
+            event_type: m.event_type,
+            payload: raw(m.payload.filter(|_| with_content)),
+            channels: m.channels.map(|c| c.0),
+            tags: m.tags.map(|t| t.0),
+            timestamp: m.created_at,
+        }
+    }
+}
+
+/// Delivery status as the Svix API numbers it: 0 success, 1 pending, 2 fail, 3 sending.
+fn status_code(status: destination::Status) -> (u8, &'static str) {
+    match status {
+        destination::Status::Success => (0, "success"),
+        destination::Status::Pending => (1, "pending"),
+        destination::Status::Fail => (2, "fail"),
+        destination::Status::Sending => (3, "sending"),
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct MessageAttemptOut {
+    pub id: String,
+    pub msg_id: String,
+    pub endpoint_id: String,
+    pub url: String,
+    /// The response body (truncated), or why there was none.
+    pub response: String,
+    /// 0 when no HTTP response came back.
+    pub response_status_code: i16,
+    pub response_duration_ms: i64,
+    /// 0 success, 2 fail.
+    pub status: u8,
+    pub status_text: &'static str,
+    /// 0 scheduled, 1 manual.
+    pub trigger_type: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_attempt: Option<DateTime<Utc>>,
+    pub timestamp: DateTime<Utc>,
+}
+
+impl From<attempt::Model> for MessageAttemptOut {
+    fn from(a: attempt::Model) -> Self {
+        let (status, status_text) = match a.status {
+            attempt::Status::Success => (0, "success"),
+            attempt::Status::Fail => (2, "fail"),
+        };
+        let response = match (a.response_body, a.error_reason) {
+            (Some(body), _) => body,
+            (None, Some(reason)) => reason,
+            (None, None) => String::new(),
+        };
+        Self {
+            id: a.id.to_string(),
+            msg_id: a.message_id.to_string(),
+            endpoint_id: a.endpoint_id.to_string(),
+            url: a.url,
+            response,
+            response_status_code: a.response_status.and_then(|s| i16::try_from(s).ok()).unwrap_or(0),
+            response_duration_ms: a.duration_ms,
+            status,
+            status_text,
+            trigger_type: match a.trigger {
+                attempt::Trigger::Scheduled => 0,
+                attempt::Trigger::Manual => 1,
+            },
+            error_kind: a.error_kind.map(|k| format!("{k:?}").to_lowercase()),
+            next_attempt: a.next_attempt_at,
+            timestamp: a.created_at,
+        }
+    }
+}
+
+/// A message as delivered to one endpoint.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct EndpointMessageOut {
+    #[serde(flatten)]
+    pub message: MessageOut,
+    pub status: u8,
+    pub status_text: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_attempt: Option<DateTime<Utc>>,
+}
+
+/// An endpoint as a message's destination.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct MessageEndpointOut {
+    #[serde(flatten)]
+    pub endpoint: EndpointOut,
+    pub status: u8,
+    pub status_text: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_attempt: Option<DateTime<Utc>>,
+}
+
+fn with_content(query: &QueryParams, default: bool) -> ApiResult<bool> {
+    Ok(query.flag("with_content")?.unwrap_or(default))
+}
+
+fn event_types(query: &QueryParams) -> ApiResult<Vec<EventTypeName>> {
+    query
+        .list("event_types")
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            EventTypeName::parse(t).map_err(|e| ApiError::from(e.at(format!("query.event_types.{i}"))))
+        })
+        .collect()
+}
+
+#[utoipa::path(post, path = "/api/v1/app/{app_id}/msg", tag = "Message", request_body = MessageIn,
+    params(("app_id" = String, Path), ("with_content" = Option<bool>, Query)),
+    responses((status = 202, body = MessageOut), (status = 404, body = HttpErrorOut), (status = 409, body = HttpErrorOut)))]
+pub(crate) async fn create(
+    ctx: web::Data<Context>,
+    caller: Caller,
+    path: web::Path<String>,
+    query: QueryParams,
+    Body(input): Body<MessageIn>,
+) -> ApiResult<HttpResponse> {
+    let with_content = with_content(&query, true)?;
+    let (new, app) = <(NewMessage, Option<NewApplication>)>::try_from(input)?;
+    let (msg, _) = messages::create(&ctx, &caller.0.tenant, &path, app, new, &caller.0.actor()).await?;
+    Ok(HttpResponse::Accepted().json(MessageOut::new(msg, with_content)))
+}
+
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/msg", tag = "Message",
+    params(("app_id" = String, Path), ("limit" = Option<u64>, Query), ("iterator" = Option<String>, Query),
+        ("event_types" = Option<Vec<String>>, Query), ("channel" = Option<String>, Query), ("tag" = Option<String>, Query),
+        ("before" = Option<String>, Query), ("after" = Option<String>, Query), ("with_content" = Option<bool>, Query)),
+    responses((status = 200, body = ListResponse<MessageOut>), (status = 404, body = HttpErrorOut)))]
+pub(crate) async fn list(
+    ctx: web::Data<Context>,
+    caller: Caller,
+    path: web::Path<String>,
+    query: QueryParams,
+) -> ApiResult<HttpResponse> {
+    let page = query.page(Order::Descending, |k| MessageId::parse(k).is_ok())?;
+    let filter = MessageFilter {
+        event_types: event_types(&query)?,
+        channel: query.one("channel").map(str::to_owned),
+        tag: query.one("tag").map(str::to_owned),
+        before: query.time("before")?,
+        after: query.time("after")?,
+    };
+    let with_content = with_content(&query, true)?;
+    let app = apps::find(&ctx.db, &caller.0.tenant, &path).await?;
+    let found = messages::list(&ctx, &caller.0.tenant, &app.id, &page, &filter).await?;
+    Ok(HttpResponse::Ok().json(ListResponse::from_page(found, |m| {
+        MessageOut::new(m, with_content)
+    })))
+}
+
+async fn find_message(ctx: &Context, caller: &Caller, app: &str, msg: &str) -> ApiResult<message::Model> {
+    let app = apps::find(&ctx.db, &caller.0.tenant, app).await?;
+    Ok(messages::find(&ctx.db, &caller.0.tenant, &app.id, msg).await?)
+}
+
+async fn find_endpoint(ctx: &Context, caller: &Caller, app: &str, ep: &str) -> ApiResult<endpoint::Model> {
+    Ok(endpoints::find_in_app(&ctx.db, &caller.0.tenant, app, ep).await?)
+}
+
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/msg/{msg_id}", tag = "Message",
+    params(("app_id" = String, Path), ("msg_id" = String, Path, description = "The message's id or eventId"),
+        ("with_content" = Option<bool>, Query)),
+    responses((status = 200, body = MessageOut), (status = 404, body = HttpErrorOut)))]
+pub(crate) async fn get(
+    ctx: web::Data<Context>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    query: QueryParams,
+) -> ApiResult<HttpResponse> {
+    let with_content = with_content(&query, true)?;
+    let msg = find_message(&ctx, &caller, &path.0, &path.1).await?;
+    Ok(HttpResponse::Ok().json(MessageOut::new(msg, with_content)))
+}
+
+fn attempt_filter(query: &QueryParams) -> ApiResult<AttemptFilter> {
+    let status = match query.one("status") {
+        None => None,
+        Some("0") => Some(attempt::Status::Success),
+        Some("2") => Some(attempt::Status::Fail),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                vec!["query".into(), "status".into()],
+                "must be 0 (success) or 2 (fail) for attempts",
+                "value_error",
+            ));
+        }
+    };
+    let endpoint = query
+        .one("endpoint_id")
+        .map(|e| {
+            EndpointId::parse(e).map_err(|_| {
+                ApiError::invalid(
+                    vec!["query".into(), "endpoint_id".into()],
+                    "is not an endpoint id",
+                    "value_error",
+                )
+            })
+        })
+        .transpose()?;
+    Ok(AttemptFilter {
+        status,
+        endpoint,
+        event_types: event_types(query)?,
+        channel: query.one("channel").map(str::to_owned),
+        before: query.time("before")?,
+        after: query.time("after")?,
+    })
+}
+
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}", tag = "Message Attempt",
+    params(("app_id" = String, Path), ("endpoint_id" = String, Path), ("limit" = Option<u64>, Query),
+        ("iterator" = Option<String>, Query), ("status" = Option<u8>, Query), ("event_types" = Option<Vec<String>>, Query),
+        ("channel" = Option<String>, Query), ("before" = Option<String>, Query), ("after" = Option<String>, Query)),
+    responses((status = 200, body = ListResponse<MessageAttemptOut>), (status = 404, body = HttpErrorOut)))]
+pub(crate) async fn attempts_by_endpoint(
+    ctx: web::Data<Context>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    query: QueryParams,
+) -> ApiResult<HttpResponse> {
+    let page = query.page(Order::Descending, |k| AttemptId::parse(k).is_ok())?;
+    let filter = attempt_filter(&query)?;
+    let ep = find_endpoint(&ctx, &caller, &path.0, &path.1).await?;
+    let found = attempts::list_by_endpoint(&ctx, &caller.0.tenant, &ep, &page, &filter).await?;
+    Ok(HttpResponse::Ok().json(ListResponse::from_page(found, MessageAttemptOut::from)))
+}
+
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/attempt/msg/{msg_id}", tag = "Message Attempt",
+    params(("app_id" = String, Path), ("msg_id" = String, Path), ("limit" = Option<u64>, Query),
+        ("iterator" = Option<String>, Query), ("status" = Option<u8>, Query), ("endpoint_id" = Option<String>, Query)),
+    responses((status = 200, body = ListResponse<MessageAttemptOut>), (status = 404, body = HttpErrorOut)))]
+pub(crate) async fn attempts_by_message(
+    ctx: web::Data<Context>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    query: QueryParams,
+) -> ApiResult<HttpResponse> {
+    let page = query.page(Order::Descending, |k| AttemptId::parse(k).is_ok())?;
+    let filter = attempt_filter(&query)?;
+    let msg = find_message(&ctx, &caller, &path.0, &path.1).await?;
+    let found = attempts::list_by_message(&ctx, &caller.0.tenant, &msg, &page, &filter).await?;
+    Ok(HttpResponse::Ok().json(ListResponse::from_page(found, MessageAttemptOut::from)))
+}
+
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}", tag = "Message Attempt",
+    params(("app_id" = String, Path), ("msg_id" = String, Path), ("attempt_id" = String, Path)),
+    responses((status = 200, body = MessageAttemptOut), (status = 404, body = HttpErrorOut)))]
+pub(crate) async fn get_attempt(
+    ctx: web::Data<Context>,
+    caller: Caller,
+    path: web::Path<(String, String, String)>,
+) -> ApiResult<HttpResponse> {
+    let msg = find_message(&ctx, &caller, &path.0, &path.1).await?;
+    let found = attempts::get(&ctx.db, &caller.0.tenant, &msg, &path.2).await?;
+    Ok(HttpResponse::Ok().json(MessageAttemptOut::from(found)))
+}
+
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/msg/{msg_id}/endpoint", tag = "Message Attempt",
+    params(("app_id" = String, Path), ("msg_id" = String, Path), ("limit" = Option<u64>, Query), ("iterator" = Option<String>, Query)),
+    responses((status = 200, body = ListResponse<MessageEndpointOut>), (status = 404, body = HttpErrorOut)))]
+pub(crate) async fn destinations_of_message(
+    ctx: web::Data<Context>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    query: QueryParams,
+) -> ApiResult<HttpResponse> {
+    let page = query.page(Order::Ascending, |k| DestinationId::parse(k).is_ok())?;
+    let msg = find_message(&ctx, &caller, &path.0, &path.1).await?;
+    let found = attempts::destinations_of_message(&ctx.db, &caller.0.tenant, &msg, &page).await?;
+    Ok(
+        HttpResponse::Ok().json(ListResponse::from_page(found, |(dest, ep)| {
+            let (status, status_text) = status_code(dest.status);
+            MessageEndpointOut {
+                endpoint: EndpointOut::from(ep),
+                status,
+                status_text,
+                next_attempt: dest.next_attempt_at,
+            }
+        })),
+    )
+}
+
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/msg", tag = "Message Attempt",
+    params(("app_id" = String, Path), ("endpoint_id" = String, Path), ("limit" = Option<u64>, Query),
+        ("iterator" = Option<String>, Query), ("status" = Option<u8>, Query), ("with_content" = Option<bool>, Query)),
+    responses((status = 200, body = ListResponse<EndpointMessageOut>), (status = 404, body = HttpErrorOut)))]
+pub(crate) async fn messages_of_endpoint(
+    ctx: web::Data<Context>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    query: QueryParams,
+) -> ApiResult<HttpResponse> {
+    let page = query.page(Order::Descending, |k| DestinationId::parse(k).is_ok())?;
+    let status = match query.one("status") {
+        None => None,
+        Some("0") => Some(destination::Status::Success),
+        Some("1") => Some(destination::Status::Pending),
+        Some("2") => Some(destination::Status::Fail),
+        Some("3") => Some(destination::Status::Sending),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                vec!["query".into(), "status".into()],
+                "must be 0 (success), 1 (pending), 2 (fail) or 3 (sending)",
+                "value_error",
+            ));
+        }
+    };
+    let with_content = with_content(&query, true)?;
+    let ep = find_endpoint(&ctx, &caller, &path.0, &path.1).await?;
+    let found = attempts::messages_of_endpoint(&ctx.db, &caller.0.tenant, &ep, &page, status).await?;
+    Ok(
+        HttpResponse::Ok().json(ListResponse::from_page(found, |(dest, msg)| {
+            let (status, status_text) = status_code(dest.status);
+            EndpointMessageOut {
+                message: MessageOut::new(msg, with_content),
+                status,
+                status_text,
+                next_attempt: dest.next_attempt_at,
+            }
+        })),
+    )
+}
+
+#[utoipa::path(post, path = "/api/v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend", tag = "Message Attempt",
+    params(("app_id" = String, Path), ("msg_id" = String, Path), ("endpoint_id" = String, Path)),
+    responses((status = 202, body = Object), (status = 404, body = HttpErrorOut)))]
+pub(crate) async fn resend(
+    ctx: web::Data<Context>,
+    caller: Caller,
+    path: web::Path<(String, String, String)>,
+) -> ApiResult<HttpResponse> {
+    let app = apps::find(&ctx.db, &caller.0.tenant, &path.0).await?;
+    attempts::resend(
+        &ctx,
+        &caller.0.tenant,
+        &app.id,
+        &path.1,
+        &path.2,
+        &caller.0.actor(),
+    )
+    .await?;
+    // The SDKs parse a JSON object here.
+    Ok(HttpResponse::Accepted().json(serde_json::json!({})))
+}

@@ -1,0 +1,45 @@
+//! Shapes shared by every resource: list pages, PATCH fields, the caller's actor.
+
+use domain::pagination::Paged;
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
+
+/// One page of a list: `{data, iterator, prevIterator, done}`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ListResponse<T: ToSchema> {
+    pub data: Vec<T>,
+    pub iterator: Option<String>,
+    pub prev_iterator: Option<String>,
+    pub done: bool,
+}
+
+impl<T: ToSchema> ListResponse<T> {
+    pub(crate) fn from_page<M>(page: Paged<M>, f: impl FnMut(M) -> T) -> Self {
+        let page = page.map(f);
+        Self {
+            data: page.data,
+            iterator: page.iterator,
+            prev_iterator: page.prev_iterator,
+            done: page.done,
+        }
+    }
+}
+
+/// For PATCH fields: absent → `None`, `null` → `Some(None)`, a value → `Some(Some(v))`.
+pub(crate) fn nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// Rejects `null` where a field may be omitted but not cleared.
+pub(crate) fn not_null<T>(field: &'static str, value: Option<Option<T>>) -> Result<Option<T>, domain::Error> {
+    match value {
+        None => Ok(None),
+        Some(Some(v)) => Ok(Some(v)),
+        Some(None) => Err(domain::Error::invalid(field, "may be omitted but not null")),
+    }
+}

@@ -1,0 +1,272 @@
+//! Applications: one per customer of a tenant, addressed by id or uid.
+
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, ModelTrait, QueryFilter, Set, TransactionTrait,
+};
+
+use super::audit::{self, Actor, Target};
+use crate::{
+    Context, DbContext, Error, Result,
+    entity::{StringMap, application},
+    id::{AppId, TenantId},
+    pagination::{self, PageRequest, Paged},
+    scope::TenantScoped,
+    values::Uid,
+};
+
+/// A valid application, ready to store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewApplication {
+    pub name: String,
+    pub uid: Option<Uid>,
+    pub rate_limit: Option<u16>,
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// A PATCH: `None` leaves a field alone; `Some(None)` clears a nullable one.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ApplicationChanges {
+    pub name: Option<String>,
+    pub uid: Option<Option<Uid>>,
+    pub rate_limit: Option<Option<u16>>,
+    pub metadata: Option<BTreeMap<String, String>>,
+}
+
+/// An application's display name: 1–256 characters once trimmed.
+pub fn parse_name(name: &str) -> Result<String> {
+    let trimmed = name.trim();
+    if trimmed.is_empty() {
+        return Err(Error::invalid("name", "must not be empty"));
+    }
+    if trimmed.chars().count() > 256 {
+        return Err(Error::invalid("name", "must be at most 256 characters"));
+    }
+    Ok(trimmed.to_owned())
+}
+
+fn uid_taken(uid: &Uid) -> String {
+    format!("an application with uid `{uid}` already exists")
+}
+
+/// Finds an application by id or uid, within the tenant.
+pub async fn find<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    id_or_uid: &str,
+) -> Result<application::Model> {
+    let select = application::Entity::for_tenant(tenant);
+    let select = match AppId::parse(id_or_uid) {
+        Ok(id) => select.filter(application::Column::Id.eq(id)),
+        Err(_) => select.filter(application::Column::Uid.eq(id_or_uid)),
+    };
+    select
+        .one(conn)
+        .await
+        .context("loading an application")?
+        .ok_or(Error::NotFound("application"))
+}
+
+async fn find_optional<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    id_or_uid: &str,
+) -> Result<Option<application::Model>> {
+    match find(conn, tenant, id_or_uid).await {
+        Ok(app) => Ok(Some(app)),
+        Err(Error::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn list<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    page: &PageRequest,
+) -> Result<Paged<application::Model>> {
+    pagination::fetch(
+        conn,
+        application::Entity::for_tenant(tenant),
+        application::Column::Id,
+        page,
+        |a| a.id.to_string(),
+    )
+    .await
+}
+
+/// Inserts a new application in the caller's connection.
+pub async fn insert<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    new: NewApplication,
+    actor: &Actor,
+) -> Result<application::Model> {
+    let now = Utc::now();
+    let conflict = new.uid.as_ref().map(uid_taken).unwrap_or_default();
+    let app = application::ActiveModel {
+        id: Set(AppId::new()),
+        tenant_id: Set(tenant.clone()),
+        uid: Set(new.uid.map(Uid::into_string)),
+        name: Set(new.name),
+        rate_limit: Set(new.rate_limit.map(i32::from)),
+        retention_days: Set(None),
+        metadata: Set(StringMap(new.metadata)),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(conn)
+    .await
+    .conflict_means(conflict, "creating an application")?;
+    audit::record(
+        conn,
+        tenant,
+        actor,
+        "application.create",
+        Target::new("application", &app.id),
+        None,
+    )
+    .await?;
+    Ok(app)
+}
+
+/// Creates an application. With `get_if_exists`, an existing one with the same uid is
+/// returned instead of a conflict; the flag says whether it was created.
+pub async fn create(
+    ctx: &Context,
+    tenant: &TenantId,
+    new: NewApplication,
+    get_if_exists: bool,
+    actor: &Actor,
+) -> Result<(application::Model, bool)> {
+    if get_if_exists
+        && let Some(uid) = &new.uid
+        && let Some(existing) = find_optional(&ctx.db, tenant, uid.as_str()).await?
+    {
+        return Ok((existing, false));
+    }
+    match insert(&ctx.db, tenant, new.clone(), actor).await {
+        // Lost a race with a concurrent create of the same uid.
+        Err(Error::Conflict(_)) if get_if_exists && new.uid.is_some() => {
+            let uid = new.uid.as_ref().map(Uid::as_str).unwrap_or_default();
+            Ok((find(&ctx.db, tenant, uid).await?, false))
+        }
+        other => other.map(|app| (app, true)),
+    }
+}
+
+/// PUT: replaces the application's fields, or creates it (with the path's uid) when
+/// missing. The flag says whether it was created.
+pub async fn upsert(
+    ctx: &Context,
+    tenant: &TenantId,
+    id_or_uid: &str,
+    mut new: NewApplication,
+    actor: &Actor,
+) -> Result<(application::Model, bool)> {
+    // Addressed by uid, the application keeps that uid unless the body names another.
+    if new.uid.is_none() && AppId::parse(id_or_uid).is_err() {
+        new.uid = Some(Uid::parse(id_or_uid).map_err(|e| e.at("uid"))?);
+    }
+    let txn = ctx.db.begin().await.context("starting a transaction")?;
+    let result = match find_optional(&txn, tenant, id_or_uid).await? {
+        Some(existing) => {
+            let conflict = new.uid.as_ref().map(uid_taken).unwrap_or_default();
+            let mut active: application::ActiveModel = existing.into();
+            active.name = Set(new.name);
+            active.uid = Set(new.uid.map(Uid::into_string));
+            active.rate_limit = Set(new.rate_limit.map(i32::from));
+            active.metadata = Set(StringMap(new.metadata));
+            active.updated_at = Set(Utc::now());
+            let app = active
+                .update(&txn)
+                .await
+                .conflict_means(conflict, "updating an application")?;
+            audit::record(
+                &txn,
+                tenant,
+                actor,
+                "application.update",
+                Target::new("application", &app.id),
+                None,
+            )
+            .await?;
+            (app, false)
+        }
+        None => {
+            if AppId::parse(id_or_uid).is_ok() {
+                // An id that does not exist cannot be created: ids are Herald's to give.
+                return Err(Error::NotFound("application"));
+            }
+            if new.uid.is_none() {
+                new.uid = Some(Uid::parse(id_or_uid).map_err(|e| e.at("uid"))?);
+            }
+            (insert(&txn, tenant, new, actor).await?, true)
+        }
+    };
+    txn.commit().await.context("committing an application")?;
+    Ok(result)
+}
+
+pub async fn patch(
+    ctx: &Context,
+    tenant: &TenantId,
+    id_or_uid: &str,
+    changes: ApplicationChanges,
+    actor: &Actor,
+) -> Result<application::Model> {
+    let existing = find(&ctx.db, tenant, id_or_uid).await?;
+    let mut active: application::ActiveModel = existing.into();
+    let mut conflict = String::new();
+    if let Some(name) = changes.name {
+        active.name = Set(name);
+    }
+    if let Some(uid) = changes.uid {
+        conflict = uid.as_ref().map(uid_taken).unwrap_or_default();
+        active.uid = Set(uid.map(Uid::into_string));
+    }
+    if let Some(rate_limit) = changes.rate_limit {
+        active.rate_limit = Set(rate_limit.map(i32::from));
+    }
+    if let Some(metadata) = changes.metadata {
+        active.metadata = Set(StringMap(metadata));
+    }
+    active.updated_at = Set(Utc::now());
+    let app = active
+        .update(&ctx.db)
+        .await
+        .conflict_means(conflict, "updating an application")?;
+    audit::record(
+        &ctx.db,
+        tenant,
+        actor,
+        "application.update",
+        Target::new("application", &app.id),
+        None,
+    )
+    .await?;
+    Ok(app)
+}
+
+/// Deletes the application with its endpoints, messages and logs.
+pub async fn delete(ctx: &Context, tenant: &TenantId, id_or_uid: &str, actor: &Actor) -> Result<()> {
+    let txn = ctx.db.begin().await.context("starting a transaction")?;
+    let app = find(&txn, tenant, id_or_uid).await?;
+    let details = serde_json::json!({ "name": app.name, "uid": app.uid });
+    let id = app.id.clone();
+    app.delete(&txn).await.context("deleting an application")?;
+    audit::record(
+        &txn,
+        tenant,
+        actor,
+        "application.delete",
+        Target::new("application", &id),
+        Some(details),
+    )
+    .await?;
+    txn.commit()
+        .await
+        .context("committing an application's deletion")?;
+    Ok(())
+}

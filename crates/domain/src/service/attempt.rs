@@ -1,0 +1,258 @@
+//! The delivery log: attempts, and the destinations (message × endpoint) they belong to.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, QueryFilter, Set, TransactionTrait, sea_query::Query,
+};
+
+use super::{
+    audit::{self, Actor, Target},
+    endpoint as endpoints, message as messages,
+};
+use crate::{
+    Context, DbContext, Error, Result,
+    entity::{attempt, destination, endpoint, message},
+    id::{AppId, AttemptId, DestinationId, EndpointId, MessageId, TenantId},
+    pagination::{self, PageRequest, Paged},
+    scope::TenantScoped,
+    values::EventTypeName,
+};
+
+/// Filters of an attempt list.
+#[derive(Clone, Debug, Default)]
+pub struct AttemptFilter {
+    pub status: Option<attempt::Status>,
+    pub endpoint: Option<EndpointId>,
+    pub event_types: Vec<EventTypeName>,
+    pub channel: Option<String>,
+    pub before: Option<DateTime<Utc>>,
+    pub after: Option<DateTime<Utc>>,
+}
+
+fn attempt_page_key(a: &attempt::Model) -> String {
+    a.id.to_string()
+}
+
+fn narrow(
+    ctx: &Context,
+    mut select: sea_orm::Select<attempt::Entity>,
+    tenant: &TenantId,
+    filter: &AttemptFilter,
+) -> sea_orm::Select<attempt::Entity> {
+    if let Some(status) = filter.status {
+        select = select.filter(attempt::Column::Status.eq(status));
+    }
+    if let Some(endpoint) = &filter.endpoint {
+        select = select.filter(attempt::Column::EndpointId.eq(endpoint.clone()));
+    }
+    if let Some(before) = filter.before {
+        select = select.filter(attempt::Column::Id.lt(AttemptId::first_at(before)));
+    }
+    if let Some(after) = filter.after {
+        select = select.filter(attempt::Column::CreatedAt.gt(after));
+    }
+    if !filter.event_types.is_empty() || filter.channel.is_some() {
+        let mut messages = Query::select();
+        messages
+            .column(message::Column::Id)
+            .from(message::Entity)
+            .and_where(message::Column::TenantId.eq(tenant.clone()));
+        if !filter.event_types.is_empty() {
+            messages
+                .and_where(message::Column::EventType.is_in(filter.event_types.iter().map(|t| t.as_str())));
+        }
+        if let Some(channel) = &filter.channel {
+            messages.and_where(messages::json_array_contains(
+                ctx.backend,
+                "message",
+                "channels",
+                channel,
+            ));
+        }
+        select = select.filter(attempt::Column::MessageId.in_subquery(messages.to_owned()));
+    }
+    select
+}
+
+/// Attempts to one endpoint, newest first.
+pub async fn list_by_endpoint(
+    ctx: &Context,
+    tenant: &TenantId,
+    endpoint: &endpoint::Model,
+    page: &PageRequest,
+    filter: &AttemptFilter,
+) -> Result<Paged<attempt::Model>> {
+    let select =
+        attempt::Entity::for_tenant(tenant).filter(attempt::Column::EndpointId.eq(endpoint.id.clone()));
+    pagination::fetch(
+        &ctx.db,
+        narrow(ctx, select, tenant, filter),
+        attempt::Column::Id,
+        page,
+        attempt_page_key,
+    )
+    .await
+}
+
+/// Attempts of one message, newest first.
+pub async fn list_by_message(
+    ctx: &Context,
+    tenant: &TenantId,
+    message: &message::Model,
+    page: &PageRequest,
+    filter: &AttemptFilter,
+) -> Result<Paged<attempt::Model>> {
+    let select =
+        attempt::Entity::for_tenant(tenant).filter(attempt::Column::MessageId.eq(message.id.clone()));
+    pagination::fetch(
+        &ctx.db,
+        narrow(ctx, select, tenant, filter),
+        attempt::Column::Id,
+        page,
+        attempt_page_key,
+    )
+    .await
+}
+
+pub async fn get<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    message: &message::Model,
+    id: &str,
+) -> Result<attempt::Model> {
+    let id = AttemptId::parse(id).map_err(|_| Error::NotFound("message attempt"))?;
+    attempt::Entity::find_in_tenant(tenant, id)
+        .filter(attempt::Column::MessageId.eq(message.id.clone()))
+        .one(conn)
+        .await
+        .context("loading an attempt")?
+        .ok_or(Error::NotFound("message attempt"))
+}
+
+/// The endpoints a message was (or is being) delivered to, with each delivery's state.
+pub async fn destinations_of_message<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    message: &message::Model,
+    page: &PageRequest,
+) -> Result<Paged<(destination::Model, endpoint::Model)>> {
+    let select =
+        destination::Entity::for_tenant(tenant).filter(destination::Column::MessageId.eq(message.id.clone()));
+    let page = pagination::fetch(conn, select, destination::Column::Id, page, |d| d.id.to_string()).await?;
+    let ids: Vec<EndpointId> = page.data.iter().map(|d| d.endpoint_id.clone()).collect();
+    let endpoints = endpoint::Entity::for_tenant(tenant)
+        .filter(endpoint::Column::Id.is_in(ids))
+        .all(conn)
+        .await
+        .context("loading endpoints")?;
+    Ok(join(page, endpoints, |d, e: &endpoint::Model| {
+        d.endpoint_id == e.id
+    }))
+}
+
+/// The messages sent (or being sent) to an endpoint, with each delivery's state, newest first.
+pub async fn messages_of_endpoint<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    endpoint: &endpoint::Model,
+    page: &PageRequest,
+    status: Option<destination::Status>,
+) -> Result<Paged<(destination::Model, message::Model)>> {
+    let mut select = destination::Entity::for_tenant(tenant)
+        .filter(destination::Column::EndpointId.eq(endpoint.id.clone()));
+    if let Some(status) = status {
+        select = select.filter(destination::Column::Status.eq(status));
+    }
+    let page = pagination::fetch(conn, select, destination::Column::Id, page, |d| d.id.to_string()).await?;
+    let ids: Vec<MessageId> = page.data.iter().map(|d| d.message_id.clone()).collect();
+    let found = message::Entity::for_tenant(tenant)
+        .filter(message::Column::Id.is_in(ids))
+        .all(conn)
+        .await
+        .context("loading messages")?;
+    Ok(join(page, found, |d, m: &message::Model| d.message_id == m.id))
+}
+
+/// Pairs each destination with its row in `others`; destinations whose row vanished
+/// (deleted meanwhile) drop out.
+fn join<T: Clone>(
+    page: Paged<destination::Model>,
+    others: Vec<T>,
+    matches: impl Fn(&destination::Model, &T) -> bool,
+) -> Paged<(destination::Model, T)> {
+    let data = page
+        .data
+        .into_iter()
+        .filter_map(|d| others.iter().find(|o| matches(&d, o)).cloned().map(|o| (d, o)))
+        .collect();
+    Paged {
+        data,
+        iterator: page.iterator,
+        prev_iterator: page.prev_iterator,
+        done: page.done,
+    }
+}
+
+/// Queues one more try of `message` to `endpoint`, now. The delivery engine makes it a
+/// manual, single try; it does not restart the retry schedule.
+pub async fn resend(
+    ctx: &Context,
+    tenant: &TenantId,
+    app: &AppId,
+    message_id: &str,
+    endpoint_id: &str,
+    actor: &Actor,
+) -> Result<destination::Model> {
+    let txn = ctx.db.begin().await.context("starting a transaction")?;
+    let message = messages::find(&txn, tenant, app, message_id).await?;
+    let endpoint = endpoints::find(&txn, tenant, app, endpoint_id).await?;
+    if message.payload.is_none() {
+        return Err(Error::rejected(
+            "the message's payload has expired; it cannot be sent again",
+        ));
+    }
+    let now = Utc::now();
+    let existing = destination::Entity::for_tenant(tenant)
+        .filter(destination::Column::MessageId.eq(message.id.clone()))
+        .filter(destination::Column::EndpointId.eq(endpoint.id.clone()))
+        .one(&txn)
+        .await
+        .context("loading a destination")?;
+    let dest = match existing {
+        Some(dest) => {
+            let mut active: destination::ActiveModel = dest.into();
+            active.status = Set(destination::Status::Pending);
+            active.next_attempt_at = Set(Some(now));
+            active.updated_at = Set(now);
+            active.update(&txn).await.context("queueing a resend")?
+        }
+        None => destination::ActiveModel {
+            id: Set(DestinationId::new()),
+            tenant_id: Set(tenant.clone()),
+            app_id: Set(app.clone()),
+            message_id: Set(message.id.clone()),
+            endpoint_id: Set(endpoint.id.clone()),
+            status: Set(destination::Status::Pending),
+            attempt_count: Set(0),
+            next_attempt_at: Set(Some(now)),
+            last_attempt_at: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(&txn)
+        .await
+        .context("queueing a resend")?,
+    };
+    let details = serde_json::json!({ "endpoint": endpoint.id });
+    audit::record(
+        &txn,
+        tenant,
+        actor,
+        "message.resend",
+        Target::new("message", &message.id),
+        Some(details),
+    )
+    .await?;
+    txn.commit().await.context("committing a resend")?;
+    Ok(dest)
+}

@@ -1,0 +1,561 @@
+//! Endpoints: where an application's messages are delivered, addressed by id or uid
+//! within their application.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, ModelTrait, QueryFilter, QuerySelect, Set,
+    TransactionTrait,
+};
+
+use super::{
+    application,
+    audit::{self, Actor, Target},
+    endpoint_secret, event_type,
+};
+use crate::{
+    Context, DbContext, Error, Result,
+    entity::{StringList, StringMap, destination, endpoint, endpoint_secret as secret_entity},
+    id::{AppId, EndpointId, TenantId},
+    pagination::{self, PageRequest, Paged},
+    scope::TenantScoped,
+    signing::SigningSecret,
+    values::{Channels, EndpointUrl, EventTypeName, Uid},
+};
+
+/// At most this many channels on one endpoint.
+pub const MAX_CHANNELS: usize = 10;
+/// How long a rotated-out key keeps signing, unless the caller says otherwise.
+pub const DEFAULT_GRACE: Duration = Duration::hours(24);
+/// The longest grace period a rotation may ask for.
+pub const MAX_GRACE: Duration = Duration::days(7);
+
+/// A valid endpoint, ready to store.
+#[derive(Clone, Debug)]
+pub struct NewEndpoint {
+    pub url: EndpointUrl,
+    pub uid: Option<Uid>,
+    pub description: String,
+    pub disabled: bool,
+    pub event_types: Option<Vec<EventTypeName>>,
+    pub channels: Option<Channels>,
+    pub rate_limit: Option<u16>,
+    pub metadata: BTreeMap<String, String>,
+    /// Only on create: the caller's own signing key; otherwise Herald makes one.
+    pub secret: Option<SigningSecret>,
+    /// Only on create: custom headers, already checked with [`parse_headers`].
+    pub headers: BTreeMap<String, String>,
+}
+
+/// A PATCH: `None` leaves a field alone; `Some(None)` clears a nullable one.
+#[derive(Clone, Debug, Default)]
+pub struct EndpointChanges {
+    pub url: Option<EndpointUrl>,
+    pub uid: Option<Option<Uid>>,
+    pub description: Option<String>,
+    pub disabled: Option<bool>,
+    pub event_types: Option<Option<Vec<EventTypeName>>>,
+    pub channels: Option<Option<Channels>>,
+    pub rate_limit: Option<Option<u16>>,
+    pub metadata: Option<BTreeMap<String, String>>,
+}
+
+/// Delivery counts of one endpoint by destination status.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub success: i64,
+    pub pending: i64,
+    pub sending: i64,
+    pub fail: i64,
+}
+
+fn uid_taken(uid: &Uid) -> String {
+    format!("an endpoint with uid `{uid}` already exists in this application")
+}
+
+/// Finds an endpoint by id or uid within an application of the tenant.
+pub async fn find<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    app: &AppId,
+    id_or_uid: &str,
+) -> Result<endpoint::Model> {
+    let select = endpoint::Entity::for_tenant(tenant).filter(endpoint::Column::AppId.eq(app.clone()));
+    let select = match EndpointId::parse(id_or_uid) {
+        Ok(id) => select.filter(endpoint::Column::Id.eq(id)),
+        Err(_) => select.filter(endpoint::Column::Uid.eq(id_or_uid)),
+    };
+    select
+        .one(conn)
+        .await
+        .context("loading an endpoint")?
+        .ok_or(Error::NotFound("endpoint"))
+}
+
+/// Finds the application, then the endpoint in it.
+pub async fn find_in_app<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    app_id_or_uid: &str,
+    id_or_uid: &str,
+) -> Result<endpoint::Model> {
+    let app = application::find(conn, tenant, app_id_or_uid).await?;
+    find(conn, tenant, &app.id, id_or_uid).await
+}
+
+pub async fn list<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    app: &AppId,
+    page: &PageRequest,
+) -> Result<Paged<endpoint::Model>> {
+    let select = endpoint::Entity::for_tenant(tenant).filter(endpoint::Column::AppId.eq(app.clone()));
+    pagination::fetch(conn, select, endpoint::Column::Id, page, |e| e.id.to_string()).await
+}
+
+fn names(list: &Option<Vec<EventTypeName>>) -> Option<StringList> {
+    list.as_ref()
+        .map(|l| StringList(l.iter().map(|n| n.as_str().to_owned()).collect()))
+}
+
+fn channel_list(channels: &Option<Channels>) -> Option<StringList> {
+    channels.as_ref().map(|c| StringList(c.to_strings()))
+}
+
+async fn insert<C: ConnectionTrait>(
+    ctx: &Context,
+    conn: &C,
+    tenant: &TenantId,
+    app: &AppId,
+    new: NewEndpoint,
+    actor: &Actor,
+) -> Result<endpoint::Model> {
+    if let Some(types) = &new.event_types {
+        event_type::require_live(conn, tenant, "eventTypes", types).await?;
+    }
+    let now = Utc::now();
+    let conflict = new.uid.as_ref().map(uid_taken).unwrap_or_default();
+    let model = endpoint::ActiveModel {
+        id: Set(EndpointId::new()),
+        tenant_id: Set(tenant.clone()),
+        app_id: Set(app.clone()),
+        uid: Set(new.uid.map(Uid::into_string)),
+        url: Set(new.url.as_str().to_owned()),
+        description: Set(new.description),
+        disabled: Set(new.disabled),
+        disabled_reason: Set(None),
+        filter_types: Set(names(&new.event_types)),
+        channels: Set(channel_list(&new.channels)),
+        rate_limit: Set(new.rate_limit.map(i32::from)),
+        timeout_secs: Set(None),
+        retry_schedule: Set(None),
+        headers: Set(StringMap(new.headers)),
+        metadata: Set(StringMap(new.metadata)),
+        failing_since: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(conn)
+    .await
+    .conflict_means(conflict, "creating an endpoint")?;
+    let secret = match new.secret {
+        Some(secret) => secret,
+        None => SigningSecret::generate()?,
+    };
+    endpoint_secret::store(ctx, conn, tenant, &model.id, &secret).await?;
+    audit::record(
+        conn,
+        tenant,
+        actor,
+        "endpoint.create",
+        Target::new("endpoint", &model.id),
+        None,
+    )
+    .await?;
+    Ok(model)
+}
+
+/// Creates an endpoint with its first signing key, in one transaction.
+pub async fn create(
+    ctx: &Context,
+    tenant: &TenantId,
+    app_id_or_uid: &str,
+    new: NewEndpoint,
+    actor: &Actor,
+) -> Result<endpoint::Model> {
+    let txn = ctx.db.begin().await.context("starting a transaction")?;
+    let app = application::find(&txn, tenant, app_id_or_uid).await?;
+    let model = insert(ctx, &txn, tenant, &app.id, new, actor).await?;
+    txn.commit().await.context("committing an endpoint")?;
+    Ok(model)
+}
+
+/// PUT: replaces the endpoint's fields (not its key), or creates it with the path's uid.
+pub async fn upsert(
+    ctx: &Context,
+    tenant: &TenantId,
+    app_id_or_uid: &str,
+    id_or_uid: &str,
+    mut new: NewEndpoint,
+    actor: &Actor,
+) -> Result<(endpoint::Model, bool)> {
+    // Addressed by uid, the endpoint keeps that uid unless the body names another.
+    if new.uid.is_none() && EndpointId::parse(id_or_uid).is_err() {
+        new.uid = Some(Uid::parse(id_or_uid)?);
+    }
+    let txn = ctx.db.begin().await.context("starting a transaction")?;
+    let app = application::find(&txn, tenant, app_id_or_uid).await?;
+    let result = match find(&txn, tenant, &app.id, id_or_uid).await {
+        Ok(existing) => {
+            let changes = EndpointChanges {
+                url: Some(new.url),
+                uid: Some(new.uid),
+                description: Some(new.description),
+                disabled: Some(new.disabled),
+                event_types: Some(new.event_types),
+                channels: Some(new.channels),
+                rate_limit: Some(new.rate_limit),
+                metadata: Some(new.metadata),
+            };
+            (
+                apply_changes(&txn, tenant, existing, changes, actor).await?,
+                false,
+            )
+        }
+        Err(Error::NotFound(_)) => {
+            if EndpointId::parse(id_or_uid).is_ok() {
+                return Err(Error::NotFound("endpoint"));
+            }
+            if new.uid.is_none() {
+                new.uid = Some(Uid::parse(id_or_uid)?);
+            }
+            (insert(ctx, &txn, tenant, &app.id, new, actor).await?, true)
+        }
+        Err(e) => return Err(e),
+    };
+    txn.commit().await.context("committing an endpoint")?;
+    Ok(result)
+}
+
+async fn apply_changes<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    existing: endpoint::Model,
+    changes: EndpointChanges,
+    actor: &Actor,
+) -> Result<endpoint::Model> {
+    if let Some(Some(types)) = &changes.event_types {
+        event_type::require_live(conn, tenant, "eventTypes", types).await?;
+    }
+    let mut active: endpoint::ActiveModel = existing.into();
+    let mut conflict = String::new();
+    if let Some(url) = changes.url {
+        active.url = Set(url.as_str().to_owned());
+    }
+    if let Some(uid) = changes.uid {
+        conflict = uid.as_ref().map(uid_taken).unwrap_or_default();
+        active.uid = Set(uid.map(Uid::into_string));
+    }
+    if let Some(description) = changes.description {
+        active.description = Set(description);
+    }
+    if let Some(disabled) = changes.disabled {
+        active.disabled = Set(disabled);
+        if !disabled {
+            active.disabled_reason = Set(None);
+            active.failing_since = Set(None);
+        }
+    }
+    if let Some(types) = changes.event_types {
+        active.filter_types = Set(names(&types));
+    }
+    if let Some(channels) = changes.channels {
+        active.channels = Set(channel_list(&channels));
+    }
+    if let Some(rate_limit) = changes.rate_limit {
+        active.rate_limit = Set(rate_limit.map(i32::from));
+    }
+    if let Some(metadata) = changes.metadata {
+        active.metadata = Set(StringMap(metadata));
+    }
+    active.updated_at = Set(Utc::now());
+    let model = active
+        .update(conn)
+        .await
+        .conflict_means(conflict, "updating an endpoint")?;
+    audit::record(
+        conn,
+        tenant,
+        actor,
+        "endpoint.update",
+        Target::new("endpoint", &model.id),
+        None,
+    )
+    .await?;
+    Ok(model)
+}
+
+pub async fn patch(
+    ctx: &Context,
+    tenant: &TenantId,
+    app_id_or_uid: &str,
+    id_or_uid: &str,
+    changes: EndpointChanges,
+    actor: &Actor,
+) -> Result<endpoint::Model> {
+    let txn = ctx.db.begin().await.context("starting a transaction")?;
+    let existing = find_in_app(&txn, tenant, app_id_or_uid, id_or_uid).await?;
+    let model = apply_changes(&txn, tenant, existing, changes, actor).await?;
+    txn.commit().await.context("committing an endpoint")?;
+    Ok(model)
+}
+
+/// Deletes the endpoint with its keys and delivery records.
+pub async fn delete(
+    ctx: &Context,
+    tenant: &TenantId,
+    app_id_or_uid: &str,
+    id_or_uid: &str,
+    actor: &Actor,
+) -> Result<()> {
+    let txn = ctx.db.begin().await.context("starting a transaction")?;
+    let model = find_in_app(&txn, tenant, app_id_or_uid, id_or_uid).await?;
+    let target = Target::new("endpoint", &model.id);
+    let details = serde_json::json!({ "url": model.url, "uid": model.uid });
+    model.delete(&txn).await.context("deleting an endpoint")?;
+    audit::record(&txn, tenant, actor, "endpoint.delete", target, Some(details)).await?;
+    txn.commit().await.context("committing an endpoint's deletion")?;
+    Ok(())
+}
+
+/// The key that signs new deliveries.
+pub async fn current_secret(
+    ctx: &Context,
+    tenant: &TenantId,
+    endpoint: &endpoint::Model,
+) -> Result<SigningSecret> {
+    let rows = endpoint_secret::live_rows(&ctx.db, tenant, &endpoint.id, Utc::now()).await?;
+    let row = rows
+        .first()
+        .ok_or_else(|| Error::internal("reading an endpoint secret", "no live key"))?;
+    endpoint_secret::open(ctx, row)
+}
+
+/// Rotates the endpoint's key: the new key (the caller's, or a fresh one) signs from now
+/// on; the keys it replaces keep signing alongside it until `grace` has passed.
+pub async fn rotate_secret(
+    ctx: &Context,
+    tenant: &TenantId,
+    app_id_or_uid: &str,
+    id_or_uid: &str,
+    new_key: Option<SigningSecret>,
+    grace: Option<Duration>,
+    actor: &Actor,
+) -> Result<SigningSecret> {
+    let grace = grace.unwrap_or(DEFAULT_GRACE);
+    if grace < Duration::zero() || grace > MAX_GRACE {
+        return Err(Error::invalid(
+            "gracePeriodSeconds",
+            "must be between 0 and 604800 (7 days)",
+        ));
+    }
+    let secret = match new_key {
+        Some(key) => key,
+        None => SigningSecret::generate()?,
+    };
+    let txn = ctx.db.begin().await.context("starting a transaction")?;
+    let model = find_in_app(&txn, tenant, app_id_or_uid, id_or_uid).await?;
+    let now = Utc::now();
+    let until: DateTime<Utc> = now + grace;
+    // Keys already winding down keep their own (earlier) end.
+    secret_entity::Entity::update_for_tenant(tenant)
+        .col_expr(
+            secret_entity::Column::ExpiresAt,
+            sea_orm::sea_query::Expr::value(until),
+        )
+        .filter(secret_entity::Column::EndpointId.eq(model.id.clone()))
+        .filter(
+            Condition::any()
+                .add(secret_entity::Column::ExpiresAt.is_null())
+                .add(secret_entity::Column::ExpiresAt.gt(until)),
+        )
+        .exec(&txn)
+        .await
+        .context("retiring endpoint secrets")?;
+    // Keys past their grace period are of no more use.
+    secret_entity::Entity::delete_for_tenant(tenant)
+        .filter(secret_entity::Column::EndpointId.eq(model.id.clone()))
+        .filter(secret_entity::Column::ExpiresAt.lte(now))
+        .exec(&txn)
+        .await
+        .context("removing expired endpoint secrets")?;
+    endpoint_secret::store(ctx, &txn, tenant, &model.id, &secret).await?;
+    let details = serde_json::json!({ "grace_period_seconds": grace.num_seconds() });
+    audit::record(
+        &txn,
+        tenant,
+        actor,
+        "endpoint.secret.rotate",
+        Target::new("endpoint", &model.id),
+        Some(details),
+    )
+    .await?;
+    txn.commit().await.context("committing a secret rotation")?;
+    Ok(secret)
+}
+
+/// Headers a tenant may not set: Herald owns them, or HTTP does.
+const RESERVED_HEADERS: &[&str] = &[
+    "host",
+    "content-length",
+    "content-type",
+    "content-encoding",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "te",
+    "trailer",
+    "upgrade",
+    "user-agent",
+    "expect",
+];
+const RESERVED_PREFIXES: &[&str] = &["webhook-", "svix-", "proxy-", "x-herald-"];
+/// Headers whose values are never shown back, only their names.
+const SENSITIVE_HEADERS: &[&str] = &["authorization", "cookie", "x-api-key", "x-auth-token"];
+
+pub const MAX_HEADERS: usize = 50;
+
+/// Checks one custom header name and value; names are kept as given, compared without case.
+pub fn check_header(name: &str, value: Option<&str>) -> Result<()> {
+    let field = format!("headers.{name}");
+    let lower = name.to_ascii_lowercase();
+    let is_token = !name.is_empty()
+        && name.len() <= 256
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    if !is_token {
+        return Err(Error::invalid(field, "is not a valid HTTP header name"));
+    }
+    if RESERVED_HEADERS.contains(&lower.as_str()) || RESERVED_PREFIXES.iter().any(|p| lower.starts_with(p)) {
+        return Err(Error::invalid(
+            field,
+            format!("`{name}` is set by Herald and cannot be overridden"),
+        ));
+    }
+    if let Some(value) = value
+        && (value.len() > 4096 || value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0))
+    {
+        return Err(Error::invalid(
+            field,
+            "must be at most 4096 bytes with no line breaks",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a whole set of custom headers.
+pub fn parse_headers(headers: BTreeMap<String, String>) -> Result<BTreeMap<String, String>> {
+    if headers.len() > MAX_HEADERS {
+        return Err(Error::invalid(
+            "headers",
+            format!("must hold at most {MAX_HEADERS} headers"),
+        ));
+    }
+    for (name, value) in &headers {
+        check_header(name, Some(value))?;
+    }
+    Ok(headers)
+}
+
+pub fn is_sensitive_header(name: &str) -> bool {
+    SENSITIVE_HEADERS.contains(&name.to_ascii_lowercase().as_str())
+}
+
+/// Sets the custom headers: with `replace` the given map becomes the whole set; otherwise
+/// it is merged in, and a `None` value removes that header.
+pub async fn set_headers(
+    ctx: &Context,
+    tenant: &TenantId,
+    app_id_or_uid: &str,
+    id_or_uid: &str,
+    headers: BTreeMap<String, Option<String>>,
+    replace: bool,
+    actor: &Actor,
+) -> Result<endpoint::Model> {
+    for (name, value) in &headers {
+        check_header(name, value.as_deref())?;
+    }
+    let txn = ctx.db.begin().await.context("starting a transaction")?;
+    let model = find_in_app(&txn, tenant, app_id_or_uid, id_or_uid).await?;
+    let mut current = if replace {
+        BTreeMap::new()
+    } else {
+        model.headers.0.clone()
+    };
+    for (name, value) in headers {
+        current.retain(|k, _| !k.eq_ignore_ascii_case(&name));
+        if let Some(value) = value {
+            current.insert(name, value);
+        }
+    }
+    if current.len() > MAX_HEADERS {
+        return Err(Error::invalid(
+            "headers",
+            format!("must hold at most {MAX_HEADERS} headers"),
+        ));
+    }
+    let mut active: endpoint::ActiveModel = model.into();
+    active.headers = Set(StringMap(current));
+    active.updated_at = Set(Utc::now());
+    let model = active.update(&txn).await.context("updating endpoint headers")?;
+    audit::record(
+        &txn,
+        tenant,
+        actor,
+        "endpoint.headers.update",
+        Target::new("endpoint", &model.id),
+        None,
+    )
+    .await?;
+    txn.commit().await.context("committing endpoint headers")?;
+    Ok(model)
+}
+
+/// Counts the endpoint's destinations by status, optionally within a time window.
+pub async fn stats<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    endpoint: &endpoint::Model,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+) -> Result<Stats> {
+    let mut select = destination::Entity::for_tenant(tenant)
+        .filter(destination::Column::EndpointId.eq(endpoint.id.clone()));
+    if let Some(since) = since {
+        select = select.filter(destination::Column::CreatedAt.gte(since));
+    }
+    if let Some(until) = until {
+        select = select.filter(destination::Column::CreatedAt.lt(until));
+    }
+    let rows: Vec<(destination::Status, i64)> = select
+        .select_only()
+        .column(destination::Column::Status)
+        .column_as(destination::Column::Id.count(), "count")
+        .group_by(destination::Column::Status)
+        .into_tuple()
+        .all(conn)
+        .await
+        .context("counting deliveries")?;
+    let mut stats = Stats::default();
+    for (status, count) in rows {
+        match status {
+            destination::Status::Success => stats.success = count,
+            destination::Status::Pending => stats.pending = count,
+            destination::Status::Sending => stats.sending = count,
+            destination::Status::Fail => stats.fail = count,
+        }
+    }
+    Ok(stats)
+}

@@ -1,0 +1,800 @@
+//! The REST API driven by the official `svix` Rust SDK, pointed at Herald with nothing but
+//! the server URL and the token changed.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::Utc;
+use domain::{entity::attempt, id::AttemptId, service::endpoint as endpoints, signing::SigningSecret};
+use sea_orm::{ActiveModelTrait, Set};
+use serde_json::json;
+use svix::{
+    api::{
+        ApplicationListOptions, EventTypeListOptions, MessageAttemptListByEndpointOptions,
+        MessageListOptions, Svix, SvixOptions,
+    },
+    models::{
+        AppPortalAccessIn, ApplicationIn, ApplicationPatch, EndpointHeadersIn, EndpointHeadersPatchIn,
+        EndpointIn, EndpointPatch, EndpointSecretRotateIn, EndpointUpsertIn, EventTypeIn, EventTypePatch,
+        MessageIn, MessageStatus,
+    },
+};
+use tests::TestApp;
+
+pub(crate) fn sdk(app: &TestApp, token: &str) -> Svix {
+    Svix::new(
+        token.to_owned(),
+        Some(SvixOptions {
+            server_url: Some(app.base_url.clone()),
+            num_retries: Some(0),
+            ..Default::default()
+        }),
+    )
+}
+
+pub(crate) fn status(error: svix::error::Error) -> u16 {
+    match error {
+        svix::error::Error::Http(e) => e.status.as_u16(),
+        svix::error::Error::Validation(e) => e.status.as_u16(),
+        other => panic!("expected an HTTP error, got {other:?}"),
+    }
+}
+
+fn set(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+#[tokio::test]
+async fn applications_through_the_sdk() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.tenant("T").await;
+    let svix = sdk(&app, &token);
+
+    let created = svix
+        .application()
+        .create(
+            ApplicationIn {
+                uid: Some("acme".into()),
+                throttle_rate: Some(10),
+                ..ApplicationIn::new("Acme".into())
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(created.id.starts_with("app_"));
+    assert_eq!(created.uid.as_deref(), Some("acme"));
+    assert_eq!(created.throttle_rate, Some(10));
+    assert_eq!(
+        svix.application().get("acme".into()).await.unwrap().id,
+        created.id
+    );
+    assert_eq!(
+        svix.application().get(created.id.clone()).await.unwrap().name,
+        "Acme"
+    );
+
+    // get_or_create hands back the existing one; a plain create of the uid is a conflict.
+    let again = svix
+        .application()
+        .get_or_create(
+            ApplicationIn {
+                uid: Some("acme".into()),
+                ..ApplicationIn::new("Other".into())
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.id, created.id);
+    let dup = svix
+        .application()
+        .create(
+            ApplicationIn {
+                uid: Some("acme".into()),
+                ..ApplicationIn::new("X".into())
+            },
+            None,
+        )
+        .await;
+    assert_eq!(status(dup.unwrap_err()), 409);
+
+    let patched = svix
+        .application()
+        .patch(
+            "acme".into(),
+            ApplicationPatch {
+                name: Some("Acme Inc".into()),
+                throttle_rate: js_option::JsOption::Null,
+                ..ApplicationPatch::new()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(patched.name, "Acme Inc");
+    assert_eq!(patched.throttle_rate, None);
+    assert_eq!(
+        patched.uid.as_deref(),
+        Some("acme"),
+        "absent fields stay as they were"
+    );
+
+    let upserted = svix
+        .application()
+        .upsert("beta".into(), ApplicationIn::new("Beta".into()))
+        .await
+        .unwrap();
+    assert_eq!(upserted.uid.as_deref(), Some("beta"));
+    let upserted_again = svix
+        .application()
+        .upsert("beta".into(), ApplicationIn::new("Beta 2".into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        (upserted_again.id.as_str(), upserted_again.name.as_str()),
+        (upserted.id.as_str(), "Beta 2")
+    );
+
+    // Pagination: 5 applications in pages of 2, forwards and back.
+    for i in 0..3 {
+        svix.application()
+            .create(ApplicationIn::new(format!("App {i}")), None)
+            .await
+            .unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut iterator = None;
+    loop {
+        let page = svix
+            .application()
+            .list(Some(ApplicationListOptions {
+                limit: Some(2),
+                iterator: iterator.clone(),
+                ..Default::default()
+            }))
+            .await
+            .unwrap();
+        assert!(page.data.len() <= 2);
+        seen.extend(page.data.iter().map(|a| a.id.clone()));
+        if page.done {
+            break;
+        }
+        iterator = page.iterator;
+    }
+    assert_eq!(seen.len(), 5);
+    let mut sorted = seen.clone();
+    sorted.sort();
+    assert_eq!(seen, sorted, "oldest first by default");
+    let second = svix
+        .application()
+        .list(Some(ApplicationListOptions {
+            limit: Some(2),
+            iterator: Some(seen[1].clone()),
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
+    assert_eq!(
+        second.data.iter().map(|a| a.id.clone()).collect::<Vec<_>>(),
+        seen[2..4].to_vec()
+    );
+    let back = svix
+        .application()
+        .list(Some(ApplicationListOptions {
+            limit: Some(2),
+            iterator: second.prev_iterator.clone(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
+    assert_eq!(
+        back.data.iter().map(|a| a.id.clone()).collect::<Vec<_>>(),
+        seen[0..2].to_vec()
+    );
+
+    svix.application().delete("beta".into()).await.unwrap();
+    assert_eq!(
+        status(svix.application().get("beta".into()).await.unwrap_err()),
+        404
+    );
+}
+
+#[tokio::test]
+async fn event_types_endpoints_and_secrets_through_the_sdk() {
+    let app = TestApp::spawn().await;
+    let (tenant, token) = app.tenant("T").await;
+    let svix = sdk(&app, &token);
+    svix.application()
+        .create(
+            ApplicationIn {
+                uid: Some("acme".into()),
+                ..ApplicationIn::new("Acme".into())
+            },
+            None,
+        )
+        .await
+        .unwrap();
+
+    let schema = json!({"1": {"type": "object", "properties": {"id": {"type": "string"}}}});
+    let et = svix
+        .event_type()
+        .create(
+            EventTypeIn {
+                schemas: Some(schema.clone()),
+                ..EventTypeIn::new("invoice.paid".into(), "An invoice was paid".into())
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(et.schemas, Some(schema));
+    svix.event_type()
+        .create(EventTypeIn::new("invoice.failed".into(), "Failed".into()), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        status(
+            svix.event_type()
+                .create(EventTypeIn::new("invoice.paid".into(), "x".into()), None)
+                .await
+                .unwrap_err()
+        ),
+        409
+    );
+    let patched = svix
+        .event_type()
+        .patch(
+            "invoice.failed".into(),
+            EventTypePatch {
+                description: Some("Payment failed".into()),
+                ..EventTypePatch::new()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(patched.description, "Payment failed");
+
+    // Archive hides it from the list unless asked; expunge removes it.
+    svix.event_type()
+        .delete("invoice.failed".into(), None)
+        .await
+        .unwrap();
+    let live = svix.event_type().list(None).await.unwrap();
+    assert_eq!(
+        live.data.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(),
+        vec!["invoice.paid"]
+    );
+    let all = svix
+        .event_type()
+        .list(Some(EventTypeListOptions {
+            include_archived: Some(true),
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
+    assert_eq!(all.data.len(), 2);
+    assert_eq!(all.data[0].archived, Some(true));
+
+    let secret = SigningSecret::generate().unwrap().to_whsec();
+    let ep = svix
+        .endpoint()
+        .create(
+            "acme".into(),
+            EndpointIn {
+                uid: Some("main".into()),
+                event_types: Some(set(&["invoice.paid"])),
+                channels: Some(set(&["eu"])),
+                secret: Some(secret.clone()),
+                headers: Some(BTreeMap::from([("X-Team".to_string(), "billing".to_string())])),
+                ..EndpointIn::new("https://example.com/hooks".into())
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(ep.event_types, Some(set(&["invoice.paid"])));
+    assert_eq!(ep.channels, Some(set(&["eu"])));
+    assert_eq!(
+        svix.endpoint()
+            .get("acme".into(), "main".into())
+            .await
+            .unwrap()
+            .id,
+        ep.id
+    );
+
+    // An unknown (or archived) event type in the filter is refused with its position.
+    let unknown = svix
+        .endpoint()
+        .create(
+            "acme".into(),
+            EndpointIn {
+                event_types: Some(set(&["invoice.failed"])),
+                ..EndpointIn::new("https://example.com/x".into())
+            },
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(status(unknown), 422);
+
+    // Secrets: the caller's key is kept, sealed; rotation answers with the new key.
+    assert_eq!(
+        svix.endpoint()
+            .get_secret("acme".into(), ep.id.clone())
+            .await
+            .unwrap()
+            .key,
+        secret
+    );
+    let rotated = svix
+        .endpoint()
+        .rotate_secret("acme".into(), ep.id.clone(), EndpointSecretRotateIn::new(), None)
+        .await
+        .unwrap();
+    assert_ne!(rotated.key, secret);
+    assert!(rotated.key.starts_with("whsec_"));
+    assert_eq!(
+        svix.endpoint()
+            .get_secret("acme".into(), "main".into())
+            .await
+            .unwrap()
+            .key,
+        rotated.key
+    );
+    let model = endpoints::find_in_app(&app.ctx.db, &tenant, "acme", "main")
+        .await
+        .unwrap();
+    let live =
+        domain::service::endpoint_secret::live_keys(&app.ctx, &app.ctx.db, &tenant, &model.id, Utc::now())
+            .await
+            .unwrap();
+    let live: Vec<String> = live.iter().map(SigningSecret::to_whsec).collect();
+    assert_eq!(
+        live,
+        vec![rotated.key.clone(), secret.clone()],
+        "the old key signs alongside during the grace period"
+    );
+    let own = SigningSecret::generate().unwrap().to_whsec();
+    let rotated = svix
+        .endpoint()
+        .rotate_secret(
+            "acme".into(),
+            "main".into(),
+            EndpointSecretRotateIn {
+                key: Some(own.clone()),
+                ..EndpointSecretRotateIn::new()
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(rotated.key, own);
+
+    // Headers: replace, merge, delete; sensitive values are not shown back.
+    assert_eq!(
+        svix.endpoint()
+            .get_headers("acme".into(), "main".into())
+            .await
+            .unwrap()
+            .headers
+            .get("X-Team")
+            .map(String::as_str),
+        Some("billing")
+    );
+    svix.endpoint()
+        .set_headers(
+            "acme".into(),
+            "main".into(),
+            EndpointHeadersIn::new(BTreeMap::from([
+                ("Authorization".to_string(), "Bearer s3cret".to_string()),
+                ("X-Env".to_string(), "prod".to_string()),
+            ])),
+        )
+        .await
+        .unwrap();
+    svix.endpoint()
+        .patch_headers(
+            "acme".into(),
+            "main".into(),
+            EndpointHeadersPatchIn {
+                delete_headers: Some(vec!["X-Env".into()]),
+                ..EndpointHeadersPatchIn::new(BTreeMap::from([("X-Region".to_string(), "eu".to_string())]))
+            },
+        )
+        .await
+        .unwrap();
+    let headers = svix
+        .endpoint()
+        .get_headers("acme".into(), "main".into())
+        .await
+        .unwrap();
+    assert_eq!(
+        headers.headers,
+        BTreeMap::from([("X-Region".to_string(), "eu".to_string())])
+    );
+    assert_eq!(headers.sensitive, set(&["Authorization"]));
+    let reserved = svix
+        .endpoint()
+        .set_headers(
+            "acme".into(),
+            "main".into(),
+            EndpointHeadersIn::new(BTreeMap::from([("webhook-id".to_string(), "x".to_string())])),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(status(reserved), 422);
+
+    // PATCH and PUT.
+    let patched = svix
+        .endpoint()
+        .patch(
+            "acme".into(),
+            "main".into(),
+            EndpointPatch {
+                channels: js_option::JsOption::Null,
+                disabled: Some(true),
+                ..EndpointPatch::new()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((patched.channels, patched.disabled), (None, Some(true)));
+    assert_eq!(patched.event_types, Some(set(&["invoice.paid"])));
+    let put = svix
+        .endpoint()
+        .upsert(
+            "acme".into(),
+            "second".into(),
+            EndpointUpsertIn::new("https://example.com/2".into()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(put.uid.as_deref(), Some("second"));
+    let listed = svix.endpoint().list("acme".into(), None).await.unwrap();
+    assert_eq!(listed.data.len(), 2);
+
+    let stats = svix
+        .endpoint()
+        .get_stats("acme".into(), "main".into(), None)
+        .await
+        .unwrap();
+    assert_eq!((stats.success, stats.pending, stats.fail), (0, 0, 0));
+
+    svix.endpoint()
+        .delete("acme".into(), "second".into())
+        .await
+        .unwrap();
+    assert_eq!(
+        status(
+            svix.endpoint()
+                .get("acme".into(), "second".into())
+                .await
+                .unwrap_err()
+        ),
+        404
+    );
+}
+
+#[tokio::test]
+async fn messages_attempts_and_portal_through_the_sdk() {
+    let app = TestApp::spawn().await;
+    let (tenant, token) = app.tenant("T").await;
+    let svix = sdk(&app, &token);
+    svix.event_type()
+        .create(EventTypeIn::new("user.created".into(), "".into()), None)
+        .await
+        .unwrap();
+    svix.event_type()
+        .create(EventTypeIn::new("user.deleted".into(), "".into()), None)
+        .await
+        .unwrap();
+
+    // The inline application is created on first use.
+    let msg = svix
+        .message()
+        .create(
+            "cust-1".into(),
+            MessageIn {
+                event_id: Some("evt-1".into()),
+                channels: Some(set(&["eu"])),
+                application: Some(ApplicationIn::new("Customer 1".into())),
+                ..MessageIn::new("user.created".into(), json!({"id": 1, "name": "Ada"}))
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(msg.id.starts_with("msg_"));
+    // The SDK asks for no content back by default.
+    assert_eq!(msg.payload, json!({}));
+    let got = svix
+        .message()
+        .get(
+            "cust-1".into(),
+            msg.id.clone(),
+            Some(svix::api::MessageGetOptions {
+                with_content: Some(true),
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(got.payload, json!({"id": 1, "name": "Ada"}));
+    assert_eq!(
+        svix.application().get("cust-1".into()).await.unwrap().name,
+        "Customer 1"
+    );
+    let dup = svix
+        .message()
+        .create(
+            "cust-1".into(),
+            MessageIn {
+                event_id: Some("evt-1".into()),
+                ..MessageIn::new("user.created".into(), json!({}))
+            },
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(status(dup), 409);
+
+    // Fan-out: which endpoints get a destination.
+    let all = svix
+        .endpoint()
+        .create(
+            "cust-1".into(),
+            EndpointIn::new("https://a.example.com/".into()),
+            None,
+        )
+        .await
+        .unwrap();
+    let created_only = svix
+        .endpoint()
+        .create(
+            "cust-1".into(),
+            EndpointIn {
+                event_types: Some(set(&["user.created"])),
+                ..EndpointIn::new("https://b.example.com/".into())
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    let us_only = svix
+        .endpoint()
+        .create(
+            "cust-1".into(),
+            EndpointIn {
+                channels: Some(set(&["us"])),
+                ..EndpointIn::new("https://c.example.com/".into())
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    svix.endpoint()
+        .create(
+            "cust-1".into(),
+            EndpointIn {
+                disabled: Some(true),
+                ..EndpointIn::new("https://d.example.com/".into())
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    let deleted = svix
+        .message()
+        .create(
+            "cust-1".into(),
+            MessageIn {
+                channels: Some(set(&["eu"])),
+                ..MessageIn::new("user.deleted".into(), json!({"id": 1}))
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    let dests = svix
+        .message_attempt()
+        .list_attempted_destinations("cust-1".into(), deleted.id.clone(), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        dests.data.iter().map(|d| d.id.clone()).collect::<Vec<_>>(),
+        vec![all.id.clone()]
+    );
+    let created = svix
+        .message()
+        .create(
+            "cust-1".into(),
+            MessageIn {
+                channels: Some(set(&["us", "eu"])),
+                ..MessageIn::new("user.created".into(), json!({"id": 2}))
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    let dests = svix
+        .message_attempt()
+        .list_attempted_destinations("cust-1".into(), created.id.clone(), None)
+        .await
+        .unwrap();
+    let mut got: Vec<String> = dests.data.iter().map(|d| d.id.clone()).collect();
+    got.sort();
+    let mut want = vec![all.id.clone(), created_only.id.clone(), us_only.id.clone()];
+    want.sort();
+    assert_eq!(got, want);
+    assert!(dests.data.iter().all(|d| d.status == MessageStatus::Pending));
+
+    // Lists, filters and get (by id or eventId).
+    let listed = svix.message().list("cust-1".into(), None).await.unwrap();
+    assert_eq!(
+        listed.data.iter().map(|m| m.id.clone()).collect::<Vec<_>>(),
+        vec![created.id.clone(), deleted.id.clone(), msg.id.clone()]
+    );
+    let only_deleted = svix
+        .message()
+        .list(
+            "cust-1".into(),
+            Some(MessageListOptions {
+                event_types: Some(set(&["user.deleted"])),
+                ..Default::default()
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(only_deleted.data.len(), 1);
+    let on_us = svix
+        .message()
+        .list(
+            "cust-1".into(),
+            Some(MessageListOptions {
+                channel: Some("us".into()),
+                with_content: Some(true),
+                ..Default::default()
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        on_us.data.iter().map(|m| m.id.clone()).collect::<Vec<_>>(),
+        vec![created.id.clone()]
+    );
+    assert_eq!(on_us.data[0].payload, json!({"id": 2}));
+    assert_eq!(
+        svix.message()
+            .get("cust-1".into(), "evt-1".into(), None)
+            .await
+            .unwrap()
+            .id,
+        msg.id
+    );
+
+    // Attempts: the delivery engine writes them; here one is written directly.
+    let model = endpoints::find_in_app(&app.ctx.db, &tenant, "cust-1", &all.id)
+        .await
+        .unwrap();
+    let dest = domain::service::attempt::destinations_of_message(
+        &app.ctx.db,
+        &tenant,
+        &domain::service::message::find(&app.ctx.db, &tenant, &model.app_id, &created.id)
+            .await
+            .unwrap(),
+        &Default::default(),
+    )
+    .await
+    .unwrap()
+    .data
+    .into_iter()
+    .find(|(_, ep)| ep.id == model.id)
+    .unwrap()
+    .0;
+    let attempt = attempt::ActiveModel {
+        id: Set(AttemptId::new()),
+        tenant_id: Set(tenant.clone()),
+        app_id: Set(model.app_id.clone()),
+        message_id: Set(dest.message_id.clone()),
+        endpoint_id: Set(model.id.clone()),
+        destination_id: Set(dest.id.clone()),
+        number: Set(1),
+        trigger: Set(attempt::Trigger::Scheduled),
+        status: Set(attempt::Status::Fail),
+        url: Set(model.url.clone()),
+        response_status: Set(Some(503)),
+        response_body: Set(Some("busy".into())),
+        duration_ms: Set(12),
+        error_kind: Set(Some(attempt::ErrorKind::HttpStatus)),
+        error_reason: Set(Some("HTTP 503".into())),
+        next_attempt_at: Set(None),
+        created_at: Set(Utc::now()),
+    }
+    .insert(&app.ctx.db)
+    .await
+    .unwrap();
+    let by_ep = svix
+        .message_attempt()
+        .list_by_endpoint("cust-1".into(), all.id.clone(), None)
+        .await
+        .unwrap();
+    assert_eq!(by_ep.data.len(), 1);
+    assert_eq!(
+        (
+            by_ep.data[0].response_status_code,
+            by_ep.data[0].response.as_str()
+        ),
+        (503, "busy")
+    );
+    assert_eq!(by_ep.data[0].status, MessageStatus::Fail);
+    let succeeded = svix
+        .message_attempt()
+        .list_by_endpoint(
+            "cust-1".into(),
+            all.id.clone(),
+            Some(MessageAttemptListByEndpointOptions {
+                status: Some(MessageStatus::Success),
+                ..Default::default()
+            }),
+        )
+        .await
+        .unwrap();
+    assert!(succeeded.data.is_empty());
+    let by_msg = svix
+        .message_attempt()
+        .list_by_msg("cust-1".into(), created.id.clone(), None)
+        .await
+        .unwrap();
+    assert_eq!(by_msg.data[0].id, attempt.id.to_string());
+    let one = svix
+        .message_attempt()
+        .get("cust-1".into(), created.id.clone(), attempt.id.to_string(), None)
+        .await
+        .unwrap();
+    assert_eq!(one.url, "https://a.example.com/");
+    let msgs = svix
+        .message_attempt()
+        .list_attempted_messages("cust-1".into(), created_only.id.clone(), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        msgs.data.iter().map(|m| m.id.clone()).collect::<Vec<_>>(),
+        vec![created.id.clone()]
+    );
+
+    // Resend is recorded: the destination is pending again.
+    svix.message_attempt()
+        .resend("cust-1".into(), created.id.clone(), all.id.clone(), None)
+        .await
+        .unwrap();
+    svix.message_attempt()
+        .resend("cust-1".into(), msg.id.clone(), us_only.id.clone(), None)
+        .await
+        .unwrap();
+    let dests = svix
+        .message_attempt()
+        .list_attempted_destinations("cust-1".into(), msg.id.clone(), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        dests.data.iter().map(|d| d.id.clone()).collect::<Vec<_>>(),
+        vec![us_only.id.clone()]
+    );
+
+    // Portal access: a short-lived token for that one application.
+    let access = svix
+        .authentication()
+        .app_portal_access("cust-1".into(), AppPortalAccessIn::new(), None)
+        .await
+        .unwrap();
+    assert!(
+        access.url.starts_with(&format!("{}/portal?token=", app.base_url)),
+        "{}",
+        access.url
+    );
+    let claims = app.ctx.jwt.verify_portal_token(&access.token).unwrap();
+    assert_eq!(claims.sub, model.app_id);
+    assert_eq!(claims.org, tenant);
+    assert!(claims.exp - claims.iat <= 3600);
+
+    svix.health().get().await.unwrap();
+}

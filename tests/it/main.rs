@@ -8,6 +8,7 @@ mod api_http;
 mod api_sdk;
 mod architecture;
 mod config;
+mod delivery;
 mod first_run;
 mod health;
 mod migrations;

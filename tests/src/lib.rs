@@ -25,6 +25,11 @@ pub const DATABASE_ENV: &str = "HERALD_TEST_DATABASE_URL";
 /// Installs the process-wide TLS provider, as `main` does.
 pub fn init() {
     let _ = rustls::crypto::ring::default_provider().install_default();
+    // `HERALD_TEST_LOG=worker=debug` shows the server's logs in failing tests' output.
+    if let Ok(filter) = std::env::var("HERALD_TEST_LOG") {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| herald::telemetry::init(&filter));
+    }
 }
 
 /// A database that exists for one test.

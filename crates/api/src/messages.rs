@@ -175,7 +175,7 @@ impl From<attempt::Model> for MessageAttemptOut {
                 attempt::Trigger::Scheduled => 0,
                 attempt::Trigger::Manual => 1,
             },
-            error_kind: a.error_kind.map(|k| format!("{k:?}").to_lowercase()),
+            error_kind: a.error_kind.map(|k| k.as_str().to_owned()),
             next_attempt: a.next_attempt_at,
             timestamp: a.created_at,
         }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
-use crate::{auth::JwtKeys, crypto::Keyring, db::Backend};
+use crate::{auth::JwtKeys, crypto::Keyring, db::Backend, queue::SharedQueue};
 
 /// Domain-level settings, filled from the binary's configuration.
 #[derive(Clone, Debug)]
@@ -22,6 +22,8 @@ pub struct Context {
     pub jwt: Arc<JwtKeys>,
     pub keyring: Arc<Keyring>,
     pub settings: Arc<DomainSettings>,
+    /// Where accepted messages' delivery jobs go, inside the accepting transaction.
+    pub queue: SharedQueue,
 }
 
 impl std::fmt::Debug for Context {

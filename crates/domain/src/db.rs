@@ -96,6 +96,23 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
     }
 }
 
+/// Starts a transaction that will write. On SQLite it takes the write lock at once
+/// (`BEGIN IMMEDIATE`): a deferred transaction that reads first and writes later fails with
+/// `SQLITE_BUSY_SNAPSHOT` whenever another connection (the job queue, say) wrote in
+/// between, and waiting does not help it. PostgreSQL ignores the mode.
+pub async fn begin_write(db: &sea_orm::DatabaseConnection) -> crate::Result<sea_orm::DatabaseTransaction> {
+    use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+    .map_err(|source| crate::Error::Database {
+        context: "starting a transaction",
+        source,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

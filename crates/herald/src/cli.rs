@@ -113,10 +113,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
         }
         Command::Worker => {
-            let conn = startup::connect(&settings).await?;
-            startup::require_migrated(&conn).await?;
-            worker::run_until_signalled().await;
-            Ok(())
+            let ctx = startup::context(&settings, settings.public_url.clone().unwrap_or_default()).await?;
+            startup::require_migrated(&ctx.db).await?;
+            let worker_settings = startup::worker_settings(&settings)?;
+            tracing::info!(
+                concurrency = worker_settings.concurrency,
+                "herald worker is running"
+            );
+            worker::run(ctx, worker_settings, worker::signalled()).await
         }
         Command::Migrate => {
             let conn = startup::connect(&settings).await?;

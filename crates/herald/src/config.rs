@@ -61,6 +61,14 @@ pub struct Settings {
     pub http_workers: Option<usize>,
     /// API requests per second per tenant (bursts of the same size); 0 turns it off.
     pub api_rate_limit: u32,
+    /// Deliveries in flight at once per worker process.
+    pub worker_concurrency: usize,
+    /// Delays between delivery tries, e.g. `5s,5m,30m,2h,5h,10h,10h`.
+    pub retry_schedule: String,
+    /// CIDR blocks deliveries may reach although private, e.g. `127.0.0.0/8,::1/128`.
+    pub allow_private_networks: String,
+    /// Also send the `svix-*` spellings of the signature headers.
+    pub svix_headers: bool,
 }
 
 impl Default for Settings {
@@ -75,6 +83,10 @@ impl Default for Settings {
             log: "info".into(),
             http_workers: None,
             api_rate_limit: 200,
+            worker_concurrency: 16,
+            retry_schedule: "5s,5m,30m,2h,5h,10h,10h".into(),
+            allow_private_networks: String::new(),
+            svix_headers: true,
         }
     }
 }
@@ -90,6 +102,10 @@ pub const KNOWN_KEYS: &[&str] = &[
     "log",
     "http_workers",
     "api_rate_limit",
+    "worker_concurrency",
+    "retry_schedule",
+    "allow_private_networks",
+    "svix_headers",
 ];
 
 /// Environment variables that start with `HERALD_` but are not settings.
@@ -176,9 +192,14 @@ impl EnvVars {
                 continue;
             }
             let value = match key.as_str() {
-                "database_url" | "listen" | "public_url" | "jwt_secret" | "main_key" | "log" => {
-                    Value::from(value)
-                }
+                "database_url"
+                | "listen"
+                | "public_url"
+                | "jwt_secret"
+                | "main_key"
+                | "log"
+                | "retry_schedule"
+                | "allow_private_networks" => Value::from(value),
                 _ => value.parse().unwrap_or_else(|never| match never {}),
             };
             dict.insert(key, value);

@@ -1,7 +1,7 @@
 //! Startup as a library: open the database, check or apply migrations, resolve keys, bind
 //! the HTTP server, start the worker. `main.rs` and the tests both go through here.
 
-use std::{net::TcpListener, sync::Arc};
+use std::{net::TcpListener, sync::Arc, time::Duration};
 
 use actix_web::{App, HttpServer, dev::Server, web};
 use anyhow::{Context as _, bail};
@@ -23,8 +23,10 @@ pub enum Mode {
 pub async fn context(settings: &Settings, public_url: String) -> anyhow::Result<Context> {
     let keys = secrets::resolve(settings)?;
     let conn = connect(settings).await?;
+    let backend = db::Backend::of(&settings.database_url)?;
     Ok(Context {
-        backend: db::Backend::of(&settings.database_url)?,
+        backend,
+        queue: Arc::new(worker::SqlQueue::new(backend)),
         db: conn,
         jwt: Arc::new(JwtKeys::new(keys.jwt_secret.expose())),
         keyring: Arc::new(Keyring::new(keys.main_key)),
@@ -43,6 +45,13 @@ pub async fn migrate(conn: &sea_orm::DatabaseConnection) -> anyhow::Result<usize
         .context("reading the migration table")?
         .len();
     Migrator::up(conn, None).await.context("applying migrations")?;
+    let backend = match conn.get_database_backend() {
+        sea_orm::DbBackend::Postgres => db::Backend::Postgres,
+        _ => db::Backend::Sqlite,
+    };
+    worker::setup(conn, backend)
+        .await
+        .context("setting up the job queue tables")?;
     Ok(pending)
 }
 
@@ -60,11 +69,28 @@ pub async fn require_migrated(conn: &sea_orm::DatabaseConnection) -> anyhow::Res
     Ok(())
 }
 
+/// The worker's settings, from Herald's.
+pub fn worker_settings(settings: &Settings) -> anyhow::Result<worker::WorkerSettings> {
+    Ok(worker::WorkerSettings {
+        concurrency: settings.worker_concurrency.max(1),
+        schedule: domain::service::delivery::parse_schedule(&settings.retry_schedule)
+            .map_err(|e| anyhow::anyhow!("HERALD_RETRY_SCHEDULE: {e}"))?,
+        policy: domain::netpolicy::NetworkPolicy::parse(&settings.allow_private_networks)
+            .map_err(|e| anyhow::anyhow!("HERALD_ALLOW_PRIVATE_NETWORKS: {e}"))?,
+        svix_headers: settings.svix_headers,
+        ..worker::WorkerSettings::default()
+    })
+}
+
 /// A running HTTP server (and, in `serve` mode, worker).
 pub struct Application {
     port: u16,
     server: Server,
     context: Context,
+    worker: Option<(
+        tokio::sync::watch::Sender<bool>,
+        tokio::task::JoinHandle<anyhow::Result<()>>,
+    )>,
 }
 
 impl Application {
@@ -89,6 +115,7 @@ impl Application {
             format!("http://{host}:{}", address.port())
         });
         let context = context(settings, public_url.trim_end_matches('/').to_owned()).await?;
+        let worker_settings = worker_settings(settings)?;
         match mode {
             Mode::Serve => {
                 migrate(&context.db).await?;
@@ -112,10 +139,22 @@ impl Application {
         if let Some(workers) = settings.http_workers {
             server = server.workers(workers.max(1));
         }
+        let worker = match mode {
+            Mode::Serve => {
+                let (stop, mut stopped) = tokio::sync::watch::channel(false);
+                let shutdown = async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                };
+                let task = tokio::spawn(worker::run(context.clone(), worker_settings, shutdown));
+                Some((stop, task))
+            }
+            Mode::Api => None,
+        };
         Ok(Self {
             port: address.port(),
             server: server.run(),
             context,
+            worker,
         })
     }
 
@@ -138,6 +177,16 @@ impl Application {
 
     /// Serves until SIGINT or SIGTERM (or a stop through [`Application::handle`]).
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        self.server.await.context("running the HTTP server")
+        let served = self.server.await.context("running the HTTP server");
+        if let Some((stop, task)) = self.worker {
+            let _ = stop.send(true);
+            match tokio::time::timeout(Duration::from_secs(30), task).await {
+                Ok(Ok(Err(e))) => tracing::error!(error = %e, "the delivery worker failed"),
+                Ok(Err(e)) => tracing::error!(error = %e, "the delivery worker panicked"),
+                Err(_) => tracing::warn!("the delivery worker did not stop within 30 s"),
+                Ok(Ok(Ok(()))) => {}
+            }
+        }
+        served
     }
 }

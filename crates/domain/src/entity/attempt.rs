@@ -83,3 +83,19 @@ pub enum Relation {}
 impl ActiveModelBehavior for ActiveModel {}
 
 crate::scope::tenant_scoped!(Entity, Column::TenantId);
+
+impl ErrorKind {
+    /// The stored (and API) spelling: `http_status`, `timeout`, …
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::HttpStatus => "http_status",
+            Self::Timeout => "timeout",
+            Self::Connect => "connect",
+            Self::Dns => "dns",
+            Self::Tls => "tls",
+            Self::Blocked => "blocked",
+            Self::Redirect => "redirect",
+            Self::Other => "other",
+        }
+    }
+}

@@ -3,9 +3,7 @@
 use std::collections::BTreeMap;
 
 use chrono::Utc;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, ModelTrait, QueryFilter, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, ModelTrait, QueryFilter, Set};
 
 use super::audit::{self, Actor, Target};
 use crate::{
@@ -169,7 +167,7 @@ pub async fn upsert(
     if new.uid.is_none() && AppId::parse(id_or_uid).is_err() {
         new.uid = Some(Uid::parse(id_or_uid).map_err(|e| e.at("uid"))?);
     }
-    let txn = ctx.db.begin().await.context("starting a transaction")?;
+    let txn = crate::db::begin_write(&ctx.db).await?;
     let result = match find_optional(&txn, tenant, id_or_uid).await? {
         Some(existing) => {
             let conflict = new.uid.as_ref().map(uid_taken).unwrap_or_default();
@@ -251,7 +249,7 @@ pub async fn patch(
 
 /// Deletes the application with its endpoints, messages and logs.
 pub async fn delete(ctx: &Context, tenant: &TenantId, id_or_uid: &str, actor: &Actor) -> Result<()> {
-    let txn = ctx.db.begin().await.context("starting a transaction")?;
+    let txn = crate::db::begin_write(&ctx.db).await?;
     let app = find(&txn, tenant, id_or_uid).await?;
     let details = serde_json::json!({ "name": app.name, "uid": app.uid });
     let id = app.id.clone();

@@ -1,9 +1,7 @@
 //! The delivery log: attempts, and the destinations (message × endpoint) they belong to.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, QueryFilter, Set, TransactionTrait, sea_query::Query,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, QueryFilter, Set, sea_query::Query};
 
 use super::{
     audit::{self, Actor, Target},
@@ -14,6 +12,7 @@ use crate::{
     entity::{attempt, destination, endpoint, message},
     id::{AppId, AttemptId, DestinationId, EndpointId, MessageId, TenantId},
     pagination::{self, PageRequest, Paged},
+    queue::{DeliveryJob, Trigger},
     scope::TenantScoped,
     values::EventTypeName,
 };
@@ -203,7 +202,7 @@ pub async fn resend(
     endpoint_id: &str,
     actor: &Actor,
 ) -> Result<destination::Model> {
-    let txn = ctx.db.begin().await.context("starting a transaction")?;
+    let txn = crate::db::begin_write(&ctx.db).await?;
     let message = messages::find(&txn, tenant, app, message_id).await?;
     let endpoint = endpoints::find(&txn, tenant, app, endpoint_id).await?;
     if message.payload.is_none() {
@@ -243,6 +242,14 @@ pub async fn resend(
         .await
         .context("queueing a resend")?,
     };
+    let job = DeliveryJob {
+        tenant: tenant.clone(),
+        destination: dest.id.clone(),
+        trigger: Trigger::Manual,
+        attempt: dest.attempt_count + 1,
+        run_at: None,
+    };
+    ctx.queue.enqueue(&txn, &[job]).await?;
     let details = serde_json::json!({ "endpoint": endpoint.id });
     audit::record(
         &txn,

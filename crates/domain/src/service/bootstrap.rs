@@ -3,8 +3,6 @@
 
 use std::fmt;
 
-use sea_orm::TransactionTrait;
-
 use super::audit::Actor;
 use crate::{
     Context, DbContext, Result,
@@ -32,11 +30,7 @@ impl fmt::Debug for FirstRun {
 
 /// Sets up an empty database; `None` when any tenant already exists.
 pub async fn first_run(ctx: &Context) -> Result<Option<FirstRun>> {
-    let txn = ctx
-        .db
-        .begin()
-        .await
-        .context("starting the first-run transaction")?;
+    let txn = crate::db::begin_write(&ctx.db).await?;
     if super::tenant::any_exists(&txn).await? {
         return Ok(None);
     }

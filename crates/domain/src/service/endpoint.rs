@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, ModelTrait, QueryFilter, QuerySelect, Set,
-    TransactionTrait,
 };
 
 use super::{
@@ -184,7 +183,7 @@ pub async fn create(
     new: NewEndpoint,
     actor: &Actor,
 ) -> Result<endpoint::Model> {
-    let txn = ctx.db.begin().await.context("starting a transaction")?;
+    let txn = crate::db::begin_write(&ctx.db).await?;
     let app = application::find(&txn, tenant, app_id_or_uid).await?;
     let model = insert(ctx, &txn, tenant, &app.id, new, actor).await?;
     txn.commit().await.context("committing an endpoint")?;
@@ -204,7 +203,7 @@ pub async fn upsert(
     if new.uid.is_none() && EndpointId::parse(id_or_uid).is_err() {
         new.uid = Some(Uid::parse(id_or_uid)?);
     }
-    let txn = ctx.db.begin().await.context("starting a transaction")?;
+    let txn = crate::db::begin_write(&ctx.db).await?;
     let app = application::find(&txn, tenant, app_id_or_uid).await?;
     let result = match find(&txn, tenant, &app.id, id_or_uid).await {
         Ok(existing) => {
@@ -304,7 +303,7 @@ pub async fn patch(
     changes: EndpointChanges,
     actor: &Actor,
 ) -> Result<endpoint::Model> {
-    let txn = ctx.db.begin().await.context("starting a transaction")?;
+    let txn = crate::db::begin_write(&ctx.db).await?;
     let existing = find_in_app(&txn, tenant, app_id_or_uid, id_or_uid).await?;
     let model = apply_changes(&txn, tenant, existing, changes, actor).await?;
     txn.commit().await.context("committing an endpoint")?;
@@ -319,7 +318,7 @@ pub async fn delete(
     id_or_uid: &str,
     actor: &Actor,
 ) -> Result<()> {
-    let txn = ctx.db.begin().await.context("starting a transaction")?;
+    let txn = crate::db::begin_write(&ctx.db).await?;
     let model = find_in_app(&txn, tenant, app_id_or_uid, id_or_uid).await?;
     let target = Target::new("endpoint", &model.id);
     let details = serde_json::json!({ "url": model.url, "uid": model.uid });
@@ -364,7 +363,7 @@ pub async fn rotate_secret(
         Some(key) => key,
         None => SigningSecret::generate()?,
     };
-    let txn = ctx.db.begin().await.context("starting a transaction")?;
+    let txn = crate::db::begin_write(&ctx.db).await?;
     let model = find_in_app(&txn, tenant, app_id_or_uid, id_or_uid).await?;
     let now = Utc::now();
     let until: DateTime<Utc> = now + grace;
@@ -487,7 +486,7 @@ pub async fn set_headers(
     for (name, value) in &headers {
         check_header(name, value.as_deref())?;
     }
-    let txn = ctx.db.begin().await.context("starting a transaction")?;
+    let txn = crate::db::begin_write(&ctx.db).await?;
     let model = find_in_app(&txn, tenant, app_id_or_uid, id_or_uid).await?;
     let mut current = if replace {
         BTreeMap::new()

@@ -1,9 +1,7 @@
 //! Event types: the tenant's catalogue of what it sends, addressed by name.
 
 use chrono::Utc;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, ModelTrait, QueryFilter, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, ModelTrait, QueryFilter, Set};
 
 use super::audit::{self, Actor, Target};
 use crate::{
@@ -179,7 +177,7 @@ pub async fn create(
     new: NewEventType,
     actor: &Actor,
 ) -> Result<event_type::Model> {
-    let txn = ctx.db.begin().await.context("starting a transaction")?;
+    let txn = crate::db::begin_write(&ctx.db).await?;
     let model = match find_optional(&txn, tenant, new.name.as_str()).await? {
         Some(existing) if existing.archived => {
             let mut active: event_type::ActiveModel = existing.into();
@@ -218,7 +216,7 @@ pub async fn upsert(
     actor: &Actor,
 ) -> Result<(event_type::Model, bool)> {
     new.name = EventTypeName::parse(name)?;
-    let txn = ctx.db.begin().await.context("starting a transaction")?;
+    let txn = crate::db::begin_write(&ctx.db).await?;
     let result = match find_optional(&txn, tenant, name).await? {
         Some(existing) => {
             let mut active: event_type::ActiveModel = existing.into();

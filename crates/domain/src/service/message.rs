@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
     sea_query::{Expr, SimpleExpr},
 };
 
@@ -16,6 +16,7 @@ use crate::{
     entity::{StringList, destination, endpoint, message},
     id::{AppId, DestinationId, MessageId, TenantId},
     pagination::{self, PageRequest, Paged},
+    queue::{DeliveryJob, Trigger},
     scope::TenantScoped,
     values::{Channels, EventTypeName, Uid},
 };
@@ -80,7 +81,7 @@ pub async fn create(
     new: NewMessage,
     actor: &Actor,
 ) -> Result<(message::Model, Vec<destination::Model>)> {
-    let txn = ctx.db.begin().await.context("starting a transaction")?;
+    let txn = crate::db::begin_write(&ctx.db).await?;
     let app = match application::find(&txn, tenant, app_id_or_uid).await {
         Ok(app) => app,
         Err(Error::NotFound(what)) => match inline_app {
@@ -158,6 +159,18 @@ pub async fn create(
     } else {
         Vec::new()
     };
+    let jobs: Vec<DeliveryJob> = destinations
+        .iter()
+        .map(|d| DeliveryJob {
+            tenant: tenant.clone(),
+            destination: d.id.clone(),
+            trigger: Trigger::Scheduled,
+            attempt: 1,
+            run_at: None,
+        })
+        .collect();
+    // The jobs join the message's transaction: accepted means queued.
+    ctx.queue.enqueue(&txn, &jobs).await?;
     txn.commit().await.context("committing a message")?;
     Ok((msg, destinations))
 }

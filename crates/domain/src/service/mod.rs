@@ -4,6 +4,7 @@ pub mod application;
 pub mod attempt;
 pub mod audit;
 pub mod bootstrap;
+pub mod delivery;
 pub mod endpoint;
 pub mod endpoint_secret;
 pub mod event_type;

@@ -1,0 +1,306 @@
+//! One delivery try, as the domain sees it: what to send, and what a try's outcome does to
+//! the destination (success, a retry at the schedule's next delay, or failure).
+
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, Set};
+
+use super::endpoint_secret;
+use crate::{
+    Context, DbContext, Error, Result,
+    entity::{attempt, destination, endpoint, message},
+    id::{AttemptId, TenantId},
+    queue::{DeliveryJob, Trigger},
+    scope::TenantScoped,
+    signing::SigningSecret,
+};
+
+/// The default retry schedule: delays after the first try (so 8 tries in all).
+pub const DEFAULT_SCHEDULE: &[u32] = &[5, 300, 1800, 7200, 18000, 36000, 36000];
+/// A `Retry-After` longer than this is cut to it.
+pub const MAX_RETRY_AFTER: Duration = Duration::hours(6);
+/// Response bodies are kept up to this many bytes.
+pub const MAX_RESPONSE_BODY: usize = 64 * 1024;
+
+/// Parses a schedule like `5s,5m,30m,2h,5h,10h,10h` (plain numbers are seconds).
+pub fn parse_schedule(value: &str) -> Result<Vec<u32>> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|item| {
+            let (digits, unit) =
+                item.split_at(item.find(|c: char| !c.is_ascii_digit()).unwrap_or(item.len()));
+            let n: u32 = digits.parse().map_err(|_| {
+                Error::invalid(
+                    "retry_schedule",
+                    format!("`{item}` is not a delay like 30s, 5m or 2h"),
+                )
+            })?;
+            let factor = match unit {
+                "" | "s" => 1,
+                "m" => 60,
+                "h" => 3600,
+                "d" => 86400,
+                _ => {
+                    return Err(Error::invalid(
+                        "retry_schedule",
+                        format!("`{item}`: use s, m, h or d"),
+                    ));
+                }
+            };
+            n.checked_mul(factor)
+                .ok_or_else(|| Error::invalid("retry_schedule", format!("`{item}` is too long")))
+        })
+        .collect()
+}
+
+/// Everything one try needs.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub destination: destination::Model,
+    pub message: message::Model,
+    pub endpoint: endpoint::Model,
+    pub keys: Vec<SigningSecret>,
+}
+
+/// What a job should do.
+#[derive(Debug)]
+pub enum Next {
+    Send(Box<Plan>),
+    /// Nothing to do: the destination is gone, done, or past this try.
+    Skip(&'static str),
+}
+
+/// Loads what `job` is to send, or says why there is nothing to do.
+pub async fn plan(ctx: &Context, job: &DeliveryJob) -> Result<Next> {
+    let tenant = &job.tenant;
+    let Some(dest) = destination::Entity::find_in_tenant(tenant, job.destination.clone())
+        .one(&ctx.db)
+        .await
+        .context("loading a destination")?
+    else {
+        return Ok(Next::Skip("the destination no longer exists"));
+    };
+    if dest.attempt_count + 1 != job.attempt {
+        return Ok(Next::Skip("a newer try of this destination already ran"));
+    }
+    if job.trigger == Trigger::Scheduled && dest.status != destination::Status::Pending {
+        return Ok(Next::Skip("the destination is no longer pending"));
+    }
+    let Some(message) = message::Entity::find_in_tenant(tenant, dest.message_id.clone())
+        .one(&ctx.db)
+        .await
+        .context("loading a message")?
+    else {
+        return Ok(Next::Skip("the message no longer exists"));
+    };
+    let Some(endpoint) = endpoint::Entity::find_in_tenant(tenant, dest.endpoint_id.clone())
+        .one(&ctx.db)
+        .await
+        .context("loading an endpoint")?
+    else {
+        return Ok(Next::Skip("the endpoint no longer exists"));
+    };
+    let keys = endpoint_secret::live_keys(ctx, &ctx.db, tenant, &endpoint.id, Utc::now()).await?;
+    Ok(Next::Send(Box::new(Plan {
+        destination: dest,
+        message,
+        endpoint,
+        keys,
+    })))
+}
+
+/// How a try went.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    pub url: String,
+    pub response_status: Option<u16>,
+    pub response_body: Option<String>,
+    pub duration: StdDuration,
+    /// `None` for a 2xx; otherwise the class and a sentence for the log.
+    pub error: Option<(attempt::ErrorKind, String)>,
+    pub retry_after: Option<StdDuration>,
+}
+
+impl Outcome {
+    pub fn succeeded(&self) -> bool {
+        self.error.is_none()
+    }
+}
+
+/// ±20 % around `delay`, from `random` in 0..=u32::MAX.
+pub fn jitter(delay: StdDuration, random: u32) -> StdDuration {
+    let factor = 0.8 + 0.4 * (f64::from(random) / f64::from(u32::MAX));
+    delay.mul_f64(factor)
+}
+
+/// When the next try after `tries_so_far` failed tries should run, if any.
+pub fn next_try(
+    schedule: &[u32],
+    tries_so_far: usize,
+    retry_after: Option<StdDuration>,
+    now: DateTime<Utc>,
+    random: u32,
+) -> Option<DateTime<Utc>> {
+    let base = *schedule.get(tries_so_far.checked_sub(1)?)?;
+    let mut delay = jitter(StdDuration::from_secs(u64::from(base)), random);
+    if let Some(asked) = retry_after {
+        let cap = MAX_RETRY_AFTER.to_std().unwrap_or(asked);
+        delay = delay.max(asked.min(cap));
+    }
+    Some(now + Duration::from_std(delay).unwrap_or(Duration::zero()))
+}
+
+/// Records a try: the attempt row, the destination's new state, a disabled endpoint on
+/// `410 Gone`. Returns the job for the next try, if there is one.
+pub async fn record(
+    ctx: &Context,
+    tenant: &TenantId,
+    plan: &Plan,
+    trigger: Trigger,
+    outcome: &Outcome,
+    schedule: &[u32],
+) -> Result<Option<DeliveryJob>> {
+    let now = Utc::now();
+    let number = plan.destination.attempt_count + 1;
+    let gone = outcome.response_status == Some(410);
+    let random = {
+        let mut b = [0u8; 4];
+        crate::crypto::random_bytes(&mut b)?;
+        u32::from_le_bytes(b)
+    };
+    let next_at = match (outcome.succeeded(), trigger, gone) {
+        (false, Trigger::Scheduled, false) => {
+            next_try(schedule, number as usize, outcome.retry_after, now, random)
+        }
+        _ => None,
+    };
+    let status = match (outcome.succeeded(), next_at) {
+        (true, _) => destination::Status::Success,
+        (false, Some(_)) => destination::Status::Pending,
+        (false, None) => destination::Status::Fail,
+    };
+    let txn = crate::db::begin_write(&ctx.db).await?;
+    attempt::ActiveModel {
+        id: Set(AttemptId::new()),
+        tenant_id: Set(tenant.clone()),
+        app_id: Set(plan.destination.app_id.clone()),
+        message_id: Set(plan.destination.message_id.clone()),
+        endpoint_id: Set(plan.endpoint.id.clone()),
+        destination_id: Set(plan.destination.id.clone()),
+        number: Set(number),
+        trigger: Set(match trigger {
+            Trigger::Scheduled => attempt::Trigger::Scheduled,
+            Trigger::Manual => attempt::Trigger::Manual,
+        }),
+        status: Set(if outcome.succeeded() {
+            attempt::Status::Success
+        } else {
+            attempt::Status::Fail
+        }),
+        url: Set(outcome.url.clone()),
+        response_status: Set(outcome.response_status.map(i32::from)),
+        response_body: Set(outcome.response_body.clone()),
+        duration_ms: Set(i64::try_from(outcome.duration.as_millis()).unwrap_or(i64::MAX)),
+        error_kind: Set(outcome.error.as_ref().map(|(kind, _)| *kind)),
+        error_reason: Set(outcome.error.as_ref().map(|(_, reason)| reason.clone())),
+        next_attempt_at: Set(next_at),
+        created_at: Set(now),
+    }
+    .insert(&txn)
+    .await
+    .context("recording an attempt")?;
+    // Only the try the destination expects may move it: a concurrent duplicate changes nothing.
+    let moved = destination::Entity::update_for_tenant(tenant)
+        .col_expr(
+            destination::Column::Status,
+            sea_orm::sea_query::Expr::value(status),
+        )
+        .col_expr(
+            destination::Column::AttemptCount,
+            sea_orm::sea_query::Expr::value(number),
+        )
+        .col_expr(
+            destination::Column::NextAttemptAt,
+            sea_orm::sea_query::Expr::value(next_at),
+        )
+        .col_expr(
+            destination::Column::LastAttemptAt,
+            sea_orm::sea_query::Expr::value(Some(now)),
+        )
+        .col_expr(
+            destination::Column::UpdatedAt,
+            sea_orm::sea_query::Expr::value(now),
+        )
+        .filter(destination::Column::Id.eq(plan.destination.id.clone()))
+        .filter(destination::Column::AttemptCount.eq(plan.destination.attempt_count))
+        .exec(&txn)
+        .await
+        .context("updating a destination")?;
+    if moved.rows_affected == 0 {
+        txn.rollback().await.context("rolling back a duplicate try")?;
+        return Ok(None);
+    }
+    if gone {
+        endpoint::Entity::update_for_tenant(tenant)
+            .col_expr(endpoint::Column::Disabled, sea_orm::sea_query::Expr::value(true))
+            .col_expr(
+                endpoint::Column::DisabledReason,
+                sea_orm::sea_query::Expr::value(Some("the endpoint answered 410 Gone".to_owned())),
+            )
+            .col_expr(endpoint::Column::UpdatedAt, sea_orm::sea_query::Expr::value(now))
+            .filter(endpoint::Column::Id.eq(plan.endpoint.id.clone()))
+            .exec(&txn)
+            .await
+            .context("disabling an endpoint")?;
+    }
+    let job = next_at.map(|at| DeliveryJob {
+        tenant: tenant.clone(),
+        destination: plan.destination.id.clone(),
+        trigger: Trigger::Scheduled,
+        attempt: number + 1,
+        run_at: Some(at),
+    });
+    if let Some(job) = &job {
+        ctx.queue.enqueue(&txn, std::slice::from_ref(job)).await?;
+    }
+    txn.commit().await.context("committing an attempt")?;
+    Ok(job)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedules_parse_with_units() {
+        assert_eq!(
+            parse_schedule("5s,5m,30m,2h,5h,10h,10h").unwrap(),
+            DEFAULT_SCHEDULE
+        );
+        assert_eq!(parse_schedule("1, 2 ,3").unwrap(), vec![1, 2, 3]);
+        assert!(parse_schedule("5x").is_err());
+        assert!(parse_schedule("m").is_err());
+    }
+
+    #[test]
+    fn retries_follow_the_schedule_with_jitter_and_retry_after() {
+        let now = Utc::now();
+        let schedule = [10, 100];
+        let at = |tries, after, random| {
+            next_try(&schedule, tries, after, now, random).map(|t| (t - now).num_milliseconds())
+        };
+        assert_eq!(at(1, None, 0), Some(8_000));
+        assert_eq!(at(1, None, u32::MAX), Some(12_000));
+        assert_eq!(at(2, None, u32::MAX / 2), Some(100_000 - 1));
+        assert_eq!(at(3, None, 0), None, "the schedule is spent");
+        assert_eq!(at(1, Some(StdDuration::from_secs(60)), 0), Some(60_000));
+        assert_eq!(
+            at(1, Some(StdDuration::from_secs(10 * 3600)), 0),
+            Some(6 * 3600 * 1000),
+            "Retry-After is bounded"
+        );
+    }
+}

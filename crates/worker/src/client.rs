@@ -1,0 +1,225 @@
+//! Outbound HTTP: one pooled client whose resolver refuses addresses the network policy
+//! forbids, so the check applies to the address actually connected to.
+
+use std::{
+    error::Error as StdError,
+    fmt,
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use domain::{
+    entity::attempt::ErrorKind,
+    netpolicy::{Blocked, NetworkPolicy},
+    service::delivery::{MAX_RESPONSE_BODY, Outcome},
+};
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+
+#[derive(Debug)]
+struct BlockedError(Blocked);
+
+impl fmt::Display for BlockedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl StdError for BlockedError {}
+
+#[derive(Debug)]
+struct DnsError(String);
+
+impl fmt::Display for DnsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl StdError for DnsError {}
+
+/// Resolves with the system resolver, then drops every address the policy refuses; if
+/// none is left, the connection fails with the policy's reason.
+struct GuardedResolver {
+    policy: Arc<NetworkPolicy>,
+}
+
+impl Resolve for GuardedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let policy = self.policy.clone();
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await
+                .map_err(|e| {
+                    Box::new(DnsError(format!("DNS lookup of {host} failed: {e}")))
+                        as Box<dyn StdError + Send + Sync>
+                })?
+                .collect();
+            if found.is_empty() {
+                return Err(Box::new(DnsError(format!("DNS lookup of {host} found no address"))) as _);
+            }
+            let mut refused = None;
+            let allowed: Vec<SocketAddr> = found
+                .into_iter()
+                .filter(|addr| match policy.check(addr.ip()) {
+                    Ok(()) => true,
+                    Err(blocked) => {
+                        refused.get_or_insert(blocked);
+                        false
+                    }
+                })
+                .collect();
+            match (allowed.is_empty(), refused) {
+                (true, Some(blocked)) => Err(Box::new(BlockedError(blocked)) as _),
+                _ => Ok(Box::new(allowed.into_iter()) as Addrs),
+            }
+        })
+    }
+}
+
+/// Sends deliveries.
+#[derive(Clone)]
+pub struct Sender {
+    client: reqwest::Client,
+    policy: Arc<NetworkPolicy>,
+}
+
+/// One request to make.
+pub struct Request<'a> {
+    pub url: &'a str,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    pub timeout: Duration,
+}
+
+impl Sender {
+    pub fn new(policy: NetworkPolicy) -> Result<Self, reqwest::Error> {
+        let policy = Arc::new(policy);
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .connect_timeout(Duration::from_secs(10))
+            .pool_max_idle_per_host(8)
+            .dns_resolver(GuardedResolver {
+                policy: policy.clone(),
+            })
+            .build()?;
+        Ok(Self { client, policy })
+    }
+
+    /// Sends one request and describes what happened; never fails.
+    pub async fn send(&self, req: Request<'_>) -> Outcome {
+        let started = Instant::now();
+        let outcome = |status: Option<u16>,
+                       body: Option<String>,
+                       error: Option<(ErrorKind, String)>,
+                       retry_after| Outcome {
+            url: req.url.to_owned(),
+            response_status: status,
+            response_body: body,
+            duration: started.elapsed(),
+            error,
+            retry_after,
+        };
+        // IP literals skip the resolver: check them here.
+        if let Ok(url) = reqwest::Url::parse(req.url) {
+            let literal = match url.host() {
+                Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+                Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+                _ => None,
+            };
+            if let Some(ip) = literal
+                && let Err(blocked) = self.policy.check(ip)
+            {
+                return outcome(None, None, Some((ErrorKind::Blocked, blocked.to_string())), None);
+            }
+        }
+        let mut builder = self
+            .client
+            .post(req.url)
+            .timeout(req.timeout)
+            .body(req.body.clone());
+        for (name, value) in &req.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        let response = match builder.send().await {
+            Ok(response) => response,
+            Err(e) => return outcome(None, None, Some(classify(&e, req.timeout)), None),
+        };
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs)
+            .filter(|_| status.as_u16() == 429 || status.as_u16() == 503);
+        let body = read_limited(response).await;
+        let error = if status.is_success() {
+            None
+        } else if status.is_redirection() {
+            Some((
+                ErrorKind::Redirect,
+                format!("HTTP {status}: redirects are not followed; use the final URL"),
+            ))
+        } else {
+            Some((ErrorKind::HttpStatus, format!("HTTP {status}")))
+        };
+        outcome(Some(status.as_u16()), Some(body), error, retry_after)
+    }
+}
+
+/// The body, up to [`MAX_RESPONSE_BODY`] bytes (cut at a character boundary).
+async fn read_limited(mut response: reqwest::Response) -> String {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        let room = MAX_RESPONSE_BODY.saturating_sub(body.len());
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() >= MAX_RESPONSE_BODY {
+            break;
+        }
+    }
+    let mut text = String::from_utf8_lossy(&body).into_owned();
+    if body.len() >= MAX_RESPONSE_BODY {
+        text.push_str("\n[truncated at 64 KiB]");
+    }
+    text
+}
+
+fn classify(error: &reqwest::Error, timeout: Duration) -> (ErrorKind, String) {
+    let mut source: Option<&(dyn StdError + 'static)> = Some(error);
+    while let Some(e) = source {
+        if let Some(blocked) = e.downcast_ref::<BlockedError>() {
+            return (ErrorKind::Blocked, blocked.to_string());
+        }
+        if let Some(dns) = e.downcast_ref::<DnsError>() {
+            return (ErrorKind::Dns, dns.to_string());
+        }
+        source = e.source();
+    }
+    let chain = {
+        let mut parts = vec![error.to_string()];
+        let mut s = error.source();
+        while let Some(e) = s {
+            parts.push(e.to_string());
+            s = e.source();
+        }
+        parts.join(": ")
+    };
+    if error.is_timeout() {
+        (
+            ErrorKind::Timeout,
+            format!("no response within {} s", timeout.as_secs()),
+        )
+    } else if chain.to_ascii_lowercase().contains("certificate")
+        || chain.contains("tls")
+        || chain.contains("TLS")
+    {
+        (ErrorKind::Tls, format!("TLS failed: {chain}"))
+    } else if error.is_connect() {
+        (ErrorKind::Connect, format!("could not connect: {chain}"))
+    } else {
+        (ErrorKind::Other, chain)
+    }
+}

@@ -1,0 +1,431 @@
+//! The delivery engine end to end: `herald serve`'s in-process worker delivering to real
+//! local HTTP receivers, signed, retried, logged.
+
+use std::{
+    collections::VecDeque,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use serde_json::{Value, json};
+use tests::TestApp;
+
+/// One request a receiver got.
+#[derive(Clone, Debug)]
+struct Got {
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Got {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A local HTTP server that records requests and answers with scripted statuses
+/// (200 once the script is used up).
+struct Receiver {
+    url: String,
+    got: Arc<Mutex<Vec<Got>>>,
+    _handle: actix_web::dev::ServerHandle,
+}
+
+impl Receiver {
+    async fn start(script: &[u16]) -> Self {
+        let got: Arc<Mutex<Vec<Got>>> = Arc::default();
+        let script = Arc::new(Mutex::new(script.iter().copied().collect::<VecDeque<u16>>()));
+        let (g, s) = (got.clone(), script.clone());
+        let server = HttpServer::new(move || {
+            let (g, s) = (g.clone(), s.clone());
+            App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
+                let (g, s) = (g.clone(), s.clone());
+                async move {
+                    let headers = req
+                        .headers()
+                        .iter()
+                        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
+                        .collect();
+                    g.lock().unwrap().push(Got {
+                        headers,
+                        body: String::from_utf8_lossy(&body).into_owned(),
+                    });
+                    let status = s.lock().unwrap().pop_front().unwrap_or(200);
+                    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
+                        .body(format!("answer {status}"))
+                }
+            }))
+        })
+        .workers(1)
+        .bind("127.0.0.1:0")
+        .unwrap();
+        let port = server.addrs()[0].port();
+        let server = server.run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        Self {
+            url: format!("http://127.0.0.1:{port}/hook"),
+            got,
+            _handle: handle,
+        }
+    }
+
+    fn got(&self) -> Vec<Got> {
+        self.got.lock().unwrap().clone()
+    }
+}
+
+async fn local_app() -> TestApp {
+    TestApp::spawn_with(|s| {
+        s.allow_private_networks = "127.0.0.0/8".into();
+        s.retry_schedule = "1s,1s".into();
+    })
+    .await
+}
+
+struct Api<'a> {
+    app: &'a TestApp,
+    token: String,
+}
+
+impl Api<'_> {
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<String>) -> Value {
+        let mut req = self
+            .app
+            .http
+            .request(method, self.app.url(path))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            req = req.header("content-type", "application/json").body(body);
+        }
+        let res = req.send().await.unwrap();
+        assert!(res.status().is_success(), "{path}: {}", res.status());
+        res.json().await.unwrap_or(Value::Null)
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Value {
+        self.call(reqwest::Method::POST, path, Some(body.to_string()))
+            .await
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        self.call(reqwest::Method::GET, path, None).await
+    }
+
+    /// Polls `path` until `done` holds for its JSON (20 s at most).
+    async fn wait_for(&self, path: &str, done: impl Fn(&Value) -> bool) -> Value {
+        for _ in 0..200 {
+            let value = self.get(path).await;
+            if done(&value) {
+                return value;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "{path} never got there: {}\njobs: {}",
+            self.get(path).await,
+            jobs(self.app).await
+        );
+    }
+}
+
+/// apalis' view of the jobs, for failure messages.
+async fn jobs(app: &TestApp) -> String {
+    use sea_orm::ConnectionTrait;
+    let sql = match app.ctx.backend {
+        domain::db::Backend::Sqlite => {
+            "SELECT id || ' ' || status || ' run_at=' || IFNULL(run_at, '-') || ' lock_by=' || IFNULL(lock_by, '-') \
+             || ' lock_at=' || IFNULL(lock_at, '-') || ' attempts=' || attempts || ' done_at=' || IFNULL(done_at, '-') AS s \
+             FROM Jobs ORDER BY id"
+        }
+        domain::db::Backend::Postgres => {
+            "SELECT id || ' ' || status || ' run_at=' || COALESCE(run_at::text, '-') || ' lock_by=' || COALESCE(lock_by, '-') \
+             || ' attempts=' || attempts || ' done_at=' || COALESCE(done_at::text, '-') AS s FROM apalis.jobs ORDER BY id"
+        }
+    };
+    let rows = app
+        .ctx
+        .db
+        .query_all_raw(sea_orm::Statement::from_string(
+            app.ctx.db.get_database_backend(),
+            sql,
+        ))
+        .await
+        .unwrap();
+    let rows: Vec<String> = rows
+        .iter()
+        .map(|r| r.try_get::<String>("", "s").unwrap_or_default())
+        .collect();
+    format!("{rows:#?} now={}", chrono::Utc::now().timestamp())
+}
+
+async fn setup(app: &TestApp) -> Api<'_> {
+    let (_, token) = app.tenant("T").await;
+    let api = Api { app, token };
+    api.post("/api/v1/app", json!({"name": "Acme", "uid": "acme"}))
+        .await;
+    api
+}
+
+fn attempts(list: &Value) -> usize {
+    list["data"].as_array().map_or(0, Vec::len)
+}
+
+#[tokio::test]
+async fn deliveries_are_signed_and_sent_byte_for_byte() {
+    let app = local_app().await;
+    let api = setup(&app).await;
+    let receiver = Receiver::start(&[]).await;
+    let ep = api
+        .post(
+            "/api/v1/app/acme/endpoint",
+            json!({"url": receiver.url, "uid": "main", "headers": {"X-Team": "billing"}}),
+        )
+        .await;
+    let secret = api.get("/api/v1/app/acme/endpoint/main/secret").await["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Odd spacing on purpose: the receiver must get exactly these bytes.
+    let raw = r#"{"eventType": "invoice.paid", "payload": {"b":  2, "a": [1,2 ,3]}}"#;
+    let msg = api
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/app/acme/msg",
+            Some(raw.to_owned()),
+        )
+        .await;
+    api.wait_for("/api/v1/app/acme/attempt/endpoint/main", |v| attempts(v) == 1)
+        .await;
+
+    let got = receiver.got();
+    assert_eq!(got.len(), 1);
+    let req = &got[0];
+    assert_eq!(req.body, r#"{"b":  2, "a": [1,2 ,3]}"#);
+    assert_eq!(req.header("webhook-id"), msg["id"].as_str());
+    assert_eq!(req.header("svix-id"), msg["id"].as_str());
+    assert_eq!(req.header("content-type"), Some("application/json"));
+    assert!(
+        req.header("user-agent")
+            .is_some_and(|ua| ua.starts_with("Herald/"))
+    );
+    assert_eq!(req.header("x-team"), Some("billing"));
+    let wh = standardwebhooks::Webhook::new(&secret).unwrap();
+    let mut headers = http::HeaderMap::new();
+    for (k, v) in &req.headers {
+        headers.insert(
+            http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            v.parse().unwrap(),
+        );
+    }
+    wh.verify(req.body.as_bytes(), &headers)
+        .expect("the signature verifies with the endpoint's secret");
+
+    let list = api.get("/api/v1/app/acme/attempt/endpoint/main").await;
+    assert_eq!(list["data"][0]["status"], 0);
+    assert_eq!(list["data"][0]["responseStatusCode"], 200);
+    assert_eq!(list["data"][0]["response"], "answer 200");
+    let dests = api
+        .get(&format!(
+            "/api/v1/app/acme/msg/{}/endpoint",
+            msg["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(
+        (
+            dests["data"][0]["id"].as_str(),
+            dests["data"][0]["statusText"].as_str()
+        ),
+        (ep["id"].as_str(), Some("success"))
+    );
+}
+
+#[tokio::test]
+async fn failures_are_retried_on_schedule_until_they_succeed() {
+    let app = local_app().await;
+    let api = setup(&app).await;
+    let receiver = Receiver::start(&[500, 503]).await;
+    api.post(
+        "/api/v1/app/acme/endpoint",
+        json!({"url": receiver.url, "uid": "main"}),
+    )
+    .await;
+    let msg = api
+        .post(
+            "/api/v1/app/acme/msg",
+            json!({"eventType": "a", "payload": {"n": 1}}),
+        )
+        .await;
+    let list = api
+        .wait_for("/api/v1/app/acme/attempt/endpoint/main", |v| {
+            v["data"][0]["status"] == 0
+        })
+        .await;
+    let codes: Vec<i64> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["responseStatusCode"].as_i64().unwrap())
+        .collect();
+    assert_eq!(codes, vec![200, 503, 500], "newest first");
+    assert!(
+        list["data"][2]["nextAttempt"].is_string(),
+        "a failed try says when the next one runs"
+    );
+    // Every try carries the same webhook-id, and tries are spaced by the schedule.
+    let got = receiver.got();
+    assert!(got.iter().all(|g| g.header("webhook-id") == msg["id"].as_str()));
+    let stamps: Vec<i64> = got
+        .iter()
+        .map(|g| g.header("webhook-timestamp").unwrap().parse().unwrap())
+        .collect();
+    assert!(
+        stamps.windows(2).all(|w| w[1] > w[0]),
+        "tries are at least a second apart: {stamps:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_schedule_runs_out_into_a_failure() {
+    let app = local_app().await;
+    let api = setup(&app).await;
+    let receiver = Receiver::start(&[500, 500, 500, 500]).await;
+    api.post(
+        "/api/v1/app/acme/endpoint",
+        json!({"url": receiver.url, "uid": "main"}),
+    )
+    .await;
+    let msg = api
+        .post("/api/v1/app/acme/msg", json!({"eventType": "a", "payload": {}}))
+        .await;
+    let path = format!("/api/v1/app/acme/msg/{}/endpoint", msg["id"].as_str().unwrap());
+    api.wait_for(&path, |v| v["data"][0]["statusText"] == "fail")
+        .await;
+    assert_eq!(receiver.got().len(), 3, "1 try + the schedule's 2 retries");
+    let stats = api.get("/api/v1/app/acme/endpoint/main/stats").await;
+    assert_eq!(
+        (stats["fail"].as_i64(), stats["success"].as_i64()),
+        (Some(1), Some(0))
+    );
+}
+
+#[tokio::test]
+async fn private_addresses_are_refused_unless_allowed() {
+    let app = TestApp::spawn().await;
+    let api = setup(&app).await;
+    let receiver = Receiver::start(&[]).await;
+    api.post(
+        "/api/v1/app/acme/endpoint",
+        json!({"url": receiver.url, "uid": "loop"}),
+    )
+    .await;
+    api.post(
+        "/api/v1/app/acme/endpoint",
+        json!({"url": "http://localhost:9/x", "uid": "named"}),
+    )
+    .await;
+    api.post(
+        "/api/v1/app/acme/endpoint",
+        json!({"url": "http://169.254.169.254/latest/meta-data", "uid": "meta"}),
+    )
+    .await;
+    api.post("/api/v1/app/acme/msg", json!({"eventType": "a", "payload": {}}))
+        .await;
+    for ep in ["loop", "named", "meta"] {
+        let list = api
+            .wait_for(&format!("/api/v1/app/acme/attempt/endpoint/{ep}"), |v| {
+                attempts(v) >= 1
+            })
+            .await;
+        let attempt = &list["data"][0];
+        assert_eq!(attempt["errorKind"], "blocked", "{ep}: {attempt}");
+        let why = attempt["response"].as_str().unwrap();
+        assert!(why.contains("HERALD_ALLOW_PRIVATE_NETWORKS"), "{ep}: {why}");
+    }
+    assert!(receiver.got().is_empty(), "nothing reached the private address");
+}
+
+#[tokio::test]
+async fn gone_disables_the_endpoint_at_once() {
+    let app = local_app().await;
+    let api = setup(&app).await;
+    let receiver = Receiver::start(&[410]).await;
+    api.post(
+        "/api/v1/app/acme/endpoint",
+        json!({"url": receiver.url, "uid": "main"}),
+    )
+    .await;
+    api.post("/api/v1/app/acme/msg", json!({"eventType": "a", "payload": {}}))
+        .await;
+    api.wait_for("/api/v1/app/acme/endpoint/main", |v| v["disabled"] == true)
+        .await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(receiver.got().len(), 1, "no retry after 410");
+}
+
+#[tokio::test]
+async fn rotation_signs_with_both_keys_and_resend_is_one_manual_try() {
+    let app = local_app().await;
+    let api = setup(&app).await;
+    let receiver = Receiver::start(&[]).await;
+    api.post(
+        "/api/v1/app/acme/endpoint",
+        json!({"url": receiver.url, "uid": "main"}),
+    )
+    .await;
+    let old = api.get("/api/v1/app/acme/endpoint/main/secret").await["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let new = api
+        .post("/api/v1/app/acme/endpoint/main/secret/rotate", json!({}))
+        .await["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let msg = api
+        .post(
+            "/api/v1/app/acme/msg",
+            json!({"eventType": "a", "payload": {"x": 1}}),
+        )
+        .await;
+    api.wait_for("/api/v1/app/acme/attempt/endpoint/main", |v| attempts(v) == 1)
+        .await;
+    let req = &receiver.got()[0];
+    let signatures = req.header("webhook-signature").unwrap();
+    assert_eq!(signatures.split(' ').count(), 2, "{signatures}");
+    let mut headers = http::HeaderMap::new();
+    for (k, v) in &req.headers {
+        headers.insert(
+            http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            v.parse().unwrap(),
+        );
+    }
+    for key in [&old, &new] {
+        standardwebhooks::Webhook::new(key)
+            .unwrap()
+            .verify(req.body.as_bytes(), &headers)
+            .expect("each live key verifies");
+    }
+
+    let id = msg["id"].as_str().unwrap();
+    api.post(
+        &format!("/api/v1/app/acme/msg/{id}/endpoint/main/resend"),
+        json!({}),
+    )
+    .await;
+    let list = api
+        .wait_for("/api/v1/app/acme/attempt/endpoint/main", |v| attempts(v) == 2)
+        .await;
+    assert_eq!(list["data"][0]["triggerType"], 1, "the resend is a manual try");
+    let got = receiver.got();
+    assert_eq!(
+        got[1].header("webhook-id"),
+        Some(id),
+        "the same webhook-id on a resend"
+    );
+}

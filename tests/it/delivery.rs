@@ -2,9 +2,9 @@
 //! local HTTP receivers, signed, retried, logged.
 
 use std::{
-    collections::VecDeque,
+    collections::{BTreeSet, VecDeque},
     sync::{Arc, Mutex},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
@@ -16,6 +16,7 @@ use tests::TestApp;
 struct Got {
     headers: Vec<(String, String)>,
     body: String,
+    at: Instant,
 }
 
 impl Got {
@@ -53,6 +54,7 @@ impl Receiver {
                     g.lock().unwrap().push(Got {
                         headers,
                         body: String::from_utf8_lossy(&body).into_owned(),
+                        at: Instant::now(),
                     });
                     let status = s.lock().unwrap().pop_front().unwrap_or(200);
                     HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
@@ -428,4 +430,82 @@ async fn rotation_signs_with_both_keys_and_resend_is_one_manual_try() {
         Some(id),
         "the same webhook-id on a resend"
     );
+}
+
+#[tokio::test]
+async fn throttle_rate_holds_across_a_burst_and_costs_no_attempts() {
+    let app = local_app().await;
+    let api = setup(&app).await;
+    let receiver = Receiver::start(&[]).await;
+    api.post(
+        "/api/v1/app/acme/endpoint",
+        json!({"url": receiver.url, "uid": "slow", "throttleRate": 5}),
+    )
+    .await;
+    for n in 0..15 {
+        api.post(
+            "/api/v1/app/acme/msg",
+            json!({"eventType": "a", "payload": {"n": n}}),
+        )
+        .await;
+    }
+    api.wait_for("/api/v1/app/acme/endpoint/slow/stats", |v| v["success"] == 15)
+        .await;
+    let got = receiver.got();
+    assert_eq!(got.len(), 15);
+    // 5 per second with a burst of 5: the last 10 need at least 2 s; allow scheduling slack.
+    let span = got.last().unwrap().at - got.first().unwrap().at;
+    assert!(
+        span >= Duration::from_millis(1500),
+        "15 deliveries at 5/s took only {span:?}"
+    );
+    let list = api.get("/api/v1/app/acme/attempt/endpoint/slow?limit=50").await;
+    assert_eq!(
+        attempts(&list),
+        15,
+        "waiting for the rate limit is not an attempt"
+    );
+}
+
+#[tokio::test]
+async fn two_workers_on_one_database_deliver_each_destination_once() {
+    let app = local_app().await;
+    let api = setup(&app).await;
+    // A second worker process, as `herald worker` would run it, on the same database.
+    let ctx = herald::startup::context(&app.settings, app.base_url.clone())
+        .await
+        .unwrap();
+    let settings = herald::startup::worker_settings(&app.settings).unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let second = tokio::spawn(worker::run(ctx, settings, async move {
+        let _ = stopped.await;
+    }));
+    let receiver = Receiver::start(&[]).await;
+    api.post(
+        "/api/v1/app/acme/endpoint",
+        json!({"url": receiver.url, "uid": "main"}),
+    )
+    .await;
+    let mut sent = BTreeSet::new();
+    for n in 0..40 {
+        let msg = api
+            .post(
+                "/api/v1/app/acme/msg",
+                json!({"eventType": "a", "payload": {"n": n}}),
+            )
+            .await;
+        sent.insert(msg["id"].as_str().unwrap().to_owned());
+    }
+    api.wait_for("/api/v1/app/acme/endpoint/main/stats", |v| v["success"] == 40)
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got = receiver.got();
+    let ids: BTreeSet<String> = got
+        .iter()
+        .map(|g| g.header("webhook-id").unwrap().to_owned())
+        .collect();
+    assert_eq!(got.len(), 40, "no destination delivered twice");
+    assert_eq!(ids, sent);
+    let _ = stop.send(());
+    second.await.unwrap().unwrap();
 }

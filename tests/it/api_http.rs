@@ -555,6 +555,7 @@ async fn malformed_requests_never_get_a_500() {
         (Method::PUT, "/api/v1/app/a/endpoint/e/headers"),
         (Method::PATCH, "/api/v1/app/a/endpoint/e/headers"),
         (post(), "/api/v1/app/a/msg"),
+        (post(), "/api/v1/app/a/endpoint/e/recover"),
         (post(), "/api/v1/auth/app-portal-access/a"),
     ];
     for (method, path) in &routes {

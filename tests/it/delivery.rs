@@ -57,8 +57,16 @@ impl Receiver {
                         at: Instant::now(),
                     });
                     let status = s.lock().unwrap().pop_front().unwrap_or(200);
-                    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
-                        .body(format!("answer {status}"))
+                    let mut answer =
+                        HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
+                    // Scripted 429s ask for 2 s; scripted redirects point elsewhere.
+                    if status == 429 {
+                        answer.insert_header(("retry-after", "2"));
+                    }
+                    if (300..400).contains(&status) {
+                        answer.insert_header(("location", "http://127.0.0.1:1/elsewhere"));
+                    }
+                    answer.body(format!("answer {status}"))
                 }
             }))
         })
@@ -83,6 +91,7 @@ impl Receiver {
 
 async fn local_app() -> TestApp {
     TestApp::spawn_with(|s| {
+        s.serve_worker = true;
         s.allow_private_networks = "127.0.0.0/8".into();
         s.retry_schedule = "1s,1s".into();
     })
@@ -317,7 +326,7 @@ async fn the_schedule_runs_out_into_a_failure() {
 
 #[tokio::test]
 async fn private_addresses_are_refused_unless_allowed() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(|s| s.serve_worker = true).await;
     let api = setup(&app).await;
     let receiver = Receiver::start(&[]).await;
     api.post(
@@ -508,4 +517,115 @@ async fn two_workers_on_one_database_deliver_each_destination_once() {
     assert_eq!(ids, sent);
     let _ = stop.send(());
     second.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured() {
+    let app = local_app().await;
+    let api = setup(&app).await;
+    let receiver = Receiver::start(&[429]).await;
+    api.post(
+        "/api/v1/app/acme/endpoint",
+        json!({"url": receiver.url, "uid": "main"}),
+    )
+    .await;
+    api.post("/api/v1/app/acme/msg", json!({"eventType": "a", "payload": {}}))
+        .await;
+    api.wait_for("/api/v1/app/acme/endpoint/main/stats", |v| v["success"] == 1)
+        .await;
+    let got = receiver.got();
+    assert_eq!(got.len(), 2);
+    let waited = got[1].at - got[0].at;
+    assert!(
+        waited >= Duration::from_millis(1900),
+        "the schedule says 1 s, Retry-After 2 s; waited {waited:?}"
+    );
+}
+
+#[tokio::test]
+async fn refused_connections_and_redirects_are_failed_attempts_with_reasons() {
+    let app = local_app().await;
+    let api = setup(&app).await;
+    let receiver = Receiver::start(&[302]).await;
+    // `localhost` resolves and passes the allow-list like 127.0.0.1 does.
+    let via_name = receiver.url.replace("127.0.0.1", "localhost");
+    api.post(
+        "/api/v1/app/acme/endpoint",
+        json!({"url": via_name, "uid": "redirect"}),
+    )
+    .await;
+    api.post(
+        "/api/v1/app/acme/endpoint",
+        json!({"url": "http://127.0.0.1:1/closed", "uid": "closed"}),
+    )
+    .await;
+    api.post("/api/v1/app/acme/msg", json!({"eventType": "a", "payload": {}}))
+        .await;
+
+    let list = api
+        .wait_for("/api/v1/app/acme/attempt/endpoint/redirect", |v| attempts(v) >= 1)
+        .await;
+    let first = &list["data"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (first["responseStatusCode"].as_i64(), first["errorKind"].as_str()),
+        (Some(302), Some("redirect"))
+    );
+    let list = api
+        .wait_for("/api/v1/app/acme/attempt/endpoint/closed", |v| attempts(v) >= 1)
+        .await;
+    let first = &list["data"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(first["errorKind"], "connect", "{first}");
+    assert!(
+        first["response"].as_str().unwrap().contains("could not connect"),
+        "{first}"
+    );
+    // The redirect was not followed: the receiver saw the first request only, then the retry.
+    api.wait_for("/api/v1/app/acme/endpoint/redirect/stats", |v| v["success"] == 1)
+        .await;
+    assert_eq!(receiver.got().len(), 2);
+}
+
+#[tokio::test]
+async fn recover_tries_failed_deliveries_again() {
+    let app = local_app().await;
+    let api = setup(&app).await;
+    let receiver = Receiver::start(&[500, 500, 500]).await;
+    api.post(
+        "/api/v1/app/acme/endpoint",
+        json!({"url": receiver.url, "uid": "main"}),
+    )
+    .await;
+    api.post("/api/v1/app/acme/msg", json!({"eventType": "a", "payload": {}}))
+        .await;
+    api.wait_for("/api/v1/app/acme/endpoint/main/stats", |v| v["fail"] == 1)
+        .await;
+
+    // A window that ended before the message: nothing to do.
+    let hour_ago = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+    let minute_ago = (chrono::Utc::now() - chrono::Duration::minutes(1)).to_rfc3339();
+    api.post(
+        "/api/v1/app/acme/endpoint/main/recover",
+        json!({"since": hour_ago, "until": minute_ago}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(receiver.got().len(), 3);
+
+    let out = api
+        .post(
+            "/api/v1/app/acme/endpoint/main/recover",
+            json!({"since": hour_ago}),
+        )
+        .await;
+    assert_eq!(
+        (out["task"].as_str(), out["status"].as_str()),
+        (Some("endpoint.recover"), Some("finished"))
+    );
+    api.wait_for("/api/v1/app/acme/endpoint/main/stats", |v| {
+        v["success"] == 1 && v["fail"] == 0
+    })
+    .await;
+    assert_eq!(receiver.got().len(), 4);
+    let list = api.get("/api/v1/app/acme/attempt/endpoint/main").await;
+    assert_eq!(list["data"][0]["triggerType"], 1, "a recovery try is manual");
 }

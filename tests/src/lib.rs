@@ -115,6 +115,9 @@ pub fn settings_for(db: &TestDb) -> Settings {
             domain::crypto::MainKey::generate().expect("random").encode(),
         )),
         http_workers: Some(1),
+        // No deliveries unless a test asks: API tests' endpoints point at made-up hosts,
+        // and tests never send traffic beyond loopback.
+        serve_worker: false,
         ..Settings::default()
     }
 }

@@ -503,3 +503,53 @@ pub(crate) async fn stats(
         canceled: 0,
     }))
 }
+
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+pub(crate) struct RecoverIn {
+    /// Failed deliveries of messages sent at or after this time are tried again.
+    pub since: DateTime<Utc>,
+    /// …and before this time, if given.
+    #[serde(default)]
+    pub until: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct RecoverOut {
+    pub id: String,
+    /// `finished`: the tries are queued.
+    pub status: &'static str,
+    pub task: &'static str,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Queues a new try of every failed delivery to the endpoint in the window.
+#[utoipa::path(post, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/recover", tag = "Endpoint",
+    request_body = RecoverIn,
+    params(("app_id" = String, Path), ("endpoint_id" = String, Path)),
+    responses((status = 202, body = RecoverOut), (status = 404, body = HttpErrorOut)))]
+pub(crate) async fn recover(
+    ctx: web::Data<Context>,
+    caller: Caller,
+    path: AppEp,
+    Body(input): Body<RecoverIn>,
+) -> ApiResult<HttpResponse> {
+    let app = apps::find(&ctx.db, &caller.0.tenant, &path.0).await?;
+    let queued = domain::service::attempt::recover(
+        &ctx,
+        &caller.0.tenant,
+        &app.id,
+        &path.1,
+        input.since,
+        input.until,
+        &caller.0.actor(),
+    )
+    .await?;
+    tracing::info!(queued, endpoint = %path.1, "recovery queued");
+    Ok(HttpResponse::Accepted().json(RecoverOut {
+        id: format!("qtask_{}", ulid::Ulid::generate()),
+        status: "finished",
+        task: "endpoint.recover",
+        updated_at: Utc::now(),
+    }))
+}

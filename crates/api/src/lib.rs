@@ -85,6 +85,10 @@ impl Api {
             )
             .route("/app/{app_id}/endpoint/{ep}/stats", get().to(endpoints::stats))
             .route(
+                "/app/{app_id}/endpoint/{ep}/recover",
+                post().to(endpoints::recover),
+            )
+            .route(
                 "/app/{app_id}/endpoint/{ep}/msg",
                 get().to(messages::messages_of_endpoint),
             )

@@ -20,7 +20,7 @@ use crate::{applications, endpoints, error, event_types, messages, portal};
         event_types::patch, event_types::delete,
         endpoints::list, endpoints::create, endpoints::get, endpoints::put, endpoints::patch,
         endpoints::delete, endpoints::get_secret, endpoints::rotate_secret, endpoints::get_headers,
-        endpoints::put_headers, endpoints::patch_headers, endpoints::stats,
+        endpoints::put_headers, endpoints::patch_headers, endpoints::stats, endpoints::recover,
         messages::create, messages::list, messages::get, messages::attempts_by_endpoint,
         messages::attempts_by_message, messages::get_attempt, messages::destinations_of_message,
         messages::messages_of_endpoint, messages::resend,

@@ -126,6 +126,7 @@ fn v4_class(ip: Ipv4Addr) -> Option<&'static str> {
         [169, 254, ..] => "link-local (cloud metadata)",
         [100, b, ..] if (64..=127).contains(&b) => "carrier-grade NAT",
         [192, 0, 0, _] => "IETF protocol assignment",
+        [192, 0, 2, _] | [198, 51, 100, _] | [203, 0, 113, _] => "documentation",
         [198, b, ..] if b == 18 || b == 19 => "benchmarking",
         [a, ..] if (224..=239).contains(&a) => "multicast",
         [a, ..] if a >= 240 => "reserved or broadcast",
@@ -149,6 +150,7 @@ fn v6_class(ip: Ipv6Addr) -> Option<&'static str> {
         f if f & 0xfe00 == 0xfc00 => Some("unique local (IPv6 private)"),
         f if f & 0xffc0 == 0xfe80 => Some("link-local"),
         f if f & 0xff00 == 0xff00 => Some("multicast"),
+        0x2001 if ip.segments()[1] == 0x0db8 => Some("documentation"),
         _ if ip.segments()[..6] == [0, 0, 0, 0, 0, 0] => Some("IPv4-compatible IPv6 (deprecated)"),
         _ => None,
     }

@@ -69,6 +69,9 @@ pub struct Settings {
     pub allow_private_networks: String,
     /// Also send the `svix-*` spellings of the signature headers.
     pub svix_headers: bool,
+    /// Whether `herald serve` runs the delivery worker in-process (the default); off, it
+    /// accepts and queues messages for `herald worker` processes to deliver.
+    pub serve_worker: bool,
 }
 
 impl Default for Settings {
@@ -87,6 +90,7 @@ impl Default for Settings {
             retry_schedule: "5s,5m,30m,2h,5h,10h,10h".into(),
             allow_private_networks: String::new(),
             svix_headers: true,
+            serve_worker: true,
         }
     }
 }
@@ -106,6 +110,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "retry_schedule",
     "allow_private_networks",
     "svix_headers",
+    "serve_worker",
 ];
 
 /// Environment variables that start with `HERALD_` but are not settings.

@@ -140,7 +140,7 @@ impl Application {
             server = server.workers(workers.max(1));
         }
         let worker = match mode {
-            Mode::Serve => {
+            Mode::Serve if settings.serve_worker => {
                 let (stop, mut stopped) = tokio::sync::watch::channel(false);
                 let shutdown = async move {
                     let _ = stopped.wait_for(|s| *s).await;
@@ -148,7 +148,7 @@ impl Application {
                 let task = tokio::spawn(worker::run(context.clone(), worker_settings, shutdown));
                 Some((stop, task))
             }
-            Mode::Api => None,
+            Mode::Serve | Mode::Api => None,
         };
         Ok(Self {
             port: address.port(),

@@ -263,3 +263,72 @@ pub async fn resend(
     txn.commit().await.context("committing a resend")?;
     Ok(dest)
 }
+
+/// Queues one more try for every failed delivery to `endpoint` of messages sent in
+/// `[since, until)`. Returns how many were queued.
+pub async fn recover(
+    ctx: &Context,
+    tenant: &TenantId,
+    app: &AppId,
+    endpoint_id: &str,
+    since: DateTime<Utc>,
+    until: Option<DateTime<Utc>>,
+    actor: &Actor,
+) -> Result<usize> {
+    if until.is_some_and(|u| u <= since) {
+        return Err(Error::invalid("until", "must be after `since`"));
+    }
+    let txn = crate::db::begin_write(&ctx.db).await?;
+    let endpoint = endpoints::find(&txn, tenant, app, endpoint_id).await?;
+    let mut select = destination::Entity::for_tenant(tenant)
+        .filter(destination::Column::EndpointId.eq(endpoint.id.clone()))
+        .filter(destination::Column::Status.eq(destination::Status::Fail))
+        .filter(destination::Column::CreatedAt.gte(since));
+    if let Some(until) = until {
+        select = select.filter(destination::Column::CreatedAt.lt(until));
+    }
+    let failed = select.all(&txn).await.context("finding failed deliveries")?;
+    let now = Utc::now();
+    for chunk in failed.chunks(500) {
+        destination::Entity::update_for_tenant(tenant)
+            .col_expr(
+                destination::Column::Status,
+                sea_orm::sea_query::Expr::value(destination::Status::Pending),
+            )
+            .col_expr(
+                destination::Column::NextAttemptAt,
+                sea_orm::sea_query::Expr::value(Some(now)),
+            )
+            .col_expr(
+                destination::Column::UpdatedAt,
+                sea_orm::sea_query::Expr::value(now),
+            )
+            .filter(destination::Column::Id.is_in(chunk.iter().map(|d| d.id.clone())))
+            .exec(&txn)
+            .await
+            .context("queueing recovered deliveries")?;
+        let jobs: Vec<DeliveryJob> = chunk
+            .iter()
+            .map(|d| DeliveryJob {
+                tenant: tenant.clone(),
+                destination: d.id.clone(),
+                trigger: Trigger::Manual,
+                attempt: d.attempt_count + 1,
+                run_at: None,
+            })
+            .collect();
+        ctx.queue.enqueue(&txn, &jobs).await?;
+    }
+    let details = serde_json::json!({ "since": since, "until": until, "queued": failed.len() });
+    audit::record(
+        &txn,
+        tenant,
+        actor,
+        "endpoint.recover",
+        Target::new("endpoint", &endpoint.id),
+        Some(details),
+    )
+    .await?;
+    txn.commit().await.context("committing a recovery")?;
+    Ok(failed.len())
+}

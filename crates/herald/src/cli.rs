@@ -93,10 +93,13 @@ enum RoleArg {
     Viewer,
 }
 
-/// The one place the CLI writes to stdout.
-#[allow(clippy::print_stdout)]
+/// The one place the CLI writes to stdout. A closed stdout (`herald serve | head -3`)
+/// must not bring the process down, so write errors are ignored rather than panicking
+/// as `println!` would.
 fn emit(line: &str) {
-    println!("{line}");
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {

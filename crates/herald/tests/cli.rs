@@ -445,3 +445,181 @@ async fn serve_prints_the_first_run_login_once_and_a_restart_keeps_the_token() {
         .expect("the first run's token still works after a restart");
     second.stop();
 }
+
+/// The 202 promise, with real processes: messages accepted by an API process that is then
+/// killed with SIGKILL are all delivered by workers started afterwards, and a worker
+/// killed with SIGKILL in the middle of the run leaves its jobs to the other worker once
+/// their lease (30 s) runs out. Every destination ends `success`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_api_and_worker_processes_lose_no_accepted_message() {
+    use std::{
+        collections::HashMap,
+        sync::{Arc, Mutex},
+    };
+
+    use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+    use domain::entity::destination;
+    use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter};
+
+    init();
+    let db = TestDb::new().await;
+    let keyed = |cmd: &mut Command| {
+        cmd.env("HERALD_JWT_SECRET", "crash-test-jwt-secret-0123456789abcdef")
+            .env("HERALD_MAIN_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
+            .env("HERALD_ALLOW_PRIVATE_NETWORKS", "127.0.0.0/8")
+            .env("HERALD_API_RATE_LIMIT", "0");
+    };
+    let mut migrate = herald(&db);
+    keyed(&mut migrate);
+    assert!(run(migrate.arg("migrate"), None).status.success());
+    let mut tenant = herald(&db);
+    keyed(&mut tenant);
+    let tenant = only_line(&run(tenant.args(["tenant", "create", "Crash"]), None));
+    let mut token = herald(&db);
+    keyed(&mut token);
+    let token = only_line(&run(token.args(["token", "create", &tenant]), None));
+
+    // A receiver that takes a moment per request, so kills land mid-run.
+    let seen: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+    let s = seen.clone();
+    let receiver = HttpServer::new(move || {
+        let s = s.clone();
+        App::new().default_service(web::to(move |req: HttpRequest| {
+            let s = s.clone();
+            async move {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                let id = req
+                    .headers()
+                    .get("webhook-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_owned();
+                *s.lock().unwrap().entry(id).or_default() += 1;
+                HttpResponse::NoContent().finish()
+            }
+        }))
+    })
+    .workers(2)
+    .bind("127.0.0.1:0")
+    .unwrap();
+    let receiver_url = format!("http://127.0.0.1:{}/hook", receiver.addrs()[0].port());
+    tokio::spawn(receiver.run());
+
+    // The API alone (no in-process worker).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}/api/v1");
+    let mut api = herald(&db);
+    keyed(&mut api);
+    let mut api = api
+        .arg("serve")
+        .env("HERALD_LISTEN", format!("127.0.0.1:{port}"))
+        .env("HERALD_SERVE_WORKER", "false")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let http = reqwest::Client::new();
+    let post = |path: &str, body: serde_json::Value| {
+        http.post(format!("{base}{path}"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+    };
+    let mut ready = false;
+    for _ in 0..200 {
+        if http
+            .get(format!("{base}/health"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ready, "the API did not come up");
+    assert!(
+        post("/app", serde_json::json!({"name": "C", "uid": "c"}))
+            .await
+            .unwrap()
+            .status()
+            .is_success()
+    );
+    let ep = post("/app/c/endpoint", serde_json::json!({"url": receiver_url}))
+        .await
+        .unwrap();
+    assert!(ep.status().is_success());
+    const MESSAGES: usize = 2000;
+    let mut accepted = Vec::with_capacity(MESSAGES);
+    for n in 0..MESSAGES {
+        let res = post(
+            "/app/c/msg",
+            serde_json::json!({"eventType": "e", "payload": {"n": n}}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(res.status(), 202);
+        let body: serde_json::Value = res.json().await.unwrap();
+        accepted.push(body["id"].as_str().unwrap().to_owned());
+    }
+    // SIGKILL the API right after its last 202.
+    api.kill().unwrap();
+    api.wait().unwrap();
+
+    let spawn_worker = || {
+        let mut w = herald(&db);
+        keyed(&mut w);
+        w.arg("worker")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut doomed = spawn_worker();
+    let mut survivor = spawn_worker();
+    let delivered = || seen.lock().unwrap().len();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while delivered() < MESSAGES / 4 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        delivered() < MESSAGES,
+        "the run ended before the kill; slow the receiver down"
+    );
+    doomed.kill().unwrap();
+    doomed.wait().unwrap();
+
+    let conn = startup::connect(&settings_of(&db)).await.unwrap();
+    let tenant_id = TenantId::parse(&tenant).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(150);
+    let mut open = u64::MAX;
+    while Instant::now() < deadline {
+        open = destination::Entity::for_tenant(&tenant_id)
+            .filter(destination::Column::Status.ne(destination::Status::Success))
+            .count(&conn)
+            .await
+            .unwrap();
+        if open == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let _ = survivor.kill();
+    let _ = survivor.wait();
+    assert_eq!(open, 0, "destinations not delivered after the kills");
+    let seen = seen.lock().unwrap();
+    let missing: Vec<&String> = accepted.iter().filter(|id| !seen.contains_key(*id)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} accepted messages never arrived",
+        missing.len()
+    );
+    let duplicates: usize = seen.values().map(|n| n - 1).sum();
+    // At-least-once: a killed worker's in-flight requests may be sent again.
+    eprintln!("crash test: {MESSAGES} accepted, all delivered, {duplicates} duplicates");
+}

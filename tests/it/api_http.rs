@@ -151,6 +151,15 @@ async fn another_tenants_resources_answer_404() {
         .await;
     assert_eq!(s, 202);
     let msg_id = msg["id"].as_str().unwrap().to_owned();
+    let (s, op) = a
+        .send(
+            post(),
+            "/api/v1/operational-webhook/endpoint",
+            Some(json!({"url": "https://ops.a.example.com/", "uid": "ops"})),
+        )
+        .await;
+    assert_eq!(s, 201, "{op}");
+    let op_id = op["id"].as_str().unwrap().to_owned();
 
     let paths = [
         (get(), format!("/api/v1/app/{app_id}"), None),
@@ -240,6 +249,46 @@ async fn another_tenants_resources_answer_404() {
             format!("/api/v1/auth/app-portal-access/{app_id}"),
             Some(json!({})),
         ),
+        (
+            get(),
+            format!("/api/v1/operational-webhook/endpoint/{op_id}"),
+            None,
+        ),
+        (
+            get(),
+            "/api/v1/operational-webhook/endpoint/ops".to_string(),
+            None,
+        ),
+        (
+            Method::PUT,
+            format!("/api/v1/operational-webhook/endpoint/{op_id}"),
+            Some(json!({"url": "https://b.example.com/"})),
+        ),
+        (
+            Method::DELETE,
+            format!("/api/v1/operational-webhook/endpoint/{op_id}"),
+            None,
+        ),
+        (
+            get(),
+            format!("/api/v1/operational-webhook/endpoint/{op_id}/secret"),
+            None,
+        ),
+        (
+            post(),
+            format!("/api/v1/operational-webhook/endpoint/{op_id}/secret/rotate"),
+            Some(json!({})),
+        ),
+        (
+            get(),
+            format!("/api/v1/operational-webhook/endpoint/{op_id}/headers"),
+            None,
+        ),
+        (
+            Method::PUT,
+            format!("/api/v1/operational-webhook/endpoint/{op_id}/headers"),
+            Some(json!({"headers": {}})),
+        ),
     ];
     for (method, path, body) in paths {
         let (status, answer) = b.send(method.clone(), &path, body).await;
@@ -258,6 +307,18 @@ async fn another_tenants_resources_answer_404() {
         (et["description"].as_str(), et["archived"].as_bool()),
         (Some(""), Some(false))
     );
+    let (s, ops_of_b) = b.send(get(), "/api/v1/operational-webhook/endpoint", None).await;
+    assert_eq!((s, &ops_of_b["data"]), (StatusCode::OK, &json!([])));
+    let (s, still) = a
+        .send(get(), "/api/v1/operational-webhook/endpoint/ops", None)
+        .await;
+    assert_eq!(
+        (s, still["url"].as_str()),
+        (StatusCode::OK, Some("https://ops.a.example.com/"))
+    );
+    // The operational application is not one of A's applications, by list or by id.
+    let (_, apps) = a.send(get(), "/api/v1/app", None).await;
+    assert_eq!(apps["data"].as_array().unwrap().len(), 1, "{apps}");
     // B may use the same uid for its own application.
     let (s, _) = b
         .send(
@@ -386,6 +447,36 @@ async fn validation_errors_say_where() {
             "/api/v1/app/new-app/msg",
             json!({"eventType": "a", "payload": {}, "application": {"name": ""}}),
             json!(["body", "application", "name"]),
+        ),
+        (
+            "/api/v1/app/a/endpoint",
+            json!({"url": "https://x.example.com", "timeoutSeconds": 0}),
+            json!(["body", "timeoutSeconds"]),
+        ),
+        (
+            "/api/v1/app/a/endpoint",
+            json!({"url": "https://x.example.com", "timeoutSeconds": 61}),
+            json!(["body", "timeoutSeconds"]),
+        ),
+        (
+            "/api/v1/app/a/endpoint",
+            json!({"url": "https://x.example.com", "retrySchedule": [5, 0]}),
+            json!(["body", "retrySchedule", 1]),
+        ),
+        (
+            "/api/v1/app/a/endpoint",
+            json!({"url": "https://x.example.com", "retrySchedule": vec![1; 21]}),
+            json!(["body", "retrySchedule"]),
+        ),
+        (
+            "/api/v1/operational-webhook/endpoint",
+            json!({"url": "https://x.example.com", "filterTypes": ["endpoint.disabled", "invoice.paid"]}),
+            json!(["body", "eventTypes", 1]),
+        ),
+        (
+            "/api/v1/operational-webhook/endpoint",
+            json!({"url": "http://"}),
+            json!(["body", "url"]),
         ),
     ];
     for (path, body, loc) in cases {
@@ -520,6 +611,12 @@ async fn malformed_requests_never_get_a_500() {
         Some(json!({"url": "https://x.example.com", "uid": "e"})),
     )
     .await;
+    c.send(
+        post(),
+        "/api/v1/operational-webhook/endpoint",
+        Some(json!({"url": "https://x.example.com", "uid": "o"})),
+    )
+    .await;
     let bodies = [
         "",
         "{",
@@ -557,6 +654,10 @@ async fn malformed_requests_never_get_a_500() {
         (post(), "/api/v1/app/a/msg"),
         (post(), "/api/v1/app/a/endpoint/e/recover"),
         (post(), "/api/v1/auth/app-portal-access/a"),
+        (post(), "/api/v1/operational-webhook/endpoint"),
+        (Method::PUT, "/api/v1/operational-webhook/endpoint/o"),
+        (post(), "/api/v1/operational-webhook/endpoint/o/secret/rotate"),
+        (Method::PUT, "/api/v1/operational-webhook/endpoint/o/headers"),
     ];
     for (method, path) in &routes {
         for body in bodies {
@@ -588,6 +689,9 @@ async fn malformed_requests_never_get_a_500() {
         "/api/v1/app/a/endpoint/e/msg?status=7",
         "/api/v1/app/a/msg?channel=%00",
         "/api/v1/event-type/a%00b",
+        "/api/v1/operational-webhook/endpoint?limit=0",
+        "/api/v1/operational-webhook/endpoint?iterator=garbage",
+        "/api/v1/operational-webhook/endpoint/nope",
     ];
     for path in queries {
         let (status, answer) = c.send(get(), path, None).await;

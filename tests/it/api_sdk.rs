@@ -798,3 +798,107 @@ async fn messages_attempts_and_portal_through_the_sdk() {
 
     svix.health().get().await.unwrap();
 }
+
+#[tokio::test]
+async fn operational_webhook_endpoints_through_the_sdk() {
+    use svix::models::{
+        OperationalWebhookEndpointHeadersIn, OperationalWebhookEndpointIn,
+        OperationalWebhookEndpointSecretIn, OperationalWebhookEndpointUpsertIn,
+    };
+
+    let app = TestApp::spawn().await;
+    let (_, token) = app.tenant("T").await;
+    let svix = sdk(&app, &token);
+    let ops = svix.operational_webhook().endpoint();
+
+    assert!(ops.list(None).await.unwrap().data.is_empty());
+    let created = ops
+        .create(
+            OperationalWebhookEndpointIn {
+                uid: Some("alerts".into()),
+                description: Some("pager".into()),
+                event_types: Some(set(&["message.attempt.exhausted", "endpoint.disabled"])),
+                throttle_rate: Some(5),
+                secret: Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into()),
+                ..OperationalWebhookEndpointIn::new("https://ops.example.com/hook".into())
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(created.id.starts_with("ep_"));
+    assert_eq!(
+        created.event_types,
+        Some(set(&["endpoint.disabled", "message.attempt.exhausted"]))
+    );
+    assert_eq!(created.throttle_rate, Some(5));
+    let unknown_type = ops
+        .create(
+            OperationalWebhookEndpointIn {
+                event_types: Some(set(&["invoice.paid"])),
+                ..OperationalWebhookEndpointIn::new("https://ops.example.com/2".into())
+            },
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(status(unknown_type), 422);
+
+    assert_eq!(ops.get("alerts".into()).await.unwrap().id, created.id);
+    assert_eq!(
+        ops.get_secret(created.id.clone()).await.unwrap().key,
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    );
+    ops.rotate_secret("alerts".into(), OperationalWebhookEndpointSecretIn::new(), None)
+        .await
+        .unwrap();
+    assert_ne!(
+        ops.get_secret("alerts".into()).await.unwrap().key,
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    );
+    ops.set_headers(
+        "alerts".into(),
+        OperationalWebhookEndpointHeadersIn::new(BTreeMap::from([
+            ("X-Env".to_owned(), "prod".to_owned()),
+            ("Authorization".to_owned(), "Bearer x".to_owned()),
+        ])),
+    )
+    .await
+    .unwrap();
+    let headers = ops.get_headers("alerts".into()).await.unwrap();
+    assert_eq!(
+        headers.headers,
+        BTreeMap::from([("X-Env".to_owned(), "prod".to_owned())])
+    );
+    assert_eq!(headers.sensitive, set(&["Authorization"]));
+
+    let updated = ops
+        .upsert(
+            "alerts".into(),
+            OperationalWebhookEndpointUpsertIn {
+                description: Some("changed".into()),
+                ..OperationalWebhookEndpointUpsertIn::new("https://ops2.example.com/".into())
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (updated.id.as_str(), updated.url.as_str(), updated.uid.as_deref()),
+        (created.id.as_str(), "https://ops2.example.com/", Some("alerts"))
+    );
+    let made = ops
+        .upsert(
+            "second".into(),
+            OperationalWebhookEndpointUpsertIn::new("https://ops3.example.com/".into()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(made.uid.as_deref(), Some("second"));
+    assert_eq!(ops.list(None).await.unwrap().data.len(), 2);
+
+    // Neither shows up among the tenant's applications' endpoints.
+    assert!(svix.application().list(None).await.unwrap().data.is_empty());
+    ops.delete("alerts".into()).await.unwrap();
+    assert_eq!(status(ops.get("alerts".into()).await.unwrap_err()), 404);
+    assert_eq!(ops.list(None).await.unwrap().data.len(), 1);
+}

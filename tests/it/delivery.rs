@@ -13,14 +13,17 @@ use tests::TestApp;
 
 /// One request a receiver got.
 #[derive(Clone, Debug)]
-struct Got {
-    headers: Vec<(String, String)>,
-    body: String,
-    at: Instant,
+pub(crate) struct Got {
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: String,
+    pub(crate) at: Instant,
 }
 
+/// A scripted "status" that makes the receiver wait 3 s before answering 200.
+pub(crate) const SLOW: u16 = 999;
+
 impl Got {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -30,14 +33,14 @@ impl Got {
 
 /// A local HTTP server that records requests and answers with scripted statuses
 /// (200 once the script is used up).
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     got: Arc<Mutex<Vec<Got>>>,
     _handle: actix_web::dev::ServerHandle,
 }
 
 impl Receiver {
-    async fn start(script: &[u16]) -> Self {
+    pub(crate) async fn start(script: &[u16]) -> Self {
         let got: Arc<Mutex<Vec<Got>>> = Arc::default();
         let script = Arc::new(Mutex::new(script.iter().copied().collect::<VecDeque<u16>>()));
         let (g, s) = (got.clone(), script.clone());
@@ -56,7 +59,11 @@ impl Receiver {
                         body: String::from_utf8_lossy(&body).into_owned(),
                         at: Instant::now(),
                     });
-                    let status = s.lock().unwrap().pop_front().unwrap_or(200);
+                    let mut status = s.lock().unwrap().pop_front().unwrap_or(200);
+                    if status == SLOW {
+                        tokio::time::sleep(Duration::from_secs(3)).await;
+                        status = 200;
+                    }
                     let mut answer =
                         HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
                     // Scripted 429s ask for 2 s; scripted redirects point elsewhere.
@@ -70,7 +77,7 @@ impl Receiver {
                 }
             }))
         })
-        .workers(1)
+        .workers(2)
         .bind("127.0.0.1:0")
         .unwrap();
         let port = server.addrs()[0].port();
@@ -84,12 +91,12 @@ impl Receiver {
         }
     }
 
-    fn got(&self) -> Vec<Got> {
+    pub(crate) fn got(&self) -> Vec<Got> {
         self.got.lock().unwrap().clone()
     }
 }
 
-async fn local_app() -> TestApp {
+pub(crate) async fn local_app() -> TestApp {
     TestApp::spawn_with(|s| {
         s.serve_worker = true;
         s.allow_private_networks = "127.0.0.0/8".into();
@@ -98,13 +105,13 @@ async fn local_app() -> TestApp {
     .await
 }
 
-struct Api<'a> {
-    app: &'a TestApp,
-    token: String,
+pub(crate) struct Api<'a> {
+    pub(crate) app: &'a TestApp,
+    pub(crate) token: String,
 }
 
 impl Api<'_> {
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<String>) -> Value {
+    pub(crate) async fn call(&self, method: reqwest::Method, path: &str, body: Option<String>) -> Value {
         let mut req = self
             .app
             .http
@@ -118,17 +125,17 @@ impl Api<'_> {
         res.json().await.unwrap_or(Value::Null)
     }
 
-    async fn post(&self, path: &str, body: Value) -> Value {
+    pub(crate) async fn post(&self, path: &str, body: Value) -> Value {
         self.call(reqwest::Method::POST, path, Some(body.to_string()))
             .await
     }
 
-    async fn get(&self, path: &str) -> Value {
+    pub(crate) async fn get(&self, path: &str) -> Value {
         self.call(reqwest::Method::GET, path, None).await
     }
 
     /// Polls `path` until `done` holds for its JSON (20 s at most).
-    async fn wait_for(&self, path: &str, done: impl Fn(&Value) -> bool) -> Value {
+    pub(crate) async fn wait_for(&self, path: &str, done: impl Fn(&Value) -> bool) -> Value {
         for _ in 0..200 {
             let value = self.get(path).await;
             if done(&value) {
@@ -174,7 +181,7 @@ async fn jobs(app: &TestApp) -> String {
     format!("{rows:#?} now={}", chrono::Utc::now().timestamp())
 }
 
-async fn setup(app: &TestApp) -> Api<'_> {
+pub(crate) async fn setup(app: &TestApp) -> Api<'_> {
     let (_, token) = app.tenant("T").await;
     let api = Api { app, token };
     api.post("/api/v1/app", json!({"name": "Acme", "uid": "acme"}))
@@ -182,7 +189,7 @@ async fn setup(app: &TestApp) -> Api<'_> {
     api
 }
 
-fn attempts(list: &Value) -> usize {
+pub(crate) fn attempts(list: &Value) -> usize {
     list["data"].as_array().map_or(0, Vec::len)
 }
 

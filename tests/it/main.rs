@@ -13,6 +13,7 @@ mod first_run;
 mod health;
 mod migrations;
 mod openapi;
+mod operational;
 mod scoping;
 mod secrets;
 mod tokens;

@@ -25,6 +25,7 @@ async fn an_endpoint(app: &TestApp) -> (domain::id::TenantId, EndpointId) {
         name: Set("app".into()),
         rate_limit: Set(None),
         retention_days: Set(None),
+        operational: Set(false),
         metadata: Set(StringMap::default()),
         created_at: Set(now),
         updated_at: Set(now),

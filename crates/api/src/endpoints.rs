@@ -46,6 +46,14 @@ pub(crate) struct EndpointIn {
     /// Messages per second, at most.
     #[serde(default, alias = "rateLimit")]
     pub throttle_rate: Option<u16>,
+    /// Seconds to wait for a response, 1–60 (Herald's extension; the server default, 15,
+    /// when absent).
+    #[serde(default)]
+    pub timeout_seconds: Option<u64>,
+    /// Delays in seconds before each retry (Herald's extension): `[5, 300]` means three
+    /// tries in all, `[]` a single try; the server's schedule when absent.
+    #[serde(default)]
+    pub retry_schedule: Option<Vec<u64>>,
     #[serde(default)]
     pub metadata: Option<BTreeMap<String, String>>,
     /// A signing key of your own (`whsec_` + base64 of 24–64 bytes); Herald makes one if absent.
@@ -90,6 +98,12 @@ impl TryFrom<EndpointIn> for NewEndpoint {
             event_types: parse_types(input.event_types)?,
             channels: parse_channels(input.channels)?,
             rate_limit: parse_rate(input.throttle_rate)?,
+            timeout_secs: input.timeout_seconds.map(endpoints::parse_timeout).transpose()?,
+            retry_schedule: input
+                .retry_schedule
+                .as_deref()
+                .map(endpoints::parse_retry_schedule)
+                .transpose()?,
             metadata: input.metadata.unwrap_or_default(),
             secret: input
                 .secret
@@ -125,6 +139,14 @@ pub(crate) struct EndpointPatch {
     #[serde(default, alias = "rateLimit", deserialize_with = "nullable")]
     #[schema(value_type = Option<u16>)]
     pub throttle_rate: Option<Option<u16>>,
+    /// `null` returns to the server default.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<u64>)]
+    pub timeout_seconds: Option<Option<u64>>,
+    /// `null` returns to the server's schedule.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Vec<u64>>)]
+    pub retry_schedule: Option<Option<Vec<u64>>>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<BTreeMap<String, String>>)]
     pub metadata: Option<Option<BTreeMap<String, String>>>,
@@ -148,6 +170,14 @@ impl TryFrom<EndpointPatch> for EndpointChanges {
             event_types: input.event_types.map(parse_types).transpose()?,
             channels: input.channels.map(parse_channels).transpose()?,
             rate_limit: input.throttle_rate.map(parse_rate).transpose()?,
+            timeout_secs: input
+                .timeout_seconds
+                .map(|t| t.map(endpoints::parse_timeout).transpose())
+                .transpose()?,
+            retry_schedule: input
+                .retry_schedule
+                .map(|r| r.as_deref().map(endpoints::parse_retry_schedule).transpose())
+                .transpose()?,
             metadata: input.metadata.map(Option::unwrap_or_default),
         })
     }
@@ -168,6 +198,15 @@ pub(crate) struct EndpointOut {
     pub channels: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub throttle_rate: Option<u16>,
+    /// The endpoint's own response timeout in seconds, if it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u64>,
+    /// The endpoint's own retry delays in seconds, if it has them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_schedule: Option<Vec<u64>>,
+    /// Why Herald disabled the endpoint (`410 Gone`, failing for days), if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disabled_reason: Option<String>,
     pub metadata: BTreeMap<String, String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -184,6 +223,11 @@ impl From<endpoint::Model> for EndpointOut {
             event_types: ep.filter_types.map(|t| t.0),
             channels: ep.channels.map(|c| c.0),
             throttle_rate: ep.rate_limit.and_then(|r| u16::try_from(r).ok()),
+            timeout_seconds: ep.timeout_secs.and_then(|t| u64::try_from(t).ok()),
+            retry_schedule: ep
+                .retry_schedule
+                .map(|d| d.0.into_iter().map(u64::from).collect()),
+            disabled_reason: ep.disabled_reason,
             metadata: ep.metadata.0,
             created_at: ep.created_at,
             updated_at: ep.updated_at,
@@ -233,6 +277,32 @@ pub(crate) struct EndpointHeadersOut {
     pub sensitive: Vec<String>,
 }
 
+impl From<endpoint::Model> for EndpointHeadersOut {
+    fn from(ep: endpoint::Model) -> Self {
+        let (sensitive, shown): (BTreeMap<String, String>, BTreeMap<String, String>) = ep
+            .headers
+            .0
+            .into_iter()
+            .partition(|(name, _)| endpoints::is_sensitive_header(name));
+        Self {
+            headers: shown,
+            sensitive: sensitive.into_keys().collect(),
+        }
+    }
+}
+
+impl EndpointSecretRotateIn {
+    /// The caller's new key, if any, and grace period, if any.
+    pub(crate) fn parse(self) -> Result<(Option<SigningSecret>, Option<Duration>), domain::Error> {
+        let key = self
+            .key
+            .as_deref()
+            .map(|k| SigningSecret::parse(k).map_err(|e| e.at("key")))
+            .transpose()?;
+        Ok((key, self.grace_period_seconds.map(Duration::seconds)))
+    }
+}
+
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub(crate) struct EndpointStats {
     pub success: i64,
@@ -269,7 +339,7 @@ pub(crate) async fn create(
     Body(input): Body<EndpointIn>,
 ) -> ApiResult<HttpResponse> {
     let new = NewEndpoint::try_from(input)?;
-    let ep = endpoints::create(&ctx, &caller.0.tenant, &path, new, &caller.0.actor()).await?;
+    let ep = endpoints::create(&ctx, &caller.0.tenant, path.as_str(), new, &caller.0.actor()).await?;
     Ok(HttpResponse::Created().json(EndpointOut::from(ep)))
 }
 
@@ -299,7 +369,30 @@ pub(crate) struct EndpointUpdate {
     #[serde(default, alias = "rateLimit")]
     pub throttle_rate: Option<u16>,
     #[serde(default)]
+    pub timeout_seconds: Option<u64>,
+    #[serde(default)]
+    pub retry_schedule: Option<Vec<u64>>,
+    #[serde(default)]
     pub metadata: Option<BTreeMap<String, String>>,
+}
+
+impl From<EndpointUpdate> for EndpointIn {
+    fn from(input: EndpointUpdate) -> Self {
+        Self {
+            url: input.url,
+            uid: input.uid,
+            description: input.description,
+            disabled: input.disabled,
+            event_types: input.event_types,
+            channels: input.channels,
+            throttle_rate: input.throttle_rate,
+            timeout_seconds: input.timeout_seconds,
+            retry_schedule: input.retry_schedule,
+            metadata: input.metadata,
+            secret: None,
+            headers: None,
+        }
+    }
 }
 
 #[utoipa::path(put, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}", tag = "Endpoint", request_body = EndpointUpdate,
@@ -311,18 +404,7 @@ pub(crate) async fn put(
     path: AppEp,
     Body(input): Body<EndpointUpdate>,
 ) -> ApiResult<HttpResponse> {
-    let new = NewEndpoint::try_from(EndpointIn {
-        url: input.url,
-        uid: input.uid,
-        description: input.description,
-        disabled: input.disabled,
-        event_types: input.event_types,
-        channels: input.channels,
-        throttle_rate: input.throttle_rate,
-        metadata: input.metadata,
-        secret: None,
-        headers: None,
-    })?;
+    let new = NewEndpoint::try_from(EndpointIn::from(input))?;
     let (ep, created) =
         endpoints::upsert(&ctx, &caller.0.tenant, &path.0, &path.1, new, &caller.0.actor()).await?;
     let mut response = if created {
@@ -390,13 +472,7 @@ pub(crate) async fn rotate_secret(
     path: AppEp,
     Body(input): Body<Option<EndpointSecretRotateIn>>,
 ) -> ApiResult<HttpResponse> {
-    let input = input.unwrap_or_default();
-    let key = input
-        .key
-        .as_deref()
-        .map(|k| SigningSecret::parse(k).map_err(|e| e.at("key")))
-        .transpose()?;
-    let grace = input.grace_period_seconds.map(Duration::seconds);
+    let (key, grace) = input.unwrap_or_default().parse()?;
     let secret = endpoints::rotate_secret(
         &ctx,
         &caller.0.tenant,
@@ -421,15 +497,7 @@ pub(crate) async fn get_headers(
     path: AppEp,
 ) -> ApiResult<HttpResponse> {
     let ep = endpoints::find_in_app(&ctx.db, &caller.0.tenant, &path.0, &path.1).await?;
-    let (sensitive, shown): (BTreeMap<String, String>, BTreeMap<String, String>) = ep
-        .headers
-        .0
-        .into_iter()
-        .partition(|(name, _)| endpoints::is_sensitive_header(name));
-    Ok(HttpResponse::Ok().json(EndpointHeadersOut {
-        headers: shown,
-        sensitive: sensitive.into_keys().collect(),
-    }))
+    Ok(HttpResponse::Ok().json(EndpointHeadersOut::from(ep)))
 }
 
 #[utoipa::path(put, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/headers", tag = "Endpoint",

@@ -12,6 +12,7 @@ mod gate;
 mod health;
 mod messages;
 mod openapi;
+mod operational;
 mod portal;
 mod wire;
 
@@ -116,6 +117,30 @@ impl Api {
                 get().to(messages::attempts_by_message),
             )
             .route("/auth/app-portal-access/{app_id}", post().to(portal::access))
+            .route("/operational-webhook/endpoint", get().to(operational::list))
+            .route("/operational-webhook/endpoint", post().to(operational::create))
+            .route("/operational-webhook/endpoint/{ep}", get().to(operational::get))
+            .route("/operational-webhook/endpoint/{ep}", put().to(operational::put))
+            .route(
+                "/operational-webhook/endpoint/{ep}",
+                delete().to(operational::delete),
+            )
+            .route(
+                "/operational-webhook/endpoint/{ep}/secret",
+                get().to(operational::get_secret),
+            )
+            .route(
+                "/operational-webhook/endpoint/{ep}/secret/rotate",
+                post().to(operational::rotate_secret),
+            )
+            .route(
+                "/operational-webhook/endpoint/{ep}/headers",
+                get().to(operational::get_headers),
+            )
+            .route(
+                "/operational-webhook/endpoint/{ep}/headers",
+                put().to(operational::put_headers),
+            )
             .default_service(web::to(not_found));
         cfg.app_data(self.gate.clone()).service(
             web::scope("/api/v1")

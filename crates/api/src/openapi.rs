@@ -6,7 +6,7 @@ use utoipa::{
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 
-use crate::{applications, endpoints, error, event_types, messages, portal};
+use crate::{applications, endpoints, error, event_types, messages, operational, portal};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -25,6 +25,9 @@ use crate::{applications, endpoints, error, event_types, messages, portal};
         messages::attempts_by_message, messages::get_attempt, messages::destinations_of_message,
         messages::messages_of_endpoint, messages::resend,
         portal::access,
+        operational::list, operational::create, operational::get, operational::put,
+        operational::delete, operational::get_secret, operational::rotate_secret,
+        operational::get_headers, operational::put_headers,
     ),
     components(schemas(error::HttpErrorOut, error::HttpValidationError, error::ValidationError))
 )]

@@ -72,6 +72,10 @@ pub struct Settings {
     /// Whether `herald serve` runs the delivery worker in-process (the default); off, it
     /// accepts and queues messages for `herald worker` processes to deliver.
     pub serve_worker: bool,
+    /// An endpoint that has failed every try for this long is disabled, e.g. `5d`.
+    pub endpoint_disable_after: String,
+    /// After SIGTERM, how long deliveries in flight may take to finish, e.g. `30s`.
+    pub worker_shutdown_timeout: String,
 }
 
 impl Default for Settings {
@@ -91,6 +95,8 @@ impl Default for Settings {
             allow_private_networks: String::new(),
             svix_headers: true,
             serve_worker: true,
+            endpoint_disable_after: "5d".into(),
+            worker_shutdown_timeout: "30s".into(),
         }
     }
 }
@@ -111,6 +117,8 @@ pub const KNOWN_KEYS: &[&str] = &[
     "allow_private_networks",
     "svix_headers",
     "serve_worker",
+    "endpoint_disable_after",
+    "worker_shutdown_timeout",
 ];
 
 /// Environment variables that start with `HERALD_` but are not settings.
@@ -204,6 +212,8 @@ impl EnvVars {
                 | "main_key"
                 | "log"
                 | "retry_schedule"
+                | "endpoint_disable_after"
+                | "worker_shutdown_timeout"
                 | "allow_private_networks" => Value::from(value),
                 _ => value.parse().unwrap_or_else(|never| match never {}),
             };

@@ -5,7 +5,7 @@ use std::{net::TcpListener, sync::Arc, time::Duration};
 
 use actix_web::{App, HttpServer, dev::Server, web};
 use anyhow::{Context as _, bail};
-use domain::{Context, DomainSettings, auth::JwtKeys, crypto::Keyring, db};
+use domain::{Context, DomainSettings, auth::JwtKeys, crypto::Keyring, db, service::delivery};
 use migrations::{Migrator, MigratorTrait};
 
 use crate::{config::Settings, secrets};
@@ -73,11 +73,20 @@ pub async fn require_migrated(conn: &sea_orm::DatabaseConnection) -> anyhow::Res
 pub fn worker_settings(settings: &Settings) -> anyhow::Result<worker::WorkerSettings> {
     Ok(worker::WorkerSettings {
         concurrency: settings.worker_concurrency.max(1),
-        schedule: domain::service::delivery::parse_schedule(&settings.retry_schedule)
+        schedule: delivery::parse_schedule(&settings.retry_schedule)
             .map_err(|e| anyhow::anyhow!("HERALD_RETRY_SCHEDULE: {e}"))?,
         policy: domain::netpolicy::NetworkPolicy::parse(&settings.allow_private_networks)
             .map_err(|e| anyhow::anyhow!("HERALD_ALLOW_PRIVATE_NETWORKS: {e}"))?,
         svix_headers: settings.svix_headers,
+        disable_after: delivery::parse_period("endpoint_disable_after", &settings.endpoint_disable_after)
+            .map_err(|e| anyhow::anyhow!("HERALD_ENDPOINT_DISABLE_AFTER: {e}"))?,
+        shutdown_timeout: delivery::parse_period(
+            "worker_shutdown_timeout",
+            &settings.worker_shutdown_timeout,
+        )
+        .map_err(|e| anyhow::anyhow!("HERALD_WORKER_SHUTDOWN_TIMEOUT: {e}"))?
+        .to_std()
+        .unwrap_or(Duration::from_secs(30)),
         ..worker::WorkerSettings::default()
     })
 }
@@ -87,10 +96,15 @@ pub struct Application {
     port: u16,
     server: Server,
     context: Context,
-    worker: Option<(
-        tokio::sync::watch::Sender<bool>,
-        tokio::task::JoinHandle<anyhow::Result<()>>,
-    )>,
+    worker: Option<InProcessWorker>,
+}
+
+/// The delivery worker `herald serve` runs beside the HTTP server.
+struct InProcessWorker {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    /// How long it may take to drain after the stop.
+    drain: Duration,
 }
 
 impl Application {
@@ -145,8 +159,9 @@ impl Application {
                 let shutdown = async move {
                     let _ = stopped.wait_for(|s| *s).await;
                 };
+                let drain = worker_settings.shutdown_timeout;
                 let task = tokio::spawn(worker::run(context.clone(), worker_settings, shutdown));
-                Some((stop, task))
+                Some(InProcessWorker { stop, task, drain })
             }
             Mode::Serve | Mode::Api => None,
         };
@@ -178,12 +193,13 @@ impl Application {
     /// Serves until SIGINT or SIGTERM (or a stop through [`Application::handle`]).
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let served = self.server.await.context("running the HTTP server");
-        if let Some((stop, task)) = self.worker {
+        if let Some(InProcessWorker { stop, task, drain }) = self.worker {
             let _ = stop.send(true);
-            match tokio::time::timeout(Duration::from_secs(30), task).await {
+            // The worker bounds its own drain; this is a backstop.
+            match tokio::time::timeout(drain + Duration::from_secs(5), task).await {
                 Ok(Ok(Err(e))) => tracing::error!(error = %e, "the delivery worker failed"),
                 Ok(Err(e)) => tracing::error!(error = %e, "the delivery worker panicked"),
-                Err(_) => tracing::warn!("the delivery worker did not stop within 30 s"),
+                Err(_) => tracing::warn!("the delivery worker did not stop in time"),
                 Ok(Ok(Ok(()))) => {}
             }
         }

@@ -6,17 +6,26 @@
 #![allow(clippy::unwrap_used)]
 
 use std::{
+    collections::HashMap,
     io::{BufRead, BufReader, Write},
     process::{Child, Command, Output, Stdio},
-    sync::mpsc,
+    sync::{Arc, Mutex, mpsc},
     time::{Duration, Instant},
 };
 
-use domain::{auth, entity::user, id::TenantId, scope::TenantScoped, service::token};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use domain::{
+    auth,
+    entity::{destination, user},
+    id::TenantId,
+    scope::TenantScoped,
+    service::token,
+};
 use herald::{
     config::{Secret, Settings},
     startup,
 };
+use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter};
 use tests::{TestDb, init};
 
 /// The binary, pointed at `db`. On PostgreSQL the keys must be configured; on SQLite
@@ -446,143 +455,208 @@ async fn serve_prints_the_first_run_login_once_and_a_restart_keeps_the_token() {
     second.stop();
 }
 
+/// Keys and settings every process of one multi-process test shares.
+fn keyed(cmd: &mut Command) -> &mut Command {
+    cmd.env("HERALD_JWT_SECRET", "crash-test-jwt-secret-0123456789abcdef")
+        .env("HERALD_MAIN_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
+        .env("HERALD_ALLOW_PRIVATE_NETWORKS", "127.0.0.0/8")
+        .env("HERALD_API_RATE_LIMIT", "0")
+}
+
+/// A receiver that takes `delay` per request and counts, per `webhook-id`, the requests
+/// it started and the ones it answered.
+struct SlowReceiver {
+    url: String,
+    started: Arc<Mutex<HashMap<String, usize>>>,
+    answered: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+impl SlowReceiver {
+    fn start(delay: Duration) -> Self {
+        let started: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+        let answered: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+        let (s, a) = (started.clone(), answered.clone());
+        let server = HttpServer::new(move || {
+            let (s, a) = (s.clone(), a.clone());
+            App::new().default_service(web::to(move |req: HttpRequest| {
+                let (s, a) = (s.clone(), a.clone());
+                async move {
+                    let id = req
+                        .headers()
+                        .get("webhook-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_owned();
+                    *s.lock().unwrap().entry(id.clone()).or_default() += 1;
+                    tokio::time::sleep(delay).await;
+                    *a.lock().unwrap().entry(id).or_default() += 1;
+                    HttpResponse::NoContent().finish()
+                }
+            }))
+        })
+        .workers(2)
+        .bind("127.0.0.1:0")
+        .unwrap();
+        let url = format!("http://127.0.0.1:{}/hook", server.addrs()[0].port());
+        tokio::spawn(server.run());
+        Self {
+            url,
+            started,
+            answered,
+        }
+    }
+
+    fn started(&self) -> HashMap<String, usize> {
+        self.started.lock().unwrap().clone()
+    }
+
+    fn answered(&self) -> HashMap<String, usize> {
+        self.answered.lock().unwrap().clone()
+    }
+}
+
+/// A migrated database with one tenant, and `herald serve` running as the API only (no
+/// in-process worker), with an application `c` whose one endpoint is `receiver_url`.
+struct ApiOnly {
+    child: Child,
+    base: String,
+    token: String,
+    tenant: TenantId,
+    http: reqwest::Client,
+}
+
+impl ApiOnly {
+    async fn start(db: &TestDb, receiver_url: &str) -> Self {
+        assert!(run(keyed(&mut herald(db)).arg("migrate"), None).status.success());
+        let tenant = only_line(&run(
+            keyed(&mut herald(db)).args(["tenant", "create", "Crash"]),
+            None,
+        ));
+        let token = only_line(&run(
+            keyed(&mut herald(db)).args(["token", "create", &tenant]),
+            None,
+        ));
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = keyed(&mut herald(db))
+            .arg("serve")
+            .env("HERALD_LISTEN", format!("127.0.0.1:{port}"))
+            .env("HERALD_SERVE_WORKER", "false")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let api = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}/api/v1"),
+            token,
+            tenant: TenantId::parse(&tenant).unwrap(),
+            http: reqwest::Client::new(),
+        };
+        let mut ready = false;
+        for _ in 0..200 {
+            if api
+                .http
+                .get(format!("{}/health", api.base))
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200)
+            {
+                ready = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(ready, "the API did not come up");
+        api.post("/app", serde_json::json!({"name": "C", "uid": "c"}))
+            .await;
+        api.post("/app/c/endpoint", serde_json::json!({"url": receiver_url}))
+            .await;
+        api
+    }
+
+    async fn post(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
+        let res = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success(), "{path}: {}", res.status());
+        res.json().await.unwrap()
+    }
+
+    /// Sends `n` messages; returns their ids.
+    async fn send(&self, n: usize) -> Vec<String> {
+        let mut accepted = Vec::with_capacity(n);
+        for i in 0..n {
+            let body = self
+                .post(
+                    "/app/c/msg",
+                    serde_json::json!({"eventType": "e", "payload": {"n": i}}),
+                )
+                .await;
+            accepted.push(body["id"].as_str().unwrap().to_owned());
+        }
+        accepted
+    }
+
+    /// Destinations of the tenant not yet `success`, once all are or `wait` has passed.
+    async fn wait_for_success(&self, db: &TestDb, wait: Duration) -> u64 {
+        let conn = startup::connect(&settings_of(db)).await.unwrap();
+        let deadline = Instant::now() + wait;
+        loop {
+            let open = self.open_destinations(&conn).await;
+            if open == 0 || Instant::now() > deadline {
+                return open;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    async fn open_destinations(&self, conn: &sea_orm::DatabaseConnection) -> u64 {
+        destination::Entity::for_tenant(&self.tenant)
+            .filter(destination::Column::Status.ne(destination::Status::Success))
+            .count(conn)
+            .await
+            .unwrap()
+    }
+}
+
+fn spawn_worker(db: &TestDb, extra: &[(&str, &str)]) -> Child {
+    let mut cmd = herald(db);
+    keyed(&mut cmd).arg("worker");
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()
+}
+
 /// The 202 promise, with real processes: messages accepted by an API process that is then
 /// killed with SIGKILL are all delivered by workers started afterwards, and a worker
 /// killed with SIGKILL in the middle of the run leaves its jobs to the other worker once
 /// their lease (30 s) runs out. Every destination ends `success`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_api_and_worker_processes_lose_no_accepted_message() {
-    use std::{
-        collections::HashMap,
-        sync::{Arc, Mutex},
-    };
-
-    use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
-    use domain::entity::destination;
-    use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter};
-
     init();
     let db = TestDb::new().await;
-    let keyed = |cmd: &mut Command| {
-        cmd.env("HERALD_JWT_SECRET", "crash-test-jwt-secret-0123456789abcdef")
-            .env("HERALD_MAIN_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
-            .env("HERALD_ALLOW_PRIVATE_NETWORKS", "127.0.0.0/8")
-            .env("HERALD_API_RATE_LIMIT", "0");
-    };
-    let mut migrate = herald(&db);
-    keyed(&mut migrate);
-    assert!(run(migrate.arg("migrate"), None).status.success());
-    let mut tenant = herald(&db);
-    keyed(&mut tenant);
-    let tenant = only_line(&run(tenant.args(["tenant", "create", "Crash"]), None));
-    let mut token = herald(&db);
-    keyed(&mut token);
-    let token = only_line(&run(token.args(["token", "create", &tenant]), None));
-
     // A receiver that takes a moment per request, so kills land mid-run.
-    let seen: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
-    let s = seen.clone();
-    let receiver = HttpServer::new(move || {
-        let s = s.clone();
-        App::new().default_service(web::to(move |req: HttpRequest| {
-            let s = s.clone();
-            async move {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-                let id = req
-                    .headers()
-                    .get("webhook-id")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("")
-                    .to_owned();
-                *s.lock().unwrap().entry(id).or_default() += 1;
-                HttpResponse::NoContent().finish()
-            }
-        }))
-    })
-    .workers(2)
-    .bind("127.0.0.1:0")
-    .unwrap();
-    let receiver_url = format!("http://127.0.0.1:{}/hook", receiver.addrs()[0].port());
-    tokio::spawn(receiver.run());
-
-    // The API alone (no in-process worker).
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let base = format!("http://127.0.0.1:{port}/api/v1");
-    let mut api = herald(&db);
-    keyed(&mut api);
-    let mut api = api
-        .arg("serve")
-        .env("HERALD_LISTEN", format!("127.0.0.1:{port}"))
-        .env("HERALD_SERVE_WORKER", "false")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let http = reqwest::Client::new();
-    let post = |path: &str, body: serde_json::Value| {
-        http.post(format!("{base}{path}"))
-            .bearer_auth(&token)
-            .json(&body)
-            .send()
-    };
-    let mut ready = false;
-    for _ in 0..200 {
-        if http
-            .get(format!("{base}/health"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-        {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(ready, "the API did not come up");
-    assert!(
-        post("/app", serde_json::json!({"name": "C", "uid": "c"}))
-            .await
-            .unwrap()
-            .status()
-            .is_success()
-    );
-    let ep = post("/app/c/endpoint", serde_json::json!({"url": receiver_url}))
-        .await
-        .unwrap();
-    assert!(ep.status().is_success());
+    let receiver = SlowReceiver::start(Duration::from_millis(20));
+    let mut api = ApiOnly::start(&db, &receiver.url).await;
     const MESSAGES: usize = 2000;
-    let mut accepted = Vec::with_capacity(MESSAGES);
-    for n in 0..MESSAGES {
-        let res = post(
-            "/app/c/msg",
-            serde_json::json!({"eventType": "e", "payload": {"n": n}}),
-        )
-        .await
-        .unwrap();
-        assert_eq!(res.status(), 202);
-        let body: serde_json::Value = res.json().await.unwrap();
-        accepted.push(body["id"].as_str().unwrap().to_owned());
-    }
+    let accepted = api.send(MESSAGES).await;
     // SIGKILL the API right after its last 202.
-    api.kill().unwrap();
-    api.wait().unwrap();
+    api.child.kill().unwrap();
+    api.child.wait().unwrap();
 
-    let spawn_worker = || {
-        let mut w = herald(&db);
-        keyed(&mut w);
-        w.arg("worker")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
-    };
-    let mut doomed = spawn_worker();
-    let mut survivor = spawn_worker();
-    let delivered = || seen.lock().unwrap().len();
+    let mut doomed = spawn_worker(&db, &[]);
+    let mut survivor = spawn_worker(&db, &[]);
+    let delivered = || receiver.answered().len();
     let deadline = Instant::now() + Duration::from_secs(60);
     while delivered() < MESSAGES / 4 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -594,25 +668,11 @@ async fn killed_api_and_worker_processes_lose_no_accepted_message() {
     doomed.kill().unwrap();
     doomed.wait().unwrap();
 
-    let conn = startup::connect(&settings_of(&db)).await.unwrap();
-    let tenant_id = TenantId::parse(&tenant).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(150);
-    let mut open = u64::MAX;
-    while Instant::now() < deadline {
-        open = destination::Entity::for_tenant(&tenant_id)
-            .filter(destination::Column::Status.ne(destination::Status::Success))
-            .count(&conn)
-            .await
-            .unwrap();
-        if open == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    let open = api.wait_for_success(&db, Duration::from_secs(150)).await;
     let _ = survivor.kill();
     let _ = survivor.wait();
     assert_eq!(open, 0, "destinations not delivered after the kills");
-    let seen = seen.lock().unwrap();
+    let seen = receiver.answered();
     let missing: Vec<&String> = accepted.iter().filter(|id| !seen.contains_key(*id)).collect();
     assert!(
         missing.is_empty(),
@@ -622,4 +682,82 @@ async fn killed_api_and_worker_processes_lose_no_accepted_message() {
     let duplicates: usize = seen.values().map(|n| n - 1).sum();
     // At-least-once: a killed worker's in-flight requests may be sent again.
     eprintln!("crash test: {MESSAGES} accepted, all delivered, {duplicates} duplicates");
+}
+
+/// SIGTERM drains: the worker starts no new delivery, lets the ones in flight finish and
+/// records them, and exits cleanly within its shutdown timeout; another worker delivers
+/// the rest, and nothing is delivered twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_deliveries_in_flight_finish_and_starts_no_new_ones() {
+    init();
+    let db = TestDb::new().await;
+    let receiver = SlowReceiver::start(Duration::from_secs(2));
+    let api = ApiOnly::start(&db, &receiver.url).await;
+    const MESSAGES: usize = 30;
+    let accepted = api.send(MESSAGES).await;
+
+    let mut worker = spawn_worker(
+        &db,
+        &[
+            ("HERALD_WORKER_CONCURRENCY", "4"),
+            ("HERALD_WORKER_SHUTDOWN_TIMEOUT", "10s"),
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while receiver.started().is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Mid-request: the receiver holds each request for 2 s.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let in_flight = receiver.started().len();
+    assert!(in_flight >= 1, "no delivery started");
+    let termed = Instant::now();
+    Command::new("kill")
+        .args(["-TERM", &worker.id().to_string()])
+        .status()
+        .unwrap();
+    let status = loop {
+        if let Some(status) = worker.try_wait().unwrap() {
+            break status;
+        }
+        if termed.elapsed() > Duration::from_secs(20) {
+            let _ = worker.kill();
+            panic!("the worker did not exit within 20 s of SIGTERM");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let took = termed.elapsed();
+    assert!(status.success(), "the worker exited with {status}");
+    let (started, answered) = (receiver.started(), receiver.answered());
+    assert_eq!(
+        started, answered,
+        "every request in flight at SIGTERM was answered before the exit"
+    );
+    assert!(
+        started.len() <= in_flight + 4,
+        "no new deliveries after SIGTERM: {} started, {in_flight} in flight at the signal",
+        started.len()
+    );
+    assert!(started.len() < MESSAGES, "the run finished before the signal");
+    // What finished was recorded: exactly those destinations are no longer open.
+    let conn = startup::connect(&settings_of(&db)).await.unwrap();
+    assert_eq!(
+        api.open_destinations(&conn).await,
+        (MESSAGES - answered.len()) as u64,
+        "the deliveries that finished during the drain are recorded"
+    );
+
+    let mut next = spawn_worker(&db, &[("HERALD_WORKER_CONCURRENCY", "16")]);
+    let open = api.wait_for_success(&db, Duration::from_secs(90)).await;
+    let _ = next.kill();
+    let _ = next.wait();
+    assert_eq!(open, 0, "the other worker delivered the rest");
+    let seen = receiver.answered();
+    assert!(accepted.iter().all(|id| seen.contains_key(id)));
+    let duplicates: usize = seen.values().map(|n| n - 1).sum();
+    assert_eq!(duplicates, 0, "a drained delivery is not sent again");
+    eprintln!(
+        "drain test: {in_flight} in flight at SIGTERM, exit after {took:?}, {} delivered during the drain",
+        answered.len()
+    );
 }

@@ -43,6 +43,10 @@ pub struct WorkerSettings {
     pub poll_interval: Duration,
     /// Also send the `svix-id`, `svix-timestamp`, `svix-signature` spellings.
     pub svix_headers: bool,
+    /// An endpoint that has failed every try for this long is disabled.
+    pub disable_after: chrono::Duration,
+    /// After a stop signal, how long deliveries in flight may take to finish.
+    pub shutdown_timeout: Duration,
 }
 
 impl Default for WorkerSettings {
@@ -54,6 +58,8 @@ impl Default for WorkerSettings {
             default_timeout: Duration::from_secs(15),
             poll_interval: Duration::from_millis(250),
             svix_headers: true,
+            disable_after: delivery::DEFAULT_DISABLE_AFTER,
+            shutdown_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -135,7 +141,11 @@ impl Engine {
             .as_ref()
             .map(|d| d.0.clone())
             .unwrap_or_else(|| self.settings.schedule.clone());
-        delivery::record(&self.ctx, &job.tenant, &plan, job.trigger, &outcome, &schedule).await?;
+        let policy = delivery::Policy {
+            schedule: &schedule,
+            disable_after: self.settings.disable_after,
+        };
+        delivery::record(&self.ctx, &job.tenant, &plan, job.trigger, &outcome, policy).await?;
         Ok(())
     }
 
@@ -188,13 +198,16 @@ async fn handle(job: DeliveryJob, engine: Data<Arc<Engine>>) -> Result<(), BoxDy
     })
 }
 
-/// Runs a delivery worker until `shutdown` resolves; jobs in flight then finish. A worker
-/// that dies of an error (the database went away, say) is started again a moment later.
+/// Runs a delivery worker until `shutdown` resolves; it then claims no more jobs, and the
+/// deliveries in flight get `settings.shutdown_timeout` to finish (a delivery cut off
+/// then is run again by another worker once its lease runs out). A worker that dies of
+/// an error (the database went away, say) is started again a moment later.
 pub async fn run<S>(ctx: Context, settings: WorkerSettings, shutdown: S) -> anyhow::Result<()>
 where
     S: Future<Output = ()> + Send + 'static,
 {
     let sender = Sender::new(settings.policy.clone())?;
+    let drain = settings.shutdown_timeout;
     let engine = Arc::new(Engine {
         ctx: ctx.clone(),
         settings,
@@ -212,7 +225,21 @@ where
             let _ = rx.wait_for(|s| *s).await;
             Ok::<(), std::io::Error>(())
         };
-        let result = run_once(&ctx, engine.clone(), signal).await;
+        let mut rx = stopped.clone();
+        let deadline = async move {
+            let _ = rx.wait_for(|s| *s).await;
+            tokio::time::sleep(drain).await;
+        };
+        let result = tokio::select! {
+            result = run_once(&ctx, engine.clone(), signal) => result,
+            () = deadline => {
+                tracing::warn!(
+                    seconds = drain.as_secs(),
+                    "deliveries still in flight at the shutdown deadline were cut off; their jobs run again after the lease"
+                );
+                return Ok(());
+            }
+        };
         if *stopped.borrow() {
             return result;
         }

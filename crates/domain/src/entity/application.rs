@@ -20,6 +20,8 @@ pub struct Model {
     pub retention_days: Option<i32>,
     #[sea_orm(column_type = "JsonBinary")]
     pub metadata: StringMap,
+    /// The tenant's hidden application for operational webhooks; never listed.
+    pub operational: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -49,13 +49,18 @@ fn uid_taken(uid: &Uid) -> String {
     format!("an application with uid `{uid}` already exists")
 }
 
+/// The tenant's own applications: every one but the hidden operational-webhook one.
+fn visible(tenant: &TenantId) -> sea_orm::Select<application::Entity> {
+    application::Entity::for_tenant(tenant).filter(application::Column::Operational.eq(false))
+}
+
 /// Finds an application by id or uid, within the tenant.
 pub async fn find<C: ConnectionTrait>(
     conn: &C,
     tenant: &TenantId,
     id_or_uid: &str,
 ) -> Result<application::Model> {
-    let select = application::Entity::for_tenant(tenant);
+    let select = visible(tenant);
     let select = match AppId::parse(id_or_uid) {
         Ok(id) => select.filter(application::Column::Id.eq(id)),
         Err(_) => select.filter(application::Column::Uid.eq(id_or_uid)),
@@ -84,14 +89,51 @@ pub async fn list<C: ConnectionTrait>(
     tenant: &TenantId,
     page: &PageRequest,
 ) -> Result<Paged<application::Model>> {
-    pagination::fetch(
-        conn,
-        application::Entity::for_tenant(tenant),
-        application::Column::Id,
-        page,
-        |a| a.id.to_string(),
-    )
+    pagination::fetch(conn, visible(tenant), application::Column::Id, page, |a| {
+        a.id.to_string()
+    })
     .await
+}
+
+/// The tenant's operational-webhook application, if it has made one.
+pub async fn operational<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+) -> Result<Option<application::Model>> {
+    application::Entity::for_tenant(tenant)
+        .filter(application::Column::Operational.eq(true))
+        .one(conn)
+        .await
+        .context("loading the operational-webhook application")
+}
+
+/// The tenant's operational-webhook application, made on first use.
+pub async fn operational_or_create<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+) -> Result<application::Model> {
+    if let Some(app) = operational(conn, tenant).await? {
+        return Ok(app);
+    }
+    let now = Utc::now();
+    application::ActiveModel {
+        id: Set(AppId::new()),
+        tenant_id: Set(tenant.clone()),
+        uid: Set(None),
+        name: Set("Operational webhooks".to_owned()),
+        rate_limit: Set(None),
+        retention_days: Set(None),
+        metadata: Set(StringMap::default()),
+        operational: Set(true),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(conn)
+    .await
+    .conflict_means(
+        "operational webhooks were being set up at the same moment; try again".to_owned(),
+        "creating the operational-webhook application",
+    )
 }
 
 /// Inserts a new application in the caller's connection.
@@ -110,6 +152,7 @@ pub async fn insert<C: ConnectionTrait>(
         name: Set(new.name),
         rate_limit: Set(new.rate_limit.map(i32::from)),
         retention_days: Set(None),
+        operational: Set(false),
         metadata: Set(StringMap(new.metadata)),
         created_at: Set(now),
         updated_at: Set(now),

@@ -6,7 +6,10 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, Set};
 
-use super::endpoint_secret;
+use super::{
+    endpoint_secret,
+    operational::{self, Event, FAILING_AFTER_TRIES, LastAttempt},
+};
 use crate::{
     Context, DbContext, Error, Result,
     entity::{attempt, destination, endpoint, message},
@@ -20,6 +23,8 @@ use crate::{
 pub const DEFAULT_SCHEDULE: &[u32] = &[5, 300, 1800, 7200, 18000, 36000, 36000];
 /// A `Retry-After` longer than this is cut to it.
 pub const MAX_RETRY_AFTER: Duration = Duration::hours(6);
+/// An endpoint that has failed every try for this long is disabled, unless configured.
+pub const DEFAULT_DISABLE_AFTER: Duration = Duration::days(5);
 /// Response bodies are kept up to this many bytes.
 pub const MAX_RESPONSE_BODY: usize = 64 * 1024;
 
@@ -54,6 +59,17 @@ pub fn parse_schedule(value: &str) -> Result<Vec<u32>> {
                 .ok_or_else(|| Error::invalid("retry_schedule", format!("`{item}` is too long")))
         })
         .collect()
+}
+
+/// Parses one period like `5d`, `12h` or `90s` (a plain number is seconds).
+pub fn parse_period(field: &'static str, value: &str) -> Result<Duration> {
+    match parse_schedule(value).map_err(|e| e.at(field))?.as_slice() {
+        [seconds] if *seconds > 0 => Ok(Duration::seconds(i64::from(*seconds))),
+        _ => Err(Error::invalid(
+            field,
+            format!("`{value}` is not one period like 5d, 12h or 90s"),
+        )),
+    }
 }
 
 /// Everything one try needs.
@@ -103,6 +119,28 @@ pub async fn plan(ctx: &Context, job: &DeliveryJob) -> Result<Next> {
     else {
         return Ok(Next::Skip("the endpoint no longer exists"));
     };
+    if endpoint.disabled && job.trigger == Trigger::Scheduled {
+        // Nothing more goes to a disabled endpoint on schedule; the delivery has failed.
+        destination::Entity::update_for_tenant(tenant)
+            .col_expr(
+                destination::Column::Status,
+                sea_orm::sea_query::Expr::value(destination::Status::Fail),
+            )
+            .col_expr(
+                destination::Column::NextAttemptAt,
+                sea_orm::sea_query::Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .col_expr(
+                destination::Column::UpdatedAt,
+                sea_orm::sea_query::Expr::value(Utc::now()),
+            )
+            .filter(destination::Column::Id.eq(dest.id.clone()))
+            .filter(destination::Column::AttemptCount.eq(dest.attempt_count))
+            .exec(&ctx.db)
+            .await
+            .context("failing a delivery to a disabled endpoint")?;
+        return Ok(Next::Skip("the endpoint is disabled"));
+    }
     let keys = endpoint_secret::live_keys(ctx, &ctx.db, tenant, &endpoint.id, Utc::now()).await?;
     Ok(Next::Send(Box::new(Plan {
         destination: dest,
@@ -153,16 +191,28 @@ pub fn next_try(
     Some(now + Duration::from_std(delay).unwrap_or(Duration::zero()))
 }
 
-/// Records a try: the attempt row, the destination's new state, a disabled endpoint on
-/// `410 Gone`. Returns the job for the next try, if there is one.
+/// How failures are handled.
+#[derive(Clone, Copy, Debug)]
+pub struct Policy<'a> {
+    /// Delays in seconds between tries, after the first.
+    pub schedule: &'a [u32],
+    /// An endpoint that has failed every try for this long is disabled.
+    pub disable_after: Duration,
+}
+
+/// Records a try, in one transaction: the attempt row; the destination's new state; the
+/// endpoint's failing-since mark; the endpoint disabled on `410 Gone` or after failing
+/// for `policy.disable_after`; the operational events this causes; the next try's job.
+/// Returns that job, if there is one.
 pub async fn record(
     ctx: &Context,
     tenant: &TenantId,
     plan: &Plan,
     trigger: Trigger,
     outcome: &Outcome,
-    schedule: &[u32],
+    policy: Policy<'_>,
 ) -> Result<Option<DeliveryJob>> {
+    let schedule = policy.schedule;
     let now = Utc::now();
     let number = plan.destination.attempt_count + 1;
     let gone = outcome.response_status == Some(410);
@@ -183,8 +233,9 @@ pub async fn record(
         (false, None) => destination::Status::Fail,
     };
     let txn = crate::db::begin_write(&ctx.db).await?;
+    let attempt_id = AttemptId::new();
     attempt::ActiveModel {
-        id: Set(AttemptId::new()),
+        id: Set(attempt_id.clone()),
         tenant_id: Set(tenant.clone()),
         app_id: Set(plan.destination.app_id.clone()),
         message_id: Set(plan.destination.message_id.clone()),
@@ -243,18 +294,66 @@ pub async fn record(
         txn.rollback().await.context("rolling back a duplicate try")?;
         return Ok(None);
     }
-    if gone {
-        endpoint::Entity::update_for_tenant(tenant)
-            .col_expr(endpoint::Column::Disabled, sea_orm::sea_query::Expr::value(true))
-            .col_expr(
-                endpoint::Column::DisabledReason,
-                sea_orm::sea_query::Expr::value(Some("the endpoint answered 410 Gone".to_owned())),
-            )
-            .col_expr(endpoint::Column::UpdatedAt, sea_orm::sea_query::Expr::value(now))
-            .filter(endpoint::Column::Id.eq(plan.endpoint.id.clone()))
-            .exec(&txn)
-            .await
-            .context("disabling an endpoint")?;
+    let endpoint = &plan.endpoint;
+    let failing_since = if outcome.succeeded() {
+        if endpoint.failing_since.is_some() {
+            set_failing_since(&txn, tenant, endpoint, None).await?;
+        }
+        None
+    } else {
+        match endpoint.failing_since {
+            Some(since) => Some(since),
+            None => {
+                set_failing_since(&txn, tenant, endpoint, Some(now)).await?;
+                Some(now)
+            }
+        }
+    };
+    let disable_reason = if gone {
+        Some("the endpoint answered 410 Gone".to_owned())
+    } else {
+        failing_since
+            .filter(|since| now - *since >= policy.disable_after)
+            .map(|since| {
+                format!(
+                    "every try has failed since {}, for {} or more",
+                    since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    spoken(policy.disable_after)
+                )
+            })
+    };
+    if let Some(reason) = disable_reason
+        && disable(&txn, tenant, endpoint, reason, now).await?
+    {
+        let event = Event::EndpointDisabled {
+            endpoint,
+            failing_since,
+        };
+        operational::emit(ctx, &txn, tenant, event).await?;
+    }
+    let last = || LastAttempt {
+        id: attempt_id.clone(),
+        response_status: outcome.response_status,
+        at: now,
+    };
+    let attempt_event = match (status, trigger) {
+        (destination::Status::Success, _) if plan.destination.attempt_count >= FAILING_AFTER_TRIES => {
+            Some(operational::ATTEMPT_RECOVERED)
+        }
+        (destination::Status::Fail, Trigger::Scheduled) => Some(operational::ATTEMPT_EXHAUSTED),
+        (destination::Status::Pending, Trigger::Scheduled) if number == FAILING_AFTER_TRIES => {
+            Some(operational::ATTEMPT_FAILING)
+        }
+        _ => None,
+    };
+    if let Some(kind) = attempt_event {
+        let event = Event::Attempt {
+            kind,
+            message: &plan.message,
+            endpoint,
+            last: last(),
+        };
+        operational::emit(ctx, &txn, tenant, event).await?;
     }
     let job = next_at.map(|at| DeliveryJob {
         tenant: tenant.clone(),
@@ -270,9 +369,83 @@ pub async fn record(
     Ok(job)
 }
 
+/// `5 days`, `2 hours`, `90 seconds`: the largest whole unit.
+fn spoken(d: Duration) -> String {
+    let (n, unit) = if d.num_days() >= 1 && d.num_seconds() % 86_400 == 0 {
+        (d.num_days(), "day")
+    } else if d.num_hours() >= 1 && d.num_seconds() % 3600 == 0 {
+        (d.num_hours(), "hour")
+    } else if d.num_minutes() >= 1 && d.num_seconds() % 60 == 0 {
+        (d.num_minutes(), "minute")
+    } else {
+        (d.num_seconds(), "second")
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
+async fn set_failing_since(
+    txn: &sea_orm::DatabaseTransaction,
+    tenant: &TenantId,
+    endpoint: &endpoint::Model,
+    since: Option<DateTime<Utc>>,
+) -> Result<()> {
+    let mut update = endpoint::Entity::update_for_tenant(tenant)
+        .col_expr(
+            endpoint::Column::FailingSince,
+            sea_orm::sea_query::Expr::value(since),
+        )
+        .filter(endpoint::Column::Id.eq(endpoint.id.clone()));
+    if since.is_some() {
+        // The first failure after a success sets the mark; later ones keep it.
+        update = update.filter(endpoint::Column::FailingSince.is_null());
+    }
+    update.exec(txn).await.context("marking an endpoint failing")?;
+    Ok(())
+}
+
+/// Disables an enabled endpoint; says whether this call did it.
+async fn disable(
+    txn: &sea_orm::DatabaseTransaction,
+    tenant: &TenantId,
+    endpoint: &endpoint::Model,
+    reason: String,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let done = endpoint::Entity::update_for_tenant(tenant)
+        .col_expr(endpoint::Column::Disabled, sea_orm::sea_query::Expr::value(true))
+        .col_expr(
+            endpoint::Column::DisabledReason,
+            sea_orm::sea_query::Expr::value(Some(reason)),
+        )
+        .col_expr(endpoint::Column::UpdatedAt, sea_orm::sea_query::Expr::value(now))
+        .filter(endpoint::Column::Id.eq(endpoint.id.clone()))
+        .filter(endpoint::Column::Disabled.eq(false))
+        .exec(txn)
+        .await
+        .context("disabling an endpoint")?;
+    Ok(done.rows_affected == 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn periods_are_spoken_in_their_largest_whole_unit() {
+        assert_eq!(spoken(DEFAULT_DISABLE_AFTER), "5 days");
+        assert_eq!(spoken(Duration::hours(1)), "1 hour");
+        assert_eq!(spoken(Duration::seconds(90)), "90 seconds");
+        assert_eq!(spoken(Duration::minutes(3)), "3 minutes");
+    }
+
+    #[test]
+    fn periods_parse_alone() {
+        assert_eq!(parse_period("p", "5d").unwrap(), DEFAULT_DISABLE_AFTER);
+        assert_eq!(parse_period("p", "90").unwrap(), Duration::seconds(90));
+        assert!(parse_period("p", "1s,2s").is_err());
+        assert!(parse_period("p", "0s").is_err());
+        assert!(parse_period("p", "").is_err());
+    }
 
     #[test]
     fn schedules_parse_with_units() {

@@ -11,11 +11,14 @@ use sea_orm::{
 use super::{
     application,
     audit::{self, Actor, Target},
-    endpoint_secret, event_type,
+    endpoint_secret, event_type, operational,
 };
 use crate::{
     Context, DbContext, Error, Result,
-    entity::{StringList, StringMap, destination, endpoint, endpoint_secret as secret_entity},
+    entity::{
+        Delays, StringList, StringMap, application as app_entity, destination, endpoint,
+        endpoint_secret as secret_entity,
+    },
     id::{AppId, EndpointId, TenantId},
     pagination::{self, PageRequest, Paged},
     scope::TenantScoped,
@@ -30,6 +33,86 @@ pub const DEFAULT_GRACE: Duration = Duration::hours(24);
 /// The longest grace period a rotation may ask for.
 pub const MAX_GRACE: Duration = Duration::days(7);
 
+/// The longest a delivery may wait for a response, in seconds.
+pub const MAX_TIMEOUT_SECS: u64 = 60;
+/// At most this many retries in an endpoint's own schedule.
+pub const MAX_RETRIES: usize = 20;
+/// The longest delay between two tries in an endpoint's own schedule, in seconds.
+pub const MAX_RETRY_DELAY_SECS: u64 = 86_400;
+
+/// Whose endpoints a call is about: an application of the tenant, by id or uid, or the
+/// tenant's operational webhooks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Owner<'a> {
+    App(&'a str),
+    Operational,
+}
+
+impl<'a> From<&'a str> for Owner<'a> {
+    fn from(app_id_or_uid: &'a str) -> Self {
+        Self::App(app_id_or_uid)
+    }
+}
+
+impl<'a> From<&'a String> for Owner<'a> {
+    fn from(app_id_or_uid: &'a String) -> Self {
+        Self::App(app_id_or_uid)
+    }
+}
+
+/// The application behind `owner`. The operational one is made on first use when
+/// `create` is set; otherwise its absence means the endpoint does not exist.
+async fn owner_app<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    owner: Owner<'_>,
+    create: bool,
+) -> Result<app_entity::Model> {
+    match owner {
+        Owner::App(id_or_uid) => application::find(conn, tenant, id_or_uid).await,
+        Owner::Operational if create => application::operational_or_create(conn, tenant).await,
+        Owner::Operational => application::operational(conn, tenant)
+            .await?
+            .ok_or(Error::NotFound("endpoint")),
+    }
+}
+
+/// An endpoint's own response timeout: 1 to 60 seconds.
+pub fn parse_timeout(seconds: u64) -> Result<u8> {
+    if !(1..=MAX_TIMEOUT_SECS).contains(&seconds) {
+        return Err(Error::invalid(
+            "timeoutSeconds",
+            format!("must be between 1 and {MAX_TIMEOUT_SECS} seconds"),
+        ));
+    }
+    Ok(u8::try_from(seconds).unwrap_or(u8::MAX))
+}
+
+/// An endpoint's own retry schedule: the delays in seconds after each failed try; empty
+/// means a single try.
+pub fn parse_retry_schedule(delays: &[u64]) -> Result<Vec<u32>> {
+    if delays.len() > MAX_RETRIES {
+        return Err(Error::invalid(
+            "retrySchedule",
+            format!("must hold at most {MAX_RETRIES} delays"),
+        ));
+    }
+    delays
+        .iter()
+        .enumerate()
+        .map(|(i, &d)| {
+            if (1..=MAX_RETRY_DELAY_SECS).contains(&d) {
+                Ok(u32::try_from(d).unwrap_or(u32::MAX))
+            } else {
+                Err(Error::invalid(
+                    format!("retrySchedule.{i}"),
+                    format!("must be between 1 and {MAX_RETRY_DELAY_SECS} seconds"),
+                ))
+            }
+        })
+        .collect()
+}
+
 /// A valid endpoint, ready to store.
 #[derive(Clone, Debug)]
 pub struct NewEndpoint {
@@ -40,6 +123,10 @@ pub struct NewEndpoint {
     pub event_types: Option<Vec<EventTypeName>>,
     pub channels: Option<Channels>,
     pub rate_limit: Option<u16>,
+    /// Seconds to wait for a response; the configured default when `None`.
+    pub timeout_secs: Option<u8>,
+    /// Delays between tries; the configured default when `None`.
+    pub retry_schedule: Option<Vec<u32>>,
     pub metadata: BTreeMap<String, String>,
     /// Only on create: the caller's own signing key; otherwise Herald makes one.
     pub secret: Option<SigningSecret>,
@@ -57,6 +144,8 @@ pub struct EndpointChanges {
     pub event_types: Option<Option<Vec<EventTypeName>>>,
     pub channels: Option<Option<Channels>>,
     pub rate_limit: Option<Option<u16>>,
+    pub timeout_secs: Option<Option<u8>>,
+    pub retry_schedule: Option<Option<Vec<u32>>>,
     pub metadata: Option<BTreeMap<String, String>>,
 }
 
@@ -93,14 +182,48 @@ pub async fn find<C: ConnectionTrait>(
 }
 
 /// Finds the application, then the endpoint in it.
-pub async fn find_in_app<C: ConnectionTrait>(
+pub async fn find_in_app<'a, C: ConnectionTrait>(
     conn: &C,
     tenant: &TenantId,
-    app_id_or_uid: &str,
+    owner: impl Into<Owner<'a>>,
     id_or_uid: &str,
 ) -> Result<endpoint::Model> {
-    let app = application::find(conn, tenant, app_id_or_uid).await?;
+    let app = owner_app(conn, tenant, owner.into(), false).await?;
     find(conn, tenant, &app.id, id_or_uid).await
+}
+
+/// The endpoints of `owner`; none when the tenant has no operational webhooks yet.
+pub async fn list_of<'a, C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    owner: impl Into<Owner<'a>>,
+    page: &PageRequest,
+) -> Result<Paged<endpoint::Model>> {
+    match owner_app(conn, tenant, owner.into(), false).await {
+        Ok(app) => list(conn, tenant, &app.id, page).await,
+        Err(Error::NotFound("endpoint")) => Ok(Paged {
+            data: Vec::new(),
+            iterator: None,
+            prev_iterator: None,
+            done: true,
+        }),
+        Err(e) => Err(e),
+    }
+}
+
+/// Checks an endpoint's event-type filter: live event types of the tenant, or for
+/// operational webhooks, Herald's own event types.
+async fn check_filter<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    app: &app_entity::Model,
+    types: &[EventTypeName],
+) -> Result<()> {
+    if app.operational {
+        operational::check_event_types(types)
+    } else {
+        event_type::require_live(conn, tenant, "eventTypes", types).await
+    }
 }
 
 pub async fn list<C: ConnectionTrait>(
@@ -126,19 +249,19 @@ async fn insert<C: ConnectionTrait>(
     ctx: &Context,
     conn: &C,
     tenant: &TenantId,
-    app: &AppId,
+    app: &app_entity::Model,
     new: NewEndpoint,
     actor: &Actor,
 ) -> Result<endpoint::Model> {
     if let Some(types) = &new.event_types {
-        event_type::require_live(conn, tenant, "eventTypes", types).await?;
+        check_filter(conn, tenant, app, types).await?;
     }
     let now = Utc::now();
     let conflict = new.uid.as_ref().map(uid_taken).unwrap_or_default();
     let model = endpoint::ActiveModel {
         id: Set(EndpointId::new()),
         tenant_id: Set(tenant.clone()),
-        app_id: Set(app.clone()),
+        app_id: Set(app.id.clone()),
         uid: Set(new.uid.map(Uid::into_string)),
         url: Set(new.url.as_str().to_owned()),
         description: Set(new.description),
@@ -147,8 +270,8 @@ async fn insert<C: ConnectionTrait>(
         filter_types: Set(names(&new.event_types)),
         channels: Set(channel_list(&new.channels)),
         rate_limit: Set(new.rate_limit.map(i32::from)),
-        timeout_secs: Set(None),
-        retry_schedule: Set(None),
+        timeout_secs: Set(new.timeout_secs.map(i32::from)),
+        retry_schedule: Set(new.retry_schedule.map(Delays)),
         headers: Set(StringMap(new.headers)),
         metadata: Set(StringMap(new.metadata)),
         failing_since: Set(None),
@@ -176,25 +299,25 @@ async fn insert<C: ConnectionTrait>(
 }
 
 /// Creates an endpoint with its first signing key, in one transaction.
-pub async fn create(
+pub async fn create<'a>(
     ctx: &Context,
     tenant: &TenantId,
-    app_id_or_uid: &str,
+    owner: impl Into<Owner<'a>>,
     new: NewEndpoint,
     actor: &Actor,
 ) -> Result<endpoint::Model> {
     let txn = crate::db::begin_write(&ctx.db).await?;
-    let app = application::find(&txn, tenant, app_id_or_uid).await?;
-    let model = insert(ctx, &txn, tenant, &app.id, new, actor).await?;
+    let app = owner_app(&txn, tenant, owner.into(), true).await?;
+    let model = insert(ctx, &txn, tenant, &app, new, actor).await?;
     txn.commit().await.context("committing an endpoint")?;
     Ok(model)
 }
 
 /// PUT: replaces the endpoint's fields (not its key), or creates it with the path's uid.
-pub async fn upsert(
+pub async fn upsert<'a>(
     ctx: &Context,
     tenant: &TenantId,
-    app_id_or_uid: &str,
+    owner: impl Into<Owner<'a>>,
     id_or_uid: &str,
     mut new: NewEndpoint,
     actor: &Actor,
@@ -204,7 +327,7 @@ pub async fn upsert(
         new.uid = Some(Uid::parse(id_or_uid)?);
     }
     let txn = crate::db::begin_write(&ctx.db).await?;
-    let app = application::find(&txn, tenant, app_id_or_uid).await?;
+    let app = owner_app(&txn, tenant, owner.into(), true).await?;
     let result = match find(&txn, tenant, &app.id, id_or_uid).await {
         Ok(existing) => {
             let changes = EndpointChanges {
@@ -215,10 +338,12 @@ pub async fn upsert(
                 event_types: Some(new.event_types),
                 channels: Some(new.channels),
                 rate_limit: Some(new.rate_limit),
+                timeout_secs: Some(new.timeout_secs),
+                retry_schedule: Some(new.retry_schedule),
                 metadata: Some(new.metadata),
             };
             (
-                apply_changes(&txn, tenant, existing, changes, actor).await?,
+                apply_changes(&txn, tenant, &app, existing, changes, actor).await?,
                 false,
             )
         }
@@ -229,7 +354,7 @@ pub async fn upsert(
             if new.uid.is_none() {
                 new.uid = Some(Uid::parse(id_or_uid)?);
             }
-            (insert(ctx, &txn, tenant, &app.id, new, actor).await?, true)
+            (insert(ctx, &txn, tenant, &app, new, actor).await?, true)
         }
         Err(e) => return Err(e),
     };
@@ -240,12 +365,13 @@ pub async fn upsert(
 async fn apply_changes<C: ConnectionTrait>(
     conn: &C,
     tenant: &TenantId,
+    app: &app_entity::Model,
     existing: endpoint::Model,
     changes: EndpointChanges,
     actor: &Actor,
 ) -> Result<endpoint::Model> {
     if let Some(Some(types)) = &changes.event_types {
-        event_type::require_live(conn, tenant, "eventTypes", types).await?;
+        check_filter(conn, tenant, app, types).await?;
     }
     let mut active: endpoint::ActiveModel = existing.into();
     let mut conflict = String::new();
@@ -275,6 +401,12 @@ async fn apply_changes<C: ConnectionTrait>(
     if let Some(rate_limit) = changes.rate_limit {
         active.rate_limit = Set(rate_limit.map(i32::from));
     }
+    if let Some(timeout) = changes.timeout_secs {
+        active.timeout_secs = Set(timeout.map(i32::from));
+    }
+    if let Some(schedule) = changes.retry_schedule {
+        active.retry_schedule = Set(schedule.map(Delays));
+    }
     if let Some(metadata) = changes.metadata {
         active.metadata = Set(StringMap(metadata));
     }
@@ -295,31 +427,32 @@ async fn apply_changes<C: ConnectionTrait>(
     Ok(model)
 }
 
-pub async fn patch(
+pub async fn patch<'a>(
     ctx: &Context,
     tenant: &TenantId,
-    app_id_or_uid: &str,
+    owner: impl Into<Owner<'a>>,
     id_or_uid: &str,
     changes: EndpointChanges,
     actor: &Actor,
 ) -> Result<endpoint::Model> {
     let txn = crate::db::begin_write(&ctx.db).await?;
-    let existing = find_in_app(&txn, tenant, app_id_or_uid, id_or_uid).await?;
-    let model = apply_changes(&txn, tenant, existing, changes, actor).await?;
+    let app = owner_app(&txn, tenant, owner.into(), false).await?;
+    let existing = find(&txn, tenant, &app.id, id_or_uid).await?;
+    let model = apply_changes(&txn, tenant, &app, existing, changes, actor).await?;
     txn.commit().await.context("committing an endpoint")?;
     Ok(model)
 }
 
 /// Deletes the endpoint with its keys and delivery records.
-pub async fn delete(
+pub async fn delete<'a>(
     ctx: &Context,
     tenant: &TenantId,
-    app_id_or_uid: &str,
+    owner: impl Into<Owner<'a>>,
     id_or_uid: &str,
     actor: &Actor,
 ) -> Result<()> {
     let txn = crate::db::begin_write(&ctx.db).await?;
-    let model = find_in_app(&txn, tenant, app_id_or_uid, id_or_uid).await?;
+    let model = find_in_app(&txn, tenant, owner, id_or_uid).await?;
     let target = Target::new("endpoint", &model.id);
     let details = serde_json::json!({ "url": model.url, "uid": model.uid });
     model.delete(&txn).await.context("deleting an endpoint")?;
@@ -343,10 +476,10 @@ pub async fn current_secret(
 
 /// Rotates the endpoint's key: the new key (the caller's, or a fresh one) signs from now
 /// on; the keys it replaces keep signing alongside it until `grace` has passed.
-pub async fn rotate_secret(
+pub async fn rotate_secret<'a>(
     ctx: &Context,
     tenant: &TenantId,
-    app_id_or_uid: &str,
+    owner: impl Into<Owner<'a>>,
     id_or_uid: &str,
     new_key: Option<SigningSecret>,
     grace: Option<Duration>,
@@ -364,7 +497,7 @@ pub async fn rotate_secret(
         None => SigningSecret::generate()?,
     };
     let txn = crate::db::begin_write(&ctx.db).await?;
-    let model = find_in_app(&txn, tenant, app_id_or_uid, id_or_uid).await?;
+    let model = find_in_app(&txn, tenant, owner, id_or_uid).await?;
     let now = Utc::now();
     let until: DateTime<Utc> = now + grace;
     // Keys already winding down keep their own (earlier) end.
@@ -474,10 +607,10 @@ pub fn is_sensitive_header(name: &str) -> bool {
 
 /// Sets the custom headers: with `replace` the given map becomes the whole set; otherwise
 /// it is merged in, and a `None` value removes that header.
-pub async fn set_headers(
+pub async fn set_headers<'a>(
     ctx: &Context,
     tenant: &TenantId,
-    app_id_or_uid: &str,
+    owner: impl Into<Owner<'a>>,
     id_or_uid: &str,
     headers: BTreeMap<String, Option<String>>,
     replace: bool,
@@ -487,7 +620,7 @@ pub async fn set_headers(
         check_header(name, value.as_deref())?;
     }
     let txn = crate::db::begin_write(&ctx.db).await?;
-    let model = find_in_app(&txn, tenant, app_id_or_uid, id_or_uid).await?;
+    let model = find_in_app(&txn, tenant, owner, id_or_uid).await?;
     let mut current = if replace {
         BTreeMap::new()
     } else {

@@ -98,6 +98,20 @@ pub async fn create(
         },
         Err(e) => return Err(e),
     };
+    let created = insert_in(ctx, &txn, tenant, &app, new).await?;
+    txn.commit().await.context("committing a message")?;
+    Ok(created)
+}
+
+/// Stores a message of `app` with its destinations and their first delivery jobs, in
+/// the caller's transaction.
+pub(crate) async fn insert_in(
+    ctx: &Context,
+    txn: &sea_orm::DatabaseTransaction,
+    tenant: &TenantId,
+    app: &crate::entity::application::Model,
+    new: NewMessage,
+) -> Result<(message::Model, Vec<destination::Model>)> {
     let now = Utc::now();
     let conflict = match &new.event_id {
         Some(id) => format!("a message with eventId `{id}` already exists in this application"),
@@ -115,14 +129,14 @@ pub async fn create(
         payload: Set(Some(new.payload)),
         created_at: Set(now),
     }
-    .insert(&txn)
+    .insert(txn)
     .await
     .conflict_means(conflict, "storing a message")?;
 
     let endpoints = endpoint::Entity::for_tenant(tenant)
         .filter(endpoint::Column::AppId.eq(app.id.clone()))
         .filter(endpoint::Column::Disabled.eq(false))
-        .all(&txn)
+        .all(txn)
         .await
         .context("loading endpoints")?;
     let destinations: Vec<destination::ActiveModel> = endpoints
@@ -146,14 +160,14 @@ pub async fn create(
     // Batches keep each INSERT under the databases' bound-parameter limits.
     for chunk in destinations.chunks(500) {
         destination::Entity::insert_many(chunk.to_vec())
-            .exec(&txn)
+            .exec(txn)
             .await
             .context("storing destinations")?;
     }
     let destinations = if any {
         destination::Entity::for_tenant(tenant)
             .filter(destination::Column::MessageId.eq(msg.id.clone()))
-            .all(&txn)
+            .all(txn)
             .await
             .context("loading destinations")?
     } else {
@@ -170,8 +184,7 @@ pub async fn create(
         })
         .collect();
     // The jobs join the message's transaction: accepted means queued.
-    ctx.queue.enqueue(&txn, &jobs).await?;
-    txn.commit().await.context("committing a message")?;
+    ctx.queue.enqueue(txn, &jobs).await?;
     Ok((msg, destinations))
 }
 

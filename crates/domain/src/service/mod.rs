@@ -10,6 +10,7 @@ pub mod endpoint_secret;
 pub mod event_type;
 pub mod idempotency;
 pub mod message;
+pub mod operational;
 pub mod portal;
 pub mod tenant;
 pub mod token;

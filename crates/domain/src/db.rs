@@ -70,6 +70,11 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10));
+            // Switch a new file to WAL with one connection first: two pool connections
+            // doing it at once on a fresh file can fail with SQLITE_BUSY whatever the busy
+            // timeout (seen under load in CI). WAL then sticks to the file.
+            let first = sqlx::ConnectOptions::connect(&options).await.map_err(fail)?;
+            sqlx::Connection::close(first).await.map_err(fail)?;
             // Keep connections for the life of the pool: an in-memory database lives only
             // as long as its last connection.
             let pool = SqlitePoolOptions::new()

@@ -56,7 +56,7 @@ impl Default for WorkerSettings {
             schedule: delivery::DEFAULT_SCHEDULE.to_vec(),
             policy: NetworkPolicy::default(),
             default_timeout: Duration::from_secs(15),
-            poll_interval: Duration::from_millis(250),
+            poll_interval: Duration::from_millis(50),
             svix_headers: true,
             disable_after: delivery::DEFAULT_DISABLE_AFTER,
             shutdown_timeout: Duration::from_secs(30),
@@ -70,7 +70,11 @@ struct Engine {
     settings: WorkerSettings,
     sender: Sender,
     limiters: Mutex<HashMap<EndpointId, (u32, Arc<DefaultDirectRateLimiter>)>>,
+    endpoints: delivery::EndpointCache,
 }
+
+/// How long a worker trusts its copy of an endpoint (see [`delivery::EndpointCache`]).
+const ENDPOINT_CACHE_TTL: Duration = Duration::from_secs(1);
 
 /// apalis' heartbeat. Short, because apalis 1.0 can miss the wake-up of an idle poller
 /// (seen under load: a due job waited for the next heartbeat, 30 s by default); each beat
@@ -99,7 +103,7 @@ impl Engine {
     }
 
     async fn deliver(&self, job: DeliveryJob) -> domain::Result<()> {
-        let plan = match delivery::plan(&self.ctx, &job).await? {
+        let plan = match delivery::plan(&self.ctx, &self.endpoints, &job).await? {
             Next::Send(plan) => plan,
             Next::Skip(why) => {
                 tracing::debug!(destination = %job.destination, why, "nothing to deliver");
@@ -145,7 +149,12 @@ impl Engine {
             schedule: &schedule,
             disable_after: self.settings.disable_after,
         };
-        delivery::record(&self.ctx, &job.tenant, &plan, job.trigger, &outcome, policy).await?;
+        let recorded = delivery::record(&self.ctx, &job.tenant, &plan, job.trigger, &outcome, policy).await;
+        if !outcome.succeeded() || plan.endpoint.failing_since.is_some() || recorded.is_err() {
+            // The try may have changed the endpoint (failing mark, disabled): read it afresh.
+            self.endpoints.forget(&plan.endpoint.id);
+        }
+        recorded?;
         Ok(())
     }
 
@@ -213,6 +222,7 @@ where
         settings,
         sender,
         limiters: Mutex::default(),
+        endpoints: delivery::EndpointCache::new(ENDPOINT_CACHE_TTL),
     });
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {

@@ -1,7 +1,11 @@
 //! One delivery try, as the domain sees it: what to send, and what a try's outcome does to
 //! the destination (success, a retry at the schedule's next delay, or failure).
 
-use std::time::Duration as StdDuration;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration as StdDuration, Instant},
+};
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, Set};
@@ -13,7 +17,7 @@ use super::{
 use crate::{
     Context, DbContext, Error, Result,
     entity::{attempt, destination, endpoint, message},
-    id::{AttemptId, TenantId},
+    id::{AttemptId, EndpointId, TenantId},
     queue::{DeliveryJob, Trigger},
     scope::TenantScoped,
     signing::SigningSecret,
@@ -89,10 +93,87 @@ pub enum Next {
     Skip(&'static str),
 }
 
-/// Loads what `job` is to send, or says why there is nothing to do.
-pub async fn plan(ctx: &Context, job: &DeliveryJob) -> Result<Next> {
+/// A worker's short-lived copy of endpoints and their opened keys, so that a burst of
+/// deliveries to one endpoint does not load and decrypt them once per delivery. An entry
+/// lives `ttl` (a change made through the API reaches deliveries that much later at
+/// most); the worker forgets an endpoint at once when a try fails or changes it.
+pub struct EndpointCache {
+    ttl: StdDuration,
+    entries: Mutex<HashMap<EndpointId, (Instant, Arc<CachedEndpoint>)>>,
+}
+
+type CachedEndpoint = (endpoint::Model, Vec<SigningSecret>);
+
+/// Entries beyond this many make the cache drop its stale ones.
+const CACHE_SWEEP_AT: usize = 10_000;
+
+impl EndpointCache {
+    pub fn new(ttl: StdDuration) -> Self {
+        Self {
+            ttl,
+            entries: Mutex::default(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<EndpointId, (Instant, Arc<CachedEndpoint>)>> {
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn get(&self, id: &EndpointId) -> Option<Arc<CachedEndpoint>> {
+        let entries = self.lock();
+        let (at, entry) = entries.get(id)?;
+        (at.elapsed() < self.ttl).then(|| entry.clone())
+    }
+
+    fn put(&self, id: EndpointId, entry: Arc<CachedEndpoint>) {
+        let mut entries = self.lock();
+        if entries.len() >= CACHE_SWEEP_AT {
+            let ttl = self.ttl;
+            entries.retain(|_, (at, _)| at.elapsed() < ttl);
+        }
+        entries.insert(id, (Instant::now(), entry));
+    }
+
+    /// Drops `id`, so the next delivery to it reads it afresh.
+    pub fn forget(&self, id: &EndpointId) {
+        self.lock().remove(id);
+    }
+
+    async fn load(
+        &self,
+        ctx: &Context,
+        tenant: &TenantId,
+        id: &EndpointId,
+    ) -> Result<Option<Arc<CachedEndpoint>>> {
+        if let Some(hit) = self.get(id)
+            && &hit.0.tenant_id == tenant
+        {
+            return Ok(Some(hit));
+        }
+        let Some(endpoint) = endpoint::Entity::find_in_tenant(tenant, id.clone())
+            .one(&ctx.db)
+            .await
+            .context("loading an endpoint")?
+        else {
+            return Ok(None);
+        };
+        let keys = endpoint_secret::live_keys(ctx, &ctx.db, tenant, id, Utc::now()).await?;
+        let entry = Arc::new((endpoint, keys));
+        if !self.ttl.is_zero() {
+            self.put(id.clone(), entry.clone());
+        }
+        Ok(Some(entry))
+    }
+}
+
+/// Loads what `job` is to send, or says why there is nothing to do: the destination with
+/// its message in one query, the endpoint and its keys through `cache`.
+pub async fn plan(ctx: &Context, cache: &EndpointCache, job: &DeliveryJob) -> Result<Next> {
     let tenant = &job.tenant;
-    let Some(dest) = destination::Entity::find_in_tenant(tenant, job.destination.clone())
+    let Some((dest, message)) = destination::Entity::find_in_tenant(tenant, job.destination.clone())
+        .find_also_related(message::Entity)
         .one(&ctx.db)
         .await
         .context("loading a destination")?
@@ -105,20 +186,13 @@ pub async fn plan(ctx: &Context, job: &DeliveryJob) -> Result<Next> {
     if job.trigger == Trigger::Scheduled && dest.status != destination::Status::Pending {
         return Ok(Next::Skip("the destination is no longer pending"));
     }
-    let Some(message) = message::Entity::find_in_tenant(tenant, dest.message_id.clone())
-        .one(&ctx.db)
-        .await
-        .context("loading a message")?
-    else {
+    let Some(message) = message.filter(|m| &m.tenant_id == tenant) else {
         return Ok(Next::Skip("the message no longer exists"));
     };
-    let Some(endpoint) = endpoint::Entity::find_in_tenant(tenant, dest.endpoint_id.clone())
-        .one(&ctx.db)
-        .await
-        .context("loading an endpoint")?
-    else {
+    let Some(cached) = cache.load(ctx, tenant, &dest.endpoint_id).await? else {
         return Ok(Next::Skip("the endpoint no longer exists"));
     };
+    let (endpoint, keys) = (&cached.0, &cached.1);
     if endpoint.disabled && job.trigger == Trigger::Scheduled {
         // Nothing more goes to a disabled endpoint on schedule; the delivery has failed.
         destination::Entity::update_for_tenant(tenant)
@@ -141,12 +215,11 @@ pub async fn plan(ctx: &Context, job: &DeliveryJob) -> Result<Next> {
             .context("failing a delivery to a disabled endpoint")?;
         return Ok(Next::Skip("the endpoint is disabled"));
     }
-    let keys = endpoint_secret::live_keys(ctx, &ctx.db, tenant, &endpoint.id, Utc::now()).await?;
     Ok(Next::Send(Box::new(Plan {
         destination: dest,
         message,
-        endpoint,
-        keys,
+        endpoint: endpoint.clone(),
+        keys: keys.clone(),
     })))
 }
 

@@ -139,40 +139,42 @@ pub(crate) async fn insert_in(
         .all(txn)
         .await
         .context("loading endpoints")?;
-    let destinations: Vec<destination::ActiveModel> = endpoints
+    let destinations: Vec<destination::Model> = endpoints
         .iter()
         .filter(|ep| endpoint_wants(ep, &msg.event_type, channels.as_deref()))
-        .map(|ep| destination::ActiveModel {
-            id: Set(DestinationId::new()),
-            tenant_id: Set(tenant.clone()),
-            app_id: Set(app.id.clone()),
-            message_id: Set(msg.id.clone()),
-            endpoint_id: Set(ep.id.clone()),
-            status: Set(destination::Status::Pending),
-            attempt_count: Set(0),
-            next_attempt_at: Set(Some(now)),
-            last_attempt_at: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
+        .map(|ep| destination::Model {
+            id: DestinationId::new(),
+            tenant_id: tenant.clone(),
+            app_id: app.id.clone(),
+            message_id: msg.id.clone(),
+            endpoint_id: ep.id.clone(),
+            status: destination::Status::Pending,
+            attempt_count: 0,
+            next_attempt_at: Some(now),
+            last_attempt_at: None,
+            created_at: now,
+            updated_at: now,
         })
         .collect();
-    let any = !destinations.is_empty();
     // Batches keep each INSERT under the databases' bound-parameter limits.
     for chunk in destinations.chunks(500) {
-        destination::Entity::insert_many(chunk.to_vec())
-            .exec(txn)
-            .await
-            .context("storing destinations")?;
+        destination::Entity::insert_many(chunk.iter().map(|d| destination::ActiveModel {
+            id: Set(d.id.clone()),
+            tenant_id: Set(d.tenant_id.clone()),
+            app_id: Set(d.app_id.clone()),
+            message_id: Set(d.message_id.clone()),
+            endpoint_id: Set(d.endpoint_id.clone()),
+            status: Set(d.status),
+            attempt_count: Set(d.attempt_count),
+            next_attempt_at: Set(d.next_attempt_at),
+            last_attempt_at: Set(d.last_attempt_at),
+            created_at: Set(d.created_at),
+            updated_at: Set(d.updated_at),
+        }))
+        .exec(txn)
+        .await
+        .context("storing destinations")?;
     }
-    let destinations = if any {
-        destination::Entity::for_tenant(tenant)
-            .filter(destination::Column::MessageId.eq(msg.id.clone()))
-            .all(txn)
-            .await
-            .context("loading destinations")?
-    } else {
-        Vec::new()
-    };
     let jobs: Vec<DeliveryJob> = destinations
         .iter()
         .map(|d| DeliveryJob {

@@ -9,6 +9,7 @@ mod api_sdk;
 mod architecture;
 mod config;
 mod delivery;
+mod deploy;
 mod first_run;
 mod health;
 mod migrations;

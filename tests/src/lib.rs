@@ -28,7 +28,7 @@ pub fn init() {
     // `HERALD_TEST_LOG=worker=debug` shows the server's logs in failing tests' output.
     if let Ok(filter) = std::env::var("HERALD_TEST_LOG") {
         static ONCE: std::sync::Once = std::sync::Once::new();
-        ONCE.call_once(|| herald::telemetry::init(&filter));
+        ONCE.call_once(|| herald::telemetry::init(&filter, herald::telemetry::LogFormat::Human));
     }
 }
 

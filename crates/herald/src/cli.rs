@@ -38,6 +38,13 @@ pub enum Command {
     Worker,
     /// Apply database migrations and exit.
     Migrate,
+    /// Exit 0 if the Herald listening at HERALD_LISTEN (or `--url`) answers its health
+    /// check, 1 otherwise; for container health checks.
+    Health {
+        /// Base URL to check instead of the listen address.
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Manage tenants.
     #[command(subcommand)]
     Tenant(TenantCommand),
@@ -93,6 +100,48 @@ enum RoleArg {
     Viewer,
 }
 
+/// `GET /api/v1/health` over a plain TCP connection (HTTP/1.0; no TLS: the check runs
+/// beside the process), so the container image needs no curl.
+fn health(settings: &Settings, url: Option<&str>) -> anyhow::Result<()> {
+    use std::{
+        io::{Read, Write},
+        net::{SocketAddr, TcpStream, ToSocketAddrs},
+        time::Duration,
+    };
+    let target = match url {
+        Some(url) => {
+            let parsed = url::Url::parse(url).with_context(|| format!("`{url}` is not a URL"))?;
+            if parsed.scheme() != "http" {
+                bail!("only http:// URLs can be checked");
+            }
+            let host = parsed.host_str().context("the URL has no host")?;
+            format!("{host}:{}", parsed.port_or_known_default().unwrap_or(80))
+        }
+        None => settings
+            .listen
+            .replace("0.0.0.0:", "127.0.0.1:")
+            .replace("[::]:", "[::1]:"),
+    };
+    let address: SocketAddr = target
+        .to_socket_addrs()
+        .with_context(|| format!("cannot resolve {target}"))?
+        .next()
+        .with_context(|| format!("{target} resolves to no address"))?;
+    let timeout = Duration::from_secs(3);
+    let mut stream = TcpStream::connect_timeout(&address, timeout)
+        .with_context(|| format!("nothing answers at {target}"))?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    write!(stream, "GET /api/v1/health HTTP/1.0\r\nHost: {target}\r\n\r\n")?;
+    let mut answer = String::new();
+    stream.take(4096).read_to_string(&mut answer)?;
+    let status = answer.split_whitespace().nth(1).unwrap_or("none");
+    if status != "200" {
+        bail!("{target} answered its health check with status {status}");
+    }
+    Ok(())
+}
+
 /// The one place the CLI writes to stdout. A closed stdout (`herald serve | head -3`)
 /// must not bring the process down, so write errors are ignored rather than panicking
 /// as `println!` would.
@@ -105,7 +154,8 @@ fn emit(line: &str) {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::load(cli.config.as_deref())?;
     let quiet = !matches!(cli.command, Command::Serve | Command::Api | Command::Worker);
-    telemetry::init(if quiet { "warn" } else { &settings.log });
+    let format = telemetry::LogFormat::parse(&settings.log_format)?;
+    telemetry::init(if quiet { "warn" } else { &settings.log }, format);
 
     match cli.command {
         Command::Serve => serve(&settings).await,
@@ -125,6 +175,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             worker::run(ctx, worker_settings, worker::signalled()).await
         }
+        Command::Health { url } => health(&settings, url.as_deref()),
         Command::Migrate => {
             let conn = startup::connect(&settings).await?;
             let applied = startup::migrate(&conn).await?;

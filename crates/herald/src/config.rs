@@ -57,6 +57,8 @@ pub struct Settings {
     pub main_key: Option<Secret>,
     /// Log filter, `tracing` syntax (`info`, `herald=debug,sqlx=warn`).
     pub log: String,
+    /// `human` (default) or `json`: one JSON object per log line.
+    pub log_format: String,
     /// HTTP worker threads; default one per core.
     pub http_workers: Option<usize>,
     /// API requests per second per tenant (bursts of the same size); 0 turns it off.
@@ -88,6 +90,7 @@ impl Default for Settings {
             jwt_secret: None,
             main_key: None,
             log: "info".into(),
+            log_format: "human".into(),
             http_workers: None,
             api_rate_limit: 200,
             worker_concurrency: 16,
@@ -110,6 +113,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "jwt_secret",
     "main_key",
     "log",
+    "log_format",
     "http_workers",
     "api_rate_limit",
     "worker_concurrency",
@@ -211,6 +215,7 @@ impl EnvVars {
                 | "jwt_secret"
                 | "main_key"
                 | "log"
+                | "log_format"
                 | "retry_schedule"
                 | "endpoint_disable_after"
                 | "worker_shutdown_timeout"

@@ -70,7 +70,9 @@ fn run(cmd: &mut Command, stdin: Option<&str>) -> Output {
         .unwrap();
     let mut pipe = child.stdin.take().unwrap();
     if let Some(input) = stdin {
-        pipe.write_all(input.as_bytes()).unwrap();
+        // A command that fails before reading its input closes the pipe first: EPIPE
+        // here is that command's business, judged by its exit status and stderr.
+        let _ = pipe.write_all(input.as_bytes());
     }
     drop(pipe);
     child.wait_with_output().unwrap()
@@ -760,4 +762,106 @@ async fn sigterm_lets_deliveries_in_flight_finish_and_starts_no_new_ones() {
         "drain test: {in_flight} in flight at SIGTERM, exit after {took:?}, {} delivered during the drain",
         answered.len()
     );
+}
+
+/// `HERALD_LOG_FORMAT=json`: every log line is one JSON object with its fields at the top
+/// level, and no key shows up in it; an unknown format is refused with a one-line error.
+/// `herald health` succeeds against the running server and fails against nothing.
+#[tokio::test]
+async fn json_logs_and_the_health_command() {
+    init();
+    let db = TestDb::new().await;
+    let out = run(herald(&db).arg("serve").env("HERALD_LOG_FORMAT", "xml"), None);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("HERALD_LOG_FORMAT") && err.trim().lines().count() == 1,
+        "{err}"
+    );
+
+    let mut child = herald(&db)
+        .arg("serve")
+        .env("HERALD_LISTEN", "127.0.0.1:0")
+        .env("HERALD_LOG", "info")
+        .env("HERALD_LOG_FORMAT", "json")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = lines_of(child.stderr.take().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = Vec::new();
+    let listening = loop {
+        let line = stderr
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("no listening line in time");
+        let value: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(
+            value["level"].is_string() && value["timestamp"].is_string(),
+            "{line}"
+        );
+        seen.push(line);
+        if value["message"] == "herald is listening" {
+            break value;
+        }
+    };
+    assert!(
+        listening["url"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("http://127.0.0.1:")),
+        "{listening}"
+    );
+    // Serving (and so handling SIGTERM) once it answers.
+    let health = format!("{}/api/v1/health", listening["url"].as_str().unwrap());
+    let mut up = false;
+    for _ in 0..100 {
+        if reqwest::get(&health).await.is_ok_and(|r| r.status() == 200) {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(up, "herald serve never answered");
+    // `herald health`, the container image's health check, agrees.
+    let url = listening["url"].as_str().unwrap();
+    let ok = run(herald(&db).args(["health", "--url", url]), None);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let listen = url.trim_start_matches("http://");
+    let ok = run(herald(&db).arg("health").env("HERALD_LISTEN", listen), None);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let down = run(herald(&db).args(["health", "--url", "http://127.0.0.1:1"]), None);
+    let err = String::from_utf8_lossy(&down.stderr);
+    assert!(
+        !down.status.success() && err.trim().lines().count() == 1 && err.contains("nothing answers"),
+        "{err}"
+    );
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    let rest: Vec<String> = stderr.try_iter().collect();
+    assert!(status.success(), "{status}: {rest:#?}");
+    seen.extend(rest);
+    // No key Herald runs with shows up in the log.
+    let keys: Vec<String> = if db.backend == domain::db::Backend::Sqlite {
+        let path = herald::secrets::secrets_path(&db.dir().join("herald.db"));
+        std::fs::read_to_string(path)
+            .expect("the first run wrote its keys")
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(_, v)| v.trim().trim_matches('"').to_owned())
+            .collect()
+    } else {
+        let s = settings_of(&db);
+        vec![
+            s.jwt_secret.unwrap().expose().to_owned(),
+            s.main_key.unwrap().expose().to_owned(),
+        ]
+    };
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    for key in keys {
+        assert!(seen.iter().all(|l| !l.contains(&key)), "a key was logged");
+    }
 }

@@ -636,3 +636,52 @@ async fn recover_tries_failed_deliveries_again() {
     let list = api.get("/api/v1/app/acme/attempt/endpoint/main").await;
     assert_eq!(list["data"][0]["triggerType"], 1, "a recovery try is manual");
 }
+
+#[tokio::test]
+async fn only_wanted_event_types_and_channels_are_delivered() {
+    let app = local_app().await;
+    let api = setup(&app).await;
+    api.post(
+        "/api/v1/event-type",
+        json!({"name": "invoice.paid", "description": ""}),
+    )
+    .await;
+    let everything = Receiver::start(&[]).await;
+    let picky = Receiver::start(&[]).await;
+    api.post(
+        "/api/v1/app/acme/endpoint",
+        json!({"url": everything.url, "uid": "all"}),
+    )
+    .await;
+    api.post(
+        "/api/v1/app/acme/endpoint",
+        json!({"url": picky.url, "uid": "picky", "filterTypes": ["invoice.paid"], "channels": ["eu"]}),
+    )
+    .await;
+    let sends = [
+        json!({"eventType": "invoice.paid", "payload": {"n": 1}, "channels": ["eu"]}),
+        json!({"eventType": "invoice.paid", "payload": {"n": 2}, "channels": ["us"]}),
+        json!({"eventType": "invoice.paid", "payload": {"n": 3}}),
+        json!({"eventType": "user.created", "payload": {"n": 4}, "channels": ["eu"]}),
+        json!({"eventType": "invoice.paid", "payload": {"n": 5}, "channels": ["us", "eu"]}),
+    ];
+    for body in sends {
+        api.post("/api/v1/app/acme/msg", body).await;
+    }
+    api.wait_for("/api/v1/app/acme/endpoint/all/stats", |v| v["success"] == 5)
+        .await;
+    api.wait_for("/api/v1/app/acme/endpoint/picky/stats", |v| v["success"] == 2)
+        .await;
+    let mut got: Vec<i64> = picky
+        .got()
+        .iter()
+        .map(|g| {
+            serde_json::from_str::<Value>(&g.body).unwrap()["n"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    got.sort_unstable();
+    assert_eq!(got, [1, 5], "only invoice.paid on channel eu");
+    assert_eq!(everything.got().len(), 5);
+}

@@ -12,6 +12,7 @@ mod delivery;
 mod deploy;
 mod first_run;
 mod health;
+mod metrics;
 mod migrations;
 mod openapi;
 mod operational;

@@ -11,6 +11,7 @@ mod extract;
 mod gate;
 mod health;
 mod messages;
+mod metrics;
 mod openapi;
 mod operational;
 mod portal;
@@ -26,18 +27,35 @@ pub use openapi::document as openapi_document;
 pub struct ApiSettings {
     /// Requests per second per tenant; 0 turns the limit off.
     pub rate_limit_per_second: u32,
+    /// Serve `GET /metrics`.
+    pub metrics: bool,
+    /// If set, `/metrics` wants `Authorization: Bearer <this>`.
+    pub metrics_token: Option<String>,
 }
 
 /// The API, built once per process and registered in every HTTP worker.
 #[derive(Clone)]
 pub struct Api {
     gate: web::Data<Gate>,
+    metrics: Option<web::Data<metrics::Access>>,
 }
 
 impl Api {
     pub fn new(settings: &ApiSettings) -> Self {
         Self {
             gate: web::Data::new(Gate::new(settings.rate_limit_per_second)),
+            metrics: settings
+                .metrics
+                .then(|| web::Data::new(metrics::Access::new(settings.metrics_token.as_deref()))),
+        }
+    }
+
+    /// Registers `GET /metrics` alone (for `herald worker`'s metrics listener); does
+    /// nothing when metrics are off.
+    pub fn configure_metrics(&self, cfg: &mut web::ServiceConfig) {
+        if let Some(access) = &self.metrics {
+            cfg.app_data(access.clone())
+                .route("/metrics", web::get().to(metrics::page));
         }
     }
 
@@ -142,8 +160,10 @@ impl Api {
                 put().to(operational::put_headers),
             )
             .default_service(web::to(not_found));
+        self.configure_metrics(cfg);
         cfg.app_data(self.gate.clone()).service(
             web::scope("/api/v1")
+                .wrap(from_fn(metrics::observe))
                 .route("/health", get().to(health::get))
                 .route("/openapi.json", get().to(openapi::serve))
                 .service(authenticated),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
-use crate::{auth::JwtKeys, crypto::Keyring, db::Backend, queue::SharedQueue};
+use crate::{auth::JwtKeys, crypto::Keyring, db::Backend, metrics::Metrics, queue::SharedQueue};
 
 /// Domain-level settings, filled from the binary's configuration.
 #[derive(Clone, Debug)]
@@ -24,6 +24,8 @@ pub struct Context {
     pub settings: Arc<DomainSettings>,
     /// Where accepted messages' delivery jobs go, inside the accepting transaction.
     pub queue: SharedQueue,
+    /// This process's Prometheus metrics.
+    pub metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for Context {

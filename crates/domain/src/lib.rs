@@ -11,6 +11,7 @@ pub mod db;
 pub mod entity;
 pub mod error;
 pub mod id;
+pub mod metrics;
 pub mod netpolicy;
 pub mod pagination;
 pub mod queue;

@@ -40,6 +40,19 @@ pub struct DeliveryJob {
 pub trait JobQueue: Send + Sync + 'static {
     /// Adds `jobs` inside `txn`.
     async fn enqueue(&self, txn: &DatabaseTransaction, jobs: &[DeliveryJob]) -> Result<()>;
+
+    /// How much due work waits, for the metrics.
+    async fn stats(&self, _db: &sea_orm::DatabaseConnection) -> Result<QueueStats> {
+        Ok(QueueStats::default())
+    }
+}
+
+/// Due, unclaimed delivery jobs.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct QueueStats {
+    pub depth: i64,
+    /// Age of the oldest one in seconds (0 when there is none).
+    pub oldest_due_seconds: f64,
 }
 
 /// A queue that keeps nothing: for processes that never accept messages (the CLI).

@@ -169,11 +169,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let ctx = startup::context(&settings, settings.public_url.clone().unwrap_or_default()).await?;
             startup::require_migrated(&ctx.db).await?;
             let worker_settings = startup::worker_settings(&settings)?;
+            let metrics = startup::worker_metrics_server(&settings, &ctx)?;
             tracing::info!(
                 concurrency = worker_settings.concurrency,
+                metrics = settings.metrics_listen.as_deref().unwrap_or("off"),
                 "herald worker is running"
             );
-            worker::run(ctx, worker_settings, worker::signalled()).await
+            let metrics_handle = metrics.as_ref().map(actix_web::dev::Server::handle);
+            if let Some(server) = metrics {
+                tokio::spawn(server);
+            }
+            let result = worker::run(ctx, worker_settings, worker::signalled()).await;
+            if let Some(handle) = metrics_handle {
+                handle.stop(true).await;
+            }
+            result
         }
         Command::Health { url } => health(&settings, url.as_deref()),
         Command::Migrate => {

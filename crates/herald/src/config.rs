@@ -78,6 +78,13 @@ pub struct Settings {
     pub endpoint_disable_after: String,
     /// After SIGTERM, how long deliveries in flight may take to finish, e.g. `30s`.
     pub worker_shutdown_timeout: String,
+    /// Serve Prometheus metrics at `GET /metrics`.
+    pub metrics: bool,
+    /// If set, `/metrics` wants `Authorization: Bearer <this>`.
+    pub metrics_token: Option<Secret>,
+    /// Where `herald worker` serves `/metrics` (it has no other listener), e.g.
+    /// `0.0.0.0:9100`; unset, a worker serves no metrics.
+    pub metrics_listen: Option<String>,
 }
 
 impl Default for Settings {
@@ -100,6 +107,9 @@ impl Default for Settings {
             serve_worker: true,
             endpoint_disable_after: "5d".into(),
             worker_shutdown_timeout: "30s".into(),
+            metrics: true,
+            metrics_token: None,
+            metrics_listen: None,
         }
     }
 }
@@ -123,6 +133,9 @@ pub const KNOWN_KEYS: &[&str] = &[
     "serve_worker",
     "endpoint_disable_after",
     "worker_shutdown_timeout",
+    "metrics",
+    "metrics_token",
+    "metrics_listen",
 ];
 
 /// Environment variables that start with `HERALD_` but are not settings.
@@ -219,6 +232,8 @@ impl EnvVars {
                 | "retry_schedule"
                 | "endpoint_disable_after"
                 | "worker_shutdown_timeout"
+                | "metrics_token"
+                | "metrics_listen"
                 | "allow_private_networks" => Value::from(value),
                 _ => value.parse().unwrap_or_else(|never| match never {}),
             };
@@ -257,6 +272,8 @@ mod tests {
             jwt_secret: Some(Secret::new("x")),
             main_key: Some(Secret::new("x")),
             http_workers: Some(1),
+            metrics_token: Some(Secret::new("x")),
+            metrics_listen: Some("x".into()),
             ..Settings::default()
         };
         let table: toml::Table = toml::from_str(&toml::to_string(&full).unwrap()).unwrap();

@@ -31,6 +31,7 @@ pub async fn context(settings: &Settings, public_url: String) -> anyhow::Result<
         jwt: Arc::new(JwtKeys::new(keys.jwt_secret.expose())),
         keyring: Arc::new(Keyring::new(keys.main_key)),
         settings: Arc::new(DomainSettings { public_url }),
+        metrics: Arc::default(),
     })
 }
 
@@ -91,6 +92,35 @@ pub fn worker_settings(settings: &Settings) -> anyhow::Result<worker::WorkerSett
     })
 }
 
+/// The API's settings, from Herald's.
+pub fn api_settings(settings: &Settings) -> api::ApiSettings {
+    api::ApiSettings {
+        rate_limit_per_second: settings.api_rate_limit,
+        metrics: settings.metrics,
+        metrics_token: settings.metrics_token.as_ref().map(|t| t.expose().to_owned()),
+    }
+}
+
+/// For `herald worker`: serves `/metrics` alone on `settings.metrics_listen`, if set.
+pub fn worker_metrics_server(settings: &Settings, context: &Context) -> anyhow::Result<Option<Server>> {
+    let Some(listen) = settings.metrics_listen.as_deref() else {
+        return Ok(None);
+    };
+    let api = api::Api::new(&api_settings(settings));
+    let data = web::Data::new(context.clone());
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .configure(|cfg| api.configure_metrics(cfg))
+    })
+    .workers(1)
+    .bind(listen)
+    .with_context(|| format!("cannot listen on {listen} (HERALD_METRICS_LISTEN)"))?
+    .disable_signals()
+    .run();
+    Ok(Some(server))
+}
+
 /// A running HTTP server (and, in `serve` mode, worker).
 pub struct Application {
     port: u16,
@@ -138,9 +168,7 @@ impl Application {
         }
 
         let data = web::Data::new(context.clone());
-        let api = api::Api::new(&api::ApiSettings {
-            rate_limit_per_second: settings.api_rate_limit,
-        });
+        let api = api::Api::new(&api_settings(settings));
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())

@@ -749,11 +749,38 @@ async fn sigterm_lets_deliveries_in_flight_finish_and_starts_no_new_ones() {
         "the deliveries that finished during the drain are recorded"
     );
 
-    let mut next = spawn_worker(&db, &[("HERALD_WORKER_CONCURRENCY", "16")]);
+    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let metrics_listen = format!("127.0.0.1:{metrics_port}");
+    let mut next = spawn_worker(
+        &db,
+        &[
+            ("HERALD_WORKER_CONCURRENCY", "16"),
+            ("HERALD_METRICS_LISTEN", &metrics_listen),
+        ],
+    );
     let open = api.wait_for_success(&db, Duration::from_secs(90)).await;
+    // The worker's own metrics listener counts what it delivered.
+    let page = api
+        .http
+        .get(format!("http://{metrics_listen}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let _ = next.kill();
     let _ = next.wait();
     assert_eq!(open, 0, "the other worker delivered the rest");
+    let expected = format!(
+        "herald_deliveries_total{{outcome=\"success\",error=\"none\"}} {}",
+        MESSAGES - answered.len()
+    );
+    assert!(page.lines().any(|l| l == expected), "{expected} not in\n{page}");
     let seen = receiver.answered();
     assert!(accepted.iter().all(|id| seen.contains_key(id)));
     let duplicates: usize = seen.values().map(|n| n - 1).sum();

@@ -121,6 +121,7 @@ impl Engine {
                 .is_err()
         {
             // Over the endpoint's rate for a while: try again shortly; not an attempt.
+            self.ctx.metrics.limited("endpoint");
             let later = DeliveryJob {
                 run_at: Some(Utc::now() + chrono::Duration::seconds(1)),
                 ..job
@@ -131,6 +132,7 @@ impl Engine {
             return Ok(());
         }
         let outcome = self.sender.send(self.request(&plan)).await;
+        self.observe(&plan, &outcome);
         tracing::info!(
             tenant = %job.tenant,
             endpoint = %plan.endpoint.id,
@@ -156,6 +158,28 @@ impl Engine {
         }
         recorded?;
         Ok(())
+    }
+
+    fn observe(&self, plan: &Plan, outcome: &delivery::Outcome) {
+        let metrics = &self.ctx.metrics;
+        let (result, error) = match &outcome.error {
+            None => ("success", "none"),
+            Some((kind, _)) => ("fail", kind.as_str()),
+        };
+        metrics
+            .deliveries
+            .get_or_create(&domain::metrics::DeliveryLabels {
+                outcome: result,
+                error,
+            })
+            .inc();
+        metrics.attempt_duration.observe(outcome.duration.as_secs_f64());
+        if outcome.succeeded() {
+            let waited = Utc::now() - plan.message.created_at;
+            metrics
+                .delivery_latency
+                .observe(waited.num_microseconds().unwrap_or(i64::MAX) as f64 / 1e6);
+        }
     }
 
     fn request<'a>(&self, plan: &'a Plan) -> client::Request<'a> {

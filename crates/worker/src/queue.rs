@@ -7,7 +7,7 @@ use chrono::Utc;
 use domain::{
     DbContext, Result,
     db::Backend,
-    queue::{DeliveryJob, JobQueue},
+    queue::{DeliveryJob, JobQueue, QueueStats},
 };
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, Statement, Value};
 
@@ -83,5 +83,38 @@ impl JobQueue for SqlQueue {
                 .context("queueing a delivery")?;
         }
         Ok(())
+    }
+
+    async fn stats(&self, db: &DatabaseConnection) -> Result<QueueStats> {
+        let statement = match self.backend {
+            Backend::Sqlite => Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                "SELECT COUNT(*) AS depth, \
+                 CAST(COALESCE(unixepoch('now') - MIN(run_at), 0) AS REAL) AS oldest \
+                 FROM Jobs WHERE job_type = ? AND status = 'Pending' AND run_at <= unixepoch('now')",
+                [QUEUE.into()],
+            ),
+            Backend::Postgres => Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT COUNT(*) AS depth, \
+                 COALESCE(EXTRACT(EPOCH FROM now() - MIN(run_at)), 0)::float8 AS oldest \
+                 FROM apalis.jobs WHERE job_type = $1 AND status = 'Pending' AND run_at <= now()",
+                [QUEUE.into()],
+            ),
+        };
+        let row = db
+            .query_one_raw(statement)
+            .await
+            .context("measuring the job queue")?;
+        let Some(row) = row else {
+            return Ok(QueueStats::default());
+        };
+        Ok(QueueStats {
+            depth: row.try_get("", "depth").context("reading the queue depth")?,
+            oldest_due_seconds: row
+                .try_get::<f64>("", "oldest")
+                .context("reading the oldest job's age")?
+                .max(0.0),
+        })
     }
 }

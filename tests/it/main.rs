@@ -16,6 +16,7 @@ mod metrics;
 mod migrations;
 mod openapi;
 mod operational;
+mod retention;
 mod scoping;
 mod secrets;
 mod tokens;

@@ -29,6 +29,10 @@ pub(crate) struct ApplicationIn {
     pub uid: Option<String>,
     #[serde(default)]
     pub throttle_rate: Option<u16>,
+    /// Days to keep payloads and response bodies, 1–3650 (Herald's extension; the
+    /// server's `HERALD_RETENTION` when absent).
+    #[serde(default)]
+    pub retention_days: Option<u16>,
     #[serde(default)]
     pub metadata: Option<BTreeMap<String, String>>,
 }
@@ -41,6 +45,7 @@ impl TryFrom<ApplicationIn> for NewApplication {
             name: apps::parse_name(&input.name)?,
             uid: input.uid.as_deref().map(Uid::parse).transpose()?,
             rate_limit: parse_rate(input.throttle_rate)?,
+            retention_days: input.retention_days.map(apps::parse_retention_days).transpose()?,
             metadata: input.metadata.unwrap_or_default(),
         })
     }
@@ -68,6 +73,10 @@ pub(crate) struct ApplicationPatch {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<u16>)]
     pub throttle_rate: Option<Option<u16>>,
+    /// `null` returns to the server's retention.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<u16>)]
+    pub retention_days: Option<Option<u16>>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<BTreeMap<String, String>>)]
     pub metadata: Option<Option<BTreeMap<String, String>>>,
@@ -87,6 +96,10 @@ impl TryFrom<ApplicationPatch> for ApplicationChanges {
                 .map(|uid| uid.as_deref().map(Uid::parse).transpose())
                 .transpose()?,
             rate_limit: input.throttle_rate.map(parse_rate).transpose()?,
+            retention_days: input
+                .retention_days
+                .map(|d| d.map(apps::parse_retention_days).transpose())
+                .transpose()?,
             metadata: input.metadata.map(Option::unwrap_or_default),
         })
     }
@@ -101,6 +114,9 @@ pub(crate) struct ApplicationOut {
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub throttle_rate: Option<u16>,
+    /// The application's own retention in days, if it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention_days: Option<u16>,
     pub metadata: BTreeMap<String, String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -113,6 +129,7 @@ impl From<application::Model> for ApplicationOut {
             uid: app.uid,
             name: app.name,
             throttle_rate: app.rate_limit.and_then(|r| u16::try_from(r).ok()),
+            retention_days: app.retention_days.and_then(|d| u16::try_from(d).ok()),
             metadata: app.metadata.0,
             created_at: app.created_at,
             updated_at: app.updated_at,

@@ -78,6 +78,9 @@ pub struct Settings {
     pub endpoint_disable_after: String,
     /// After SIGTERM, how long deliveries in flight may take to finish, e.g. `30s`.
     pub worker_shutdown_timeout: String,
+    /// Payloads and response bodies older than this are erased, e.g. `30d` (an
+    /// application's `retentionDays` overrides it).
+    pub retention: String,
     /// Serve Prometheus metrics at `GET /metrics`.
     pub metrics: bool,
     /// If set, `/metrics` wants `Authorization: Bearer <this>`.
@@ -107,6 +110,7 @@ impl Default for Settings {
             serve_worker: true,
             endpoint_disable_after: "5d".into(),
             worker_shutdown_timeout: "30s".into(),
+            retention: "30d".into(),
             metrics: true,
             metrics_token: None,
             metrics_listen: None,
@@ -133,6 +137,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "serve_worker",
     "endpoint_disable_after",
     "worker_shutdown_timeout",
+    "retention",
     "metrics",
     "metrics_token",
     "metrics_listen",
@@ -233,6 +238,7 @@ impl EnvVars {
                 | "endpoint_disable_after"
                 | "worker_shutdown_timeout"
                 | "metrics_token"
+                | "retention"
                 | "metrics_listen"
                 | "allow_private_networks" => Value::from(value),
                 _ => value.parse().unwrap_or_else(|never| match never {}),

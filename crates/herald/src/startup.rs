@@ -88,6 +88,8 @@ pub fn worker_settings(settings: &Settings) -> anyhow::Result<worker::WorkerSett
         .map_err(|e| anyhow::anyhow!("HERALD_WORKER_SHUTDOWN_TIMEOUT: {e}"))?
         .to_std()
         .unwrap_or(Duration::from_secs(30)),
+        retention: delivery::parse_period("retention", &settings.retention)
+            .map_err(|e| anyhow::anyhow!("HERALD_RETENTION: {e}"))?,
         ..worker::WorkerSettings::default()
     })
 }

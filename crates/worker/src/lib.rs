@@ -47,6 +47,9 @@ pub struct WorkerSettings {
     pub disable_after: chrono::Duration,
     /// After a stop signal, how long deliveries in flight may take to finish.
     pub shutdown_timeout: Duration,
+    /// Payloads and response bodies older than this are erased (unless an application
+    /// sets its own period).
+    pub retention: chrono::Duration,
 }
 
 impl Default for WorkerSettings {
@@ -60,6 +63,7 @@ impl Default for WorkerSettings {
             svix_headers: true,
             disable_after: delivery::DEFAULT_DISABLE_AFTER,
             shutdown_timeout: Duration::from_secs(30),
+            retention: domain::service::retention::DEFAULT_RETENTION,
         }
     }
 }
@@ -253,6 +257,11 @@ where
         shutdown.await;
         let _ = stop.send(true);
     });
+    tokio::spawn(retention_loop(
+        ctx.clone(),
+        engine.settings.retention,
+        stopped.clone(),
+    ));
     loop {
         let mut rx = stopped.clone();
         let signal = async move {
@@ -288,6 +297,29 @@ where
         {
             return Ok(());
         }
+    }
+}
+
+/// The first retention sweep runs this long after start, then every `SWEEP_EVERY`.
+const FIRST_SWEEP: Duration = Duration::from_secs(60);
+const SWEEP_EVERY: Duration = Duration::from_secs(600);
+
+/// Erases expired payloads and response bodies now and then, until the stop signal.
+/// Several workers may sweep at once; erasing is idempotent.
+async fn retention_loop(
+    ctx: Context,
+    retention: chrono::Duration,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut wait = FIRST_SWEEP;
+    loop {
+        if tokio::time::timeout(wait, stopped.wait_for(|s| *s)).await.is_ok() {
+            return;
+        }
+        if let Err(e) = domain::service::retention::sweep(&ctx, retention, Utc::now()).await {
+            tracing::error!(error = %e, "the retention sweep failed; it runs again later");
+        }
+        wait = SWEEP_EVERY;
     }
 }
 

@@ -21,6 +21,8 @@ pub struct NewApplication {
     pub name: String,
     pub uid: Option<Uid>,
     pub rate_limit: Option<u16>,
+    /// Days to keep payloads and response bodies; the configured default when `None`.
+    pub retention_days: Option<u16>,
     pub metadata: BTreeMap<String, String>,
 }
 
@@ -30,7 +32,22 @@ pub struct ApplicationChanges {
     pub name: Option<String>,
     pub uid: Option<Option<Uid>>,
     pub rate_limit: Option<Option<u16>>,
+    pub retention_days: Option<Option<u16>>,
     pub metadata: Option<BTreeMap<String, String>>,
+}
+
+/// The longest retention an application may ask for, in days.
+pub const MAX_RETENTION_DAYS: u16 = 3650;
+
+/// An application's own retention period: 1 to 3650 days.
+pub fn parse_retention_days(days: u16) -> Result<u16> {
+    if !(1..=MAX_RETENTION_DAYS).contains(&days) {
+        return Err(Error::invalid(
+            "retentionDays",
+            format!("must be between 1 and {MAX_RETENTION_DAYS} days"),
+        ));
+    }
+    Ok(days)
 }
 
 /// An application's display name: 1–256 characters once trimmed.
@@ -151,7 +168,7 @@ pub async fn insert<C: ConnectionTrait>(
         uid: Set(new.uid.map(Uid::into_string)),
         name: Set(new.name),
         rate_limit: Set(new.rate_limit.map(i32::from)),
-        retention_days: Set(None),
+        retention_days: Set(new.retention_days.map(i32::from)),
         operational: Set(false),
         metadata: Set(StringMap(new.metadata)),
         created_at: Set(now),
@@ -218,6 +235,7 @@ pub async fn upsert(
             active.name = Set(new.name);
             active.uid = Set(new.uid.map(Uid::into_string));
             active.rate_limit = Set(new.rate_limit.map(i32::from));
+            active.retention_days = Set(new.retention_days.map(i32::from));
             active.metadata = Set(StringMap(new.metadata));
             active.updated_at = Set(Utc::now());
             let app = active
@@ -269,6 +287,9 @@ pub async fn patch(
     }
     if let Some(rate_limit) = changes.rate_limit {
         active.rate_limit = Set(rate_limit.map(i32::from));
+    }
+    if let Some(days) = changes.retention_days {
+        active.retention_days = Set(days.map(i32::from));
     }
     if let Some(metadata) = changes.metadata {
         active.metadata = Set(StringMap(metadata));

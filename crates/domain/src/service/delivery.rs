@@ -195,25 +195,13 @@ pub async fn plan(ctx: &Context, cache: &EndpointCache, job: &DeliveryJob) -> Re
     let (endpoint, keys) = (&cached.0, &cached.1);
     if endpoint.disabled && job.trigger == Trigger::Scheduled {
         // Nothing more goes to a disabled endpoint on schedule; the delivery has failed.
-        destination::Entity::update_for_tenant(tenant)
-            .col_expr(
-                destination::Column::Status,
-                sea_orm::sea_query::Expr::value(destination::Status::Fail),
-            )
-            .col_expr(
-                destination::Column::NextAttemptAt,
-                sea_orm::sea_query::Expr::value(Option::<DateTime<Utc>>::None),
-            )
-            .col_expr(
-                destination::Column::UpdatedAt,
-                sea_orm::sea_query::Expr::value(Utc::now()),
-            )
-            .filter(destination::Column::Id.eq(dest.id.clone()))
-            .filter(destination::Column::AttemptCount.eq(dest.attempt_count))
-            .exec(&ctx.db)
-            .await
-            .context("failing a delivery to a disabled endpoint")?;
+        fail_untried(ctx, tenant, &dest).await?;
         return Ok(Next::Skip("the endpoint is disabled"));
+    }
+    if message.payload.is_none() {
+        // Retention erased the payload before the delivery succeeded: nothing to send.
+        fail_untried(ctx, tenant, &dest).await?;
+        return Ok(Next::Skip("the payload has expired"));
     }
     Ok(Next::Send(Box::new(Plan {
         destination: dest,
@@ -221,6 +209,29 @@ pub async fn plan(ctx: &Context, cache: &EndpointCache, job: &DeliveryJob) -> Re
         endpoint: endpoint.clone(),
         keys: keys.clone(),
     })))
+}
+
+/// Marks a destination failed without a try, if it still is where the job found it.
+async fn fail_untried(ctx: &Context, tenant: &TenantId, dest: &destination::Model) -> Result<()> {
+    destination::Entity::update_for_tenant(tenant)
+        .col_expr(
+            destination::Column::Status,
+            sea_orm::sea_query::Expr::value(destination::Status::Fail),
+        )
+        .col_expr(
+            destination::Column::NextAttemptAt,
+            sea_orm::sea_query::Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(
+            destination::Column::UpdatedAt,
+            sea_orm::sea_query::Expr::value(Utc::now()),
+        )
+        .filter(destination::Column::Id.eq(dest.id.clone()))
+        .filter(destination::Column::AttemptCount.eq(dest.attempt_count))
+        .exec(&ctx.db)
+        .await
+        .context("failing a delivery without a try")?;
+    Ok(())
 }
 
 /// How a try went.

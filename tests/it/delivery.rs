@@ -136,12 +136,12 @@ impl Api<'_> {
 
     /// Polls `path` until `done` holds for its JSON (20 s at most).
     pub(crate) async fn wait_for(&self, path: &str, done: impl Fn(&Value) -> bool) -> Value {
-        for _ in 0..200 {
-            let value = self.get(path).await;
-            if done(&value) {
-                return value;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        let found = tests::eventually(Duration::from_secs(20), async || {
+            Some(self.get(path).await).filter(|v| done(v))
+        })
+        .await;
+        if let Some(value) = found {
+            return value;
         }
         panic!(
             "{path} never got there: {}\njobs: {}",
@@ -381,7 +381,7 @@ async fn gone_disables_the_endpoint_at_once() {
         .await;
     api.wait_for("/api/v1/app/acme/endpoint/main", |v| v["disabled"] == true)
         .await;
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    tests::quiet_window(Duration::from_millis(2500)).await;
     assert_eq!(receiver.got().len(), 1, "no retry after 410");
 }
 
@@ -514,7 +514,7 @@ async fn two_workers_on_one_database_deliver_each_destination_once() {
     }
     api.wait_for("/api/v1/app/acme/endpoint/main/stats", |v| v["success"] == 40)
         .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    tests::quiet_window(Duration::from_millis(500)).await;
     let got = receiver.got();
     let ids: BTreeSet<String> = got
         .iter()
@@ -615,7 +615,7 @@ async fn recover_tries_failed_deliveries_again() {
         json!({"since": hour_ago, "until": minute_ago}),
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tests::quiet_window(Duration::from_millis(1500)).await;
     assert_eq!(receiver.got().len(), 3);
 
     let out = api

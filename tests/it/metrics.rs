@@ -91,8 +91,15 @@ async fn the_queue_gauges_show_waiting_work() {
         )
         .await;
     }
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    let (_, text) = metrics(&app, None).await;
+    // Jobs are due from their whole second: wait until the oldest has aged a little.
+    let text = tests::eventually(std::time::Duration::from_secs(5), async || {
+        let (_, text) = metrics(&app, None).await;
+        sample(&text, "herald_queue_oldest_due_seconds")
+            .is_some_and(|age| age >= 0.5)
+            .then_some(text)
+    })
+    .await
+    .expect("the oldest job ages");
     assert_eq!(sample(&text, "herald_queue_depth"), Some(3.0), "{text}");
     let oldest = sample(&text, "herald_queue_oldest_due_seconds").unwrap();
     assert!((0.5..60.0).contains(&oldest), "{oldest}");

@@ -30,14 +30,9 @@ fn events(receiver: &Receiver, secret: &str) -> Vec<Value> {
         .collect()
 }
 
-async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    for _ in 0..300 {
-        if done() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{what} never happened");
+async fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let happened = tests::eventually(Duration::from_secs(30), async || done().then_some(())).await;
+    assert!(happened.is_some(), "{what} never happened");
 }
 
 fn of_type<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
@@ -96,7 +91,7 @@ async fn failing_exhausted_recovered_and_gone_are_reported_signed() {
         .await;
     // failing (4th try) + recovered (5th) + exhausted (dead) + exhausted and disabled (gone).
     wait_until("five operational events", || ops.got().len() >= 5).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    tests::quiet_window(Duration::from_millis(500)).await;
     let events = events(&ops, &secret);
     assert_eq!(events.len(), 5, "{events:#?}");
 
@@ -164,7 +159,7 @@ async fn operational_deliveries_that_fail_cause_no_more_events() {
     api.post("/api/v1/app/acme/msg", json!({"eventType": "a", "payload": {}}))
         .await;
     wait_until("the exhausted event", || !ops.got().is_empty()).await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    tests::quiet_window(Duration::from_secs(3)).await;
     assert_eq!(
         ops.got().len(),
         1,
@@ -216,7 +211,7 @@ async fn an_endpoint_failing_for_the_configured_period_is_disabled() {
     })
     .await;
     let sent = down.got().len();
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    tests::quiet_window(Duration::from_millis(2500)).await;
     assert_eq!(down.got().len(), sent, "nothing is sent to a disabled endpoint");
     assert!(
         sent < 14,

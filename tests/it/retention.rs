@@ -28,14 +28,22 @@ async fn response(api: &Api<'_>, app: &str, msg: &str) -> Value {
     api.get(&format!("/api/v1/app/{app}/attempt/msg/{msg}")).await["data"][0]["response"].clone()
 }
 
+/// Waits until the clock has passed `after` by a millisecond; returns the time then.
+async fn next_millisecond(after: chrono::DateTime<Utc>) -> chrono::DateTime<Utc> {
+    tests::eventually(Duration::from_secs(1), async || {
+        let now = Utc::now();
+        (now - after >= chrono::Duration::milliseconds(2)).then_some(now)
+    })
+    .await
+    .expect("the clock moves")
+}
+
 /// Waits until `n` deliveries arrived and their attempts are recorded.
 async fn delivered(api: &Api<'_>, receiver: &Receiver, n: usize) {
-    for _ in 0..100 {
-        if receiver.got().len() >= n {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    tests::eventually(Duration::from_secs(5), async || {
+        (receiver.got().len() >= n).then_some(())
+    })
+    .await;
     assert_eq!(receiver.got().len(), n);
     for app in ["acme", "brief"] {
         let want = n / 2;
@@ -79,9 +87,10 @@ async fn a_sweep_erases_exactly_what_expired() {
     }
     // Attempts are made when delivered: the old ones must be done before `middle`.
     delivered(&api, &receiver, 4).await;
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let middle = Utc::now();
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Ids have millisecond resolution: `middle` must be a later millisecond than every
+    // old id, and every new id a later one than `middle`.
+    let middle = next_millisecond(Utc::now()).await;
+    next_millisecond(middle).await;
     let new_acme = send(&api, "acme", 9).await;
     let new_brief = send(&api, "brief", 9).await;
     delivered(&api, &receiver, 6).await;

@@ -22,6 +22,31 @@ use tempfile::TempDir;
 
 pub const DATABASE_ENV: &str = "HERALD_TEST_DATABASE_URL";
 
+/// How often [`eventually`] looks again.
+const POLL: Duration = Duration::from_millis(25);
+
+/// Asks `check` until it yields a value or `within` has passed (then `None`): the one way
+/// tests wait for something to happen.
+pub async fn eventually<T>(within: Duration, mut check: impl AsyncFnMut() -> Option<T>) -> Option<T> {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if let Some(found) = check().await {
+            return Some(found);
+        }
+        if std::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Lets `window` pass: only for tests that show something does *not* happen (no retry
+/// after a 410, no event about an operational delivery). No poll can prove an absence;
+/// each window is longer than the schedule that would cause the thing.
+pub async fn quiet_window(window: Duration) {
+    tokio::time::sleep(window).await;
+}
+
 /// Installs the process-wide TLS provider, as `main` does.
 pub fn init() {
     let _ = rustls::crypto::ring::default_provider().install_default();

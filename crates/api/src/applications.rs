@@ -18,7 +18,7 @@ use utoipa::ToSchema;
 use crate::{
     error::{ApiResult, HttpErrorOut},
     extract::{Body, Caller, QueryParams},
-    wire::{ListResponse, not_null, nullable},
+    wire::{ListResponse, not_null, nullable, upserted},
 };
 
 #[derive(Clone, Debug, Deserialize, ToSchema)]
@@ -162,12 +162,7 @@ pub(crate) async fn create(
     let get_if_exists = query.flag("get_if_exists")?.unwrap_or(false);
     let new = NewApplication::try_from(input)?;
     let (app, created) = apps::create(&ctx, &caller.0.tenant, new, get_if_exists, &caller.0.actor()).await?;
-    let mut response = if created {
-        HttpResponse::Created()
-    } else {
-        HttpResponse::Ok()
-    };
-    Ok(response.json(ApplicationOut::from(app)))
+    Ok(upserted(created, ApplicationOut::from(app)))
 }
 
 #[utoipa::path(get, path = "/api/v1/app/{app_id}", tag = "Application",
@@ -193,12 +188,7 @@ pub(crate) async fn put(
 ) -> ApiResult<HttpResponse> {
     let new = NewApplication::try_from(input)?;
     let (app, created) = apps::upsert(&ctx, &caller.0.tenant, &path, new, &caller.0.actor()).await?;
-    let mut response = if created {
-        HttpResponse::Created()
-    } else {
-        HttpResponse::Ok()
-    };
-    Ok(response.json(ApplicationOut::from(app)))
+    Ok(upserted(created, ApplicationOut::from(app)))
 }
 
 #[utoipa::path(patch, path = "/api/v1/app/{app_id}", tag = "Application", request_body = ApplicationPatch,

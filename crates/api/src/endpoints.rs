@@ -24,7 +24,7 @@ use crate::{
     applications::parse_rate,
     error::{ApiResult, HttpErrorOut},
     extract::{Body, Caller, QueryParams},
-    wire::{ListResponse, not_null, nullable},
+    wire::{ListResponse, not_null, nullable, upserted},
 };
 
 #[derive(Clone, Debug, Deserialize, ToSchema)]
@@ -407,12 +407,7 @@ pub(crate) async fn put(
     let new = NewEndpoint::try_from(EndpointIn::from(input))?;
     let (ep, created) =
         endpoints::upsert(&ctx, &caller.0.tenant, &path.0, &path.1, new, &caller.0.actor()).await?;
-    let mut response = if created {
-        HttpResponse::Created()
-    } else {
-        HttpResponse::Ok()
-    };
-    Ok(response.json(EndpointOut::from(ep)))
+    Ok(upserted(created, EndpointOut::from(ep)))
 }
 
 #[utoipa::path(patch, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}", tag = "Endpoint", request_body = EndpointPatch,

@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 use crate::{
     error::{ApiResult, HttpErrorOut},
     extract::{Body, Caller, QueryParams},
-    wire::{ListResponse, not_null, nullable},
+    wire::{ListResponse, not_null, nullable, upserted},
 };
 
 #[derive(Clone, Debug, Deserialize, ToSchema)]
@@ -211,12 +211,7 @@ pub(crate) async fn put(
         feature_flag: input.feature_flag,
     })?;
     let (model, created) = types::upsert(&ctx, &caller.0.tenant, &path, new, &caller.0.actor()).await?;
-    let mut response = if created {
-        HttpResponse::Created()
-    } else {
-        HttpResponse::Ok()
-    };
-    Ok(response.json(EventTypeOut::from(model)))
+    Ok(upserted(created, EventTypeOut::from(model)))
 }
 
 #[utoipa::path(patch, path = "/api/v1/event-type/{event_type_name}", tag = "Event Type", request_body = EventTypePatch,

@@ -18,7 +18,7 @@ use crate::{
     },
     error::{ApiResult, HttpErrorOut},
     extract::{Body, Caller, QueryParams},
-    wire::ListResponse,
+    wire::{ListResponse, upserted},
 };
 
 const OPS: Owner<'static> = Owner::Operational;
@@ -73,12 +73,7 @@ pub(crate) async fn put(
 ) -> ApiResult<HttpResponse> {
     let new = NewEndpoint::try_from(EndpointIn::from(input))?;
     let (ep, created) = endpoints::upsert(&ctx, &caller.0.tenant, OPS, &path, new, &caller.0.actor()).await?;
-    let mut response = if created {
-        HttpResponse::Created()
-    } else {
-        HttpResponse::Ok()
-    };
-    Ok(response.json(EndpointOut::from(ep)))
+    Ok(upserted(created, EndpointOut::from(ep)))
 }
 
 #[utoipa::path(delete, path = "/api/v1/operational-webhook/endpoint/{endpoint_id}", tag = "Operational webhooks",

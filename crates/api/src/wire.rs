@@ -43,3 +43,14 @@ pub(crate) fn not_null<T>(field: &'static str, value: Option<Option<T>>) -> Resu
         Some(None) => Err(domain::Error::invalid(field, "may be omitted but not null")),
     }
 }
+
+/// The answer to a create-or-get or an upsert: `201` with the body if it made the
+/// resource, `200` if it was there already.
+pub(crate) fn upserted(created: bool, body: impl serde::Serialize) -> actix_web::HttpResponse {
+    let mut response = if created {
+        actix_web::HttpResponse::Created()
+    } else {
+        actix_web::HttpResponse::Ok()
+    };
+    response.json(body)
+}

@@ -26,7 +26,7 @@ use herald::{
     startup,
 };
 use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter};
-use tests::{TestDb, init};
+use tests::{TestDb, eventually, init};
 
 /// The binary, pointed at `db`. On PostgreSQL the keys must be configured; on SQLite
 /// they are left out so the binary generates and keeps its own.
@@ -558,21 +558,13 @@ impl ApiOnly {
             tenant: TenantId::parse(&tenant).unwrap(),
             http: reqwest::Client::new(),
         };
-        let mut ready = false;
-        for _ in 0..200 {
-            if api
-                .http
-                .get(format!("{}/health", api.base))
-                .send()
-                .await
-                .is_ok_and(|r| r.status() == 200)
-            {
-                ready = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        assert!(ready, "the API did not come up");
+        let health = format!("{}/health", api.base);
+        let ready = eventually(Duration::from_secs(10), async || {
+            let res = api.http.get(&health).send().await;
+            res.is_ok_and(|r| r.status() == 200).then_some(())
+        })
+        .await;
+        assert!(ready.is_some(), "the API did not come up");
         api.post("/app", serde_json::json!({"name": "C", "uid": "c"}))
             .await;
         api.post("/app/c/endpoint", serde_json::json!({"url": receiver_url}))
@@ -611,13 +603,13 @@ impl ApiOnly {
     /// Destinations of the tenant not yet `success`, once all are or `wait` has passed.
     async fn wait_for_success(&self, db: &TestDb, wait: Duration) -> u64 {
         let conn = startup::connect(&settings_of(db)).await.unwrap();
-        let deadline = Instant::now() + wait;
-        loop {
-            let open = self.open_destinations(&conn).await;
-            if open == 0 || Instant::now() > deadline {
-                return open;
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
+        let done = eventually(wait, async || {
+            (self.open_destinations(&conn).await == 0).then_some(0)
+        })
+        .await;
+        match done {
+            Some(open) => open,
+            None => self.open_destinations(&conn).await,
         }
     }
 
@@ -659,10 +651,10 @@ async fn killed_api_and_worker_processes_lose_no_accepted_message() {
     let mut doomed = spawn_worker(&db, &[]);
     let mut survivor = spawn_worker(&db, &[]);
     let delivered = || receiver.answered().len();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while delivered() < MESSAGES / 4 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(Duration::from_secs(60), async || {
+        (delivered() >= MESSAGES / 4).then_some(())
+    })
+    .await;
     assert!(
         delivered() < MESSAGES,
         "the run ended before the kill; slow the receiver down"
@@ -705,12 +697,16 @@ async fn sigterm_lets_deliveries_in_flight_finish_and_starts_no_new_ones() {
             ("HERALD_WORKER_SHUTDOWN_TIMEOUT", "10s"),
         ],
     );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while receiver.started().is_empty() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    // Mid-request: the receiver holds each request for 2 s.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    eventually(Duration::from_secs(30), async || {
+        (!receiver.started().is_empty()).then_some(())
+    })
+    .await;
+    // Mid-request (the receiver holds each request for 2 s): let the worker fill its four
+    // slots, or give up on that after a second and go on with what is in flight.
+    eventually(Duration::from_secs(1), async || {
+        (receiver.started().len() >= 4).then_some(())
+    })
+    .await;
     let in_flight = receiver.started().len();
     assert!(in_flight >= 1, "no delivery started");
     let termed = Instant::now();
@@ -718,15 +714,9 @@ async fn sigterm_lets_deliveries_in_flight_finish_and_starts_no_new_ones() {
         .args(["-TERM", &worker.id().to_string()])
         .status()
         .unwrap();
-    let status = loop {
-        if let Some(status) = worker.try_wait().unwrap() {
-            break status;
-        }
-        if termed.elapsed() > Duration::from_secs(20) {
-            let _ = worker.kill();
-            panic!("the worker did not exit within 20 s of SIGTERM");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    let Some(status) = eventually(Duration::from_secs(20), async || worker.try_wait().unwrap()).await else {
+        let _ = worker.kill();
+        panic!("the worker did not exit within 20 s of SIGTERM");
     };
     let took = termed.elapsed();
     assert!(status.success(), "the worker exited with {status}");
@@ -841,15 +831,12 @@ async fn json_logs_and_the_health_command() {
     );
     // Serving (and so handling SIGTERM) once it answers.
     let health = format!("{}/api/v1/health", listening["url"].as_str().unwrap());
-    let mut up = false;
-    for _ in 0..100 {
-        if reqwest::get(&health).await.is_ok_and(|r| r.status() == 200) {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(up, "herald serve never answered");
+    let up = eventually(Duration::from_secs(5), async || {
+        let res = reqwest::get(&health).await;
+        res.is_ok_and(|r| r.status() == 200).then_some(())
+    })
+    .await;
+    assert!(up.is_some(), "herald serve never answered");
     // `herald health`, the container image's health check, agrees.
     let url = listening["url"].as_str().unwrap();
     let ok = run(herald(&db).args(["health", "--url", url]), None);

@@ -12,6 +12,7 @@ mod delivery;
 mod deploy;
 mod first_run;
 mod health;
+mod keys;
 mod metrics;
 mod migrations;
 mod openapi;

@@ -201,10 +201,11 @@ pub(crate) async fn gate(
 
 async fn authenticate(ctx: &Context, gate: &Gate, req: &ServiceRequest) -> ApiResult<ApiPrincipal> {
     let token = bearer(req)?;
+    // The reason (expired, revoked, signed with a retired key) tells the token's holder
+    // what to do and nothing they could not learn otherwise.
     let principal: ApiPrincipal = token::authenticate(ctx, &token).await.map_err(|e| match e {
-        domain::Error::Unauthenticated(_) | domain::Error::NotFound(_) => {
-            ApiError::unauthorized("invalid, expired or revoked token")
-        }
+        domain::Error::Unauthenticated(reason) => ApiError::unauthorized(reason),
+        domain::Error::NotFound(_) => ApiError::unauthorized("invalid, expired or revoked token"),
         other => ApiError::from(other),
     })?;
     gate.check_rate(&principal.tenant)?;

@@ -91,12 +91,15 @@ pub struct PortalClaims {
     pub read_only: bool,
 }
 
-/// The HS256 keys Herald signs and checks its tokens with. The first key signs; every key
-/// verifies (older keys stay valid during a signing-key rotation).
+/// The HS256 keys Herald signs and checks its tokens with. The signing key signs and
+/// verifies; fallback keys (the old key after a signing-key rotation) verify until a
+/// configured time, after which their tokens are refused.
 #[derive(Clone)]
 pub struct JwtKeys {
     signing: (String, EncodingKey),
+    /// The signing key's first, then the fallbacks'.
     verifying: Vec<(String, DecodingKey)>,
+    fallbacks_until: DateTime<Utc>,
 }
 
 impl fmt::Debug for JwtKeys {
@@ -118,18 +121,20 @@ fn key_id(secret: &str) -> String {
 
 impl JwtKeys {
     pub fn new(secret: &str) -> Self {
-        Self::with_previous(secret, &[])
+        Self::with_fallbacks(secret, &[], DateTime::<Utc>::MIN_UTC)
     }
 
-    /// Signs with `secret`; also accepts tokens signed with any of `previous`.
-    pub fn with_previous(secret: &str, previous: &[&str]) -> Self {
+    /// Signs with `secret`; also accepts tokens signed with any of `fallbacks` until
+    /// `until`.
+    pub fn with_fallbacks(secret: &str, fallbacks: &[&str], until: DateTime<Utc>) -> Self {
         let verifying = std::iter::once(secret)
-            .chain(previous.iter().copied())
+            .chain(fallbacks.iter().copied())
             .map(|s| (key_id(s), DecodingKey::from_secret(s.as_bytes())))
             .collect();
         Self {
             signing: (key_id(secret), EncodingKey::from_secret(secret.as_bytes())),
             verifying,
+            fallbacks_until: until,
         }
     }
 
@@ -156,14 +161,22 @@ impl JwtKeys {
         validation.set_issuer(&[ISSUER]);
         validation.set_required_spec_claims(required);
         validation.leeway = 30;
-        // Try the key the header names first; tokens without a `kid` try every key.
+        // Try the key the header names; tokens without a `kid` try every key.
         let keys = self
             .verifying
             .iter()
-            .filter(|(kid, _)| header.kid.as_deref().is_none_or(|k| k == kid));
+            .enumerate()
+            .filter(|(_, (kid, _))| header.kid.as_deref().is_none_or(|k| k == kid));
         let mut last = bad();
-        for (_, key) in keys {
+        for (index, (_, key)) in keys {
             match jsonwebtoken::decode::<T>(token, key, &validation) {
+                Ok(_) if index > 0 && Utc::now() > self.fallbacks_until => {
+                    return Err(Error::unauthenticated(format!(
+                        "the token was signed with a retired signing key, accepted until {}; ask for a new token",
+                        self.fallbacks_until
+                            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    )));
+                }
                 Ok(data) => return Ok(data.claims),
                 Err(e) => {
                     last = match e.kind() {
@@ -295,11 +308,29 @@ mod tests {
         let token = old
             .issue_api_token(&TenantId::new(), &ApiTokenId::new(), Utc::now(), None)
             .unwrap();
-        let rotated = JwtKeys::with_previous(
-            "new-secret-that-is-long-enough-0000",
-            &["old-secret-that-is-long-enough-0000"],
+        let rotated = |until| {
+            JwtKeys::with_fallbacks(
+                "new-secret-that-is-long-enough-0000",
+                &["old-secret-that-is-long-enough-0000"],
+                until,
+            )
+        };
+        assert!(
+            rotated(Utc::now() + Duration::days(1))
+                .verify_api_token(&token)
+                .is_ok()
         );
-        assert!(rotated.verify_api_token(&token).is_ok());
+        let refused = rotated(Utc::now() - Duration::seconds(1))
+            .verify_api_token(&token)
+            .unwrap_err()
+            .to_string();
+        assert!(refused.contains("retired signing key"), "{refused}");
+        // New tokens are signed with the new key, whatever the date.
+        let new = rotated(Utc::now() - Duration::seconds(1));
+        let fresh = new
+            .issue_api_token(&TenantId::new(), &ApiTokenId::new(), Utc::now(), None)
+            .unwrap();
+        assert!(new.verify_api_token(&fresh).is_ok());
         assert!(
             JwtKeys::new("new-secret-that-is-long-enough-0000")
                 .verify_api_token(&token)

@@ -27,7 +27,7 @@ pub enum CryptoError {
     BadKey(String),
     #[error(
         "a stored secret was sealed under main key {found}, but the configured main key is {configured}; \
-         configure the main key that sealed it (HERALD_MAIN_KEY)"
+         configure the main key that sealed it (HERALD_MAIN_KEY, or HERALD_MAIN_KEY_FALLBACKS while a rotation runs)"
     )]
     UnknownKey { found: String, configured: String },
     #[error("a stored secret does not open under main key {0}: it is corrupt or belongs to another row")]
@@ -99,25 +99,35 @@ impl fmt::Debug for MainKey {
 #[derive(Clone, Debug)]
 pub struct Keyring {
     current: MainKey,
-    previous: Vec<MainKey>,
+    fallbacks: Vec<MainKey>,
 }
 
 impl Keyring {
     pub fn new(current: MainKey) -> Self {
         Self {
             current,
-            previous: Vec::new(),
+            fallbacks: Vec::new(),
         }
     }
 
-    /// A keyring that seals with `current` and still opens what `previous` sealed
-    /// (during a main key rotation).
-    pub fn with_previous(current: MainKey, previous: Vec<MainKey>) -> Self {
-        Self { current, previous }
+    /// A keyring that seals with `current` and also opens what `fallbacks` sealed: the
+    /// old key while a main key rotation runs.
+    pub fn with_fallbacks(current: MainKey, fallbacks: Vec<MainKey>) -> Self {
+        Self { current, fallbacks }
     }
 
     pub fn current(&self) -> &MainKey {
         &self.current
+    }
+
+    /// The id of the key that sealed `sealed`, if it is in a format Herald reads.
+    pub fn sealed_by(sealed: &[u8]) -> Option<String> {
+        (sealed.len() >= HEADER_LEN && sealed[0] == VERSION).then(|| {
+            sealed[1..1 + KEY_ID_LEN]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        })
     }
 
     pub fn seal(&self, plaintext: &[u8], associated_data: &[u8]) -> Result<Vec<u8>, CryptoError> {
@@ -147,7 +157,7 @@ impl Keyring {
         }
         let key_id = &sealed[1..1 + KEY_ID_LEN];
         let key = std::iter::once(&self.current)
-            .chain(&self.previous)
+            .chain(&self.fallbacks)
             .find(|k| k.id == key_id)
             .ok_or_else(|| CryptoError::UnknownKey {
                 found: key_id.iter().map(|b| format!("{b:02x}")).collect(),
@@ -225,10 +235,12 @@ mod tests {
         let old = MainKey::generate().unwrap();
         let new = MainKey::generate().unwrap();
         let sealed_old = Keyring::new(old.clone()).seal(b"s", b"a").unwrap();
-        let ring = Keyring::with_previous(new, vec![old]);
+        let ring = Keyring::with_fallbacks(new, vec![old]);
         assert_eq!(ring.open(&sealed_old, b"a").unwrap(), b"s");
         assert!(!ring.sealed_by_current(&sealed_old));
         assert!(ring.sealed_by_current(&ring.seal(b"s", b"a").unwrap()));
+        assert_eq!(Keyring::sealed_by(&sealed_old), Some(ring.fallbacks[0].id()));
+        assert_eq!(Keyring::sealed_by(b"short"), None);
     }
 
     #[test]

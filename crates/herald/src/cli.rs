@@ -54,6 +54,29 @@ pub enum Command {
     /// Manage dashboard users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Main key and signing key rotation.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Print a new random key: a main key (base64 of 32 bytes), or with `--jwt` a JWT
+    /// signing secret.
+    Generate {
+        #[arg(long)]
+        jwt: bool,
+    },
+    /// Open every stored endpoint secret with the configured keys and count them by the
+    /// main key that sealed them; changes nothing.
+    Status,
+    /// Re-seal every endpoint secret under HERALD_MAIN_KEY, opening old ones with
+    /// HERALD_MAIN_KEY_FALLBACKS. Checks that every secret opens before changing any.
+    Rotate {
+        /// Secrets re-sealed per transaction.
+        #[arg(long, default_value_t = service::rekey::BATCH)]
+        batch_size: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -208,6 +231,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             emit(&issued.token);
             Ok(())
         }
+        Command::Keys(command) => keys(&settings, command).await,
         Command::User(UserCommand::Create(args)) => {
             let tenant = TenantId::parse(&args.tenant_id)?;
             let email = Email::parse(&args.email)?;
@@ -225,6 +249,50 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn keys(settings: &Settings, command: KeysCommand) -> anyhow::Result<()> {
+    use service::rekey;
+    if let KeysCommand::Generate { jwt } = command {
+        emit(&if jwt {
+            crate::secrets::generate_jwt_secret()?
+        } else {
+            domain::crypto::MainKey::generate()?.encode()
+        });
+        return Ok(());
+    }
+    let ctx = startup::context(settings, String::new()).await?;
+    startup::require_migrated(&ctx.db).await?;
+    if let KeysCommand::Rotate { batch_size } = command {
+        let done = rekey::reseal(&ctx, batch_size).await?;
+        emit(&format!(
+            "re-sealed {} endpoint secrets under main key {} ({} already were)",
+            done.resealed,
+            ctx.keyring.current().id(),
+            done.unchanged
+        ));
+    }
+    let census = rekey::census(&ctx).await?;
+    for (key, count) in &census.by_key {
+        let role = if *key == census.current_key {
+            "current"
+        } else {
+            "fallback"
+        };
+        emit(&format!("main key {key} ({role}): {count} endpoint secrets"));
+    }
+    if census.under_other_keys() == 0 {
+        emit(&format!(
+            "every endpoint secret is sealed under main key {}: HERALD_MAIN_KEY_FALLBACKS is not needed",
+            census.current_key
+        ));
+    } else {
+        emit(&format!(
+            "{} endpoint secrets are sealed under other keys: keep HERALD_MAIN_KEY_FALLBACKS and run `herald keys rotate`",
+            census.under_other_keys()
+        ));
+    }
+    Ok(())
 }
 
 async fn serve(settings: &Settings) -> anyhow::Result<()> {

@@ -55,6 +55,16 @@ pub struct Settings {
     /// Base64 of 32 bytes; seals endpoint secrets at rest. Generated and kept beside the
     /// SQLite file when unset.
     pub main_key: Option<Secret>,
+    /// Comma-separated main keys that still open (never seal) endpoint secrets: the old
+    /// key while `herald keys rotate` moves secrets to the new one.
+    pub main_key_fallbacks: Option<Secret>,
+    /// Comma-separated JWT secrets whose tokens stay valid (none is signed with them)
+    /// until `jwt_fallbacks_until`: the old secret after a signing-key rotation.
+    pub jwt_secret_fallbacks: Option<Secret>,
+    /// When tokens signed with a fallback JWT secret stop working: RFC 3339
+    /// (`2027-01-31T12:00:00Z`) or a date (midnight UTC at its start). Required with
+    /// `jwt_secret_fallbacks`.
+    pub jwt_fallbacks_until: Option<String>,
     /// Log filter, `tracing` syntax (`info`, `herald=debug,sqlx=warn`).
     pub log: String,
     /// `human` (default) or `json`: one JSON object per log line.
@@ -99,6 +109,9 @@ impl Default for Settings {
             public_url: None,
             jwt_secret: None,
             main_key: None,
+            main_key_fallbacks: None,
+            jwt_secret_fallbacks: None,
+            jwt_fallbacks_until: None,
             log: "info".into(),
             log_format: "human".into(),
             http_workers: None,
@@ -126,6 +139,9 @@ pub const KNOWN_KEYS: &[&str] = &[
     "public_url",
     "jwt_secret",
     "main_key",
+    "main_key_fallbacks",
+    "jwt_secret_fallbacks",
+    "jwt_fallbacks_until",
     "log",
     "log_format",
     "http_workers",
@@ -232,6 +248,9 @@ impl EnvVars {
                 | "public_url"
                 | "jwt_secret"
                 | "main_key"
+                | "main_key_fallbacks"
+                | "jwt_secret_fallbacks"
+                | "jwt_fallbacks_until"
                 | "log"
                 | "log_format"
                 | "retry_schedule"
@@ -277,6 +296,9 @@ mod tests {
             public_url: Some("x".into()),
             jwt_secret: Some(Secret::new("x")),
             main_key: Some(Secret::new("x")),
+            main_key_fallbacks: Some(Secret::new("x")),
+            jwt_secret_fallbacks: Some(Secret::new("x")),
+            jwt_fallbacks_until: Some("x".into()),
             http_workers: Some(1),
             metrics_token: Some(Secret::new("x")),
             metrics_listen: Some("x".into()),

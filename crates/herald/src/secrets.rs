@@ -14,7 +14,11 @@ use std::{
 
 use anyhow::{Context as _, bail};
 use base64::{Engine, engine::general_purpose::STANDARD};
-use domain::crypto::{MainKey, random_bytes};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use domain::{
+    auth::JwtKeys,
+    crypto::{Keyring, MainKey, random_bytes},
+};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Secret, Settings};
@@ -26,6 +30,83 @@ pub const MIN_JWT_SECRET_LEN: usize = 32;
 pub struct Keys {
     pub jwt_secret: Secret,
     pub main_key: MainKey,
+    /// Old main keys that still open secrets (a rotation in progress).
+    pub main_key_fallbacks: Vec<MainKey>,
+    /// Old JWT secrets whose tokens stay valid until `jwt_fallbacks_until`.
+    pub jwt_secret_fallbacks: Vec<Secret>,
+    pub jwt_fallbacks_until: DateTime<Utc>,
+}
+
+impl Keys {
+    pub fn keyring(&self) -> Keyring {
+        Keyring::with_fallbacks(self.main_key.clone(), self.main_key_fallbacks.clone())
+    }
+
+    pub fn jwt(&self) -> JwtKeys {
+        let fallbacks: Vec<&str> = self.jwt_secret_fallbacks.iter().map(Secret::expose).collect();
+        JwtKeys::with_fallbacks(self.jwt_secret.expose(), &fallbacks, self.jwt_fallbacks_until)
+    }
+}
+
+/// The comma-separated values of a list setting.
+fn list(value: Option<&Secret>) -> impl Iterator<Item = &str> {
+    value
+        .map(|v| v.expose().split(','))
+        .into_iter()
+        .flatten()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+/// `2027-01-31T12:00:00Z`, or `2027-01-31` for midnight UTC at its start.
+fn parse_until(value: &str) -> anyhow::Result<DateTime<Utc>> {
+    let value = value.trim();
+    if let Ok(at) = DateTime::parse_from_rfc3339(value) {
+        return Ok(at.with_timezone(&Utc));
+    }
+    NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        .map(|day| day.and_time(NaiveTime::MIN).and_utc())
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "HERALD_JWT_FALLBACKS_UNTIL must be an RFC 3339 time (2027-01-31T12:00:00Z) or a date \
+                 (2027-01-31), not `{value}`"
+            )
+        })
+}
+
+/// The fallback keys of `settings`, checked.
+fn fallbacks(settings: &Settings) -> anyhow::Result<(Vec<MainKey>, Vec<Secret>, DateTime<Utc>)> {
+    let main = list(settings.main_key_fallbacks.as_ref())
+        .enumerate()
+        .map(|(n, key)| {
+            MainKey::parse(key).with_context(|| {
+                format!(
+                    "fallback main key {} of HERALD_MAIN_KEY_FALLBACKS is unusable",
+                    n + 1
+                )
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let jwt: Vec<Secret> = list(settings.jwt_secret_fallbacks.as_ref())
+        .map(Secret::new)
+        .collect();
+    if jwt.iter().any(|s| s.expose().len() < MIN_JWT_SECRET_LEN) {
+        bail!("every HERALD_JWT_SECRET_FALLBACKS secret must be at least {MIN_JWT_SECRET_LEN} characters");
+    }
+    let until = settings
+        .jwt_fallbacks_until
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty());
+    let until = match (until, jwt.is_empty()) {
+        (Some(until), _) => parse_until(until)?,
+        (None, true) => DateTime::<Utc>::MIN_UTC,
+        (None, false) => bail!(
+            "HERALD_JWT_SECRET_FALLBACKS needs HERALD_JWT_FALLBACKS_UNTIL: the time after which tokens \
+             signed with those secrets stop working"
+        ),
+    };
+    Ok((main, jwt, until))
 }
 
 #[derive(Default, Serialize, Deserialize)]
@@ -81,13 +162,17 @@ pub fn resolve(settings: &Settings) -> anyhow::Result<Keys> {
         bail!("the JWT secret (HERALD_JWT_SECRET) must be at least {MIN_JWT_SECRET_LEN} characters");
     }
     let main_key = MainKey::parse(main.expose()).context("the main key (HERALD_MAIN_KEY) is unusable")?;
+    let (main_key_fallbacks, jwt_secret_fallbacks, jwt_fallbacks_until) = fallbacks(settings)?;
     Ok(Keys {
         jwt_secret: jwt,
         main_key,
+        main_key_fallbacks,
+        jwt_secret_fallbacks,
+        jwt_fallbacks_until,
     })
 }
 
-fn generate_jwt_secret() -> anyhow::Result<String> {
+pub fn generate_jwt_secret() -> anyhow::Result<String> {
     let mut bytes = [0u8; 32];
     random_bytes(&mut bytes)?;
     Ok(STANDARD.encode(bytes))

@@ -5,7 +5,7 @@ use std::{net::TcpListener, sync::Arc, time::Duration};
 
 use actix_web::{App, HttpServer, dev::Server, web};
 use anyhow::{Context as _, bail};
-use domain::{Context, DomainSettings, auth::JwtKeys, crypto::Keyring, db, service::delivery};
+use domain::{Context, DomainSettings, db, service::delivery};
 use migrations::{Migrator, MigratorTrait};
 
 use crate::{config::Settings, secrets};
@@ -28,8 +28,8 @@ pub async fn context(settings: &Settings, public_url: String) -> anyhow::Result<
         backend,
         queue: Arc::new(worker::SqlQueue::new(backend)),
         db: conn,
-        jwt: Arc::new(JwtKeys::new(keys.jwt_secret.expose())),
-        keyring: Arc::new(Keyring::new(keys.main_key)),
+        jwt: Arc::new(keys.jwt()),
+        keyring: Arc::new(keys.keyring()),
         settings: Arc::new(DomainSettings { public_url }),
         metrics: Arc::default(),
     })

@@ -12,6 +12,7 @@ pub mod idempotency;
 pub mod message;
 pub mod operational;
 pub mod portal;
+pub mod rekey;
 pub mod retention;
 pub mod tenant;
 pub mod token;

@@ -1,0 +1,144 @@
+//! Main key rotation: re-sealing every endpoint secret under the current main key.
+//!
+//! While a rotation runs, every process is configured with the new key as
+//! `HERALD_MAIN_KEY` and the old one as a fallback, so secrets sealed under either open
+//! (see `crypto::Keyring`). [`reseal`] then moves the stored secrets over in batches,
+//! one short transaction each; when it reports none left under another key, the
+//! fallback can go.
+//!
+//! Before it writes anything, [`census`] opens every stored secret: if one does not open
+//! with the configured keys (a wrong key, a missing fallback), the rotation stops there
+//! and the database is as it was.
+//!
+//! This works across tenants by design, hence the unscoped queries below.
+
+use std::collections::BTreeMap;
+
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
+};
+
+use crate::{
+    Context, DbContext, Error, Result, crypto::Keyring, entity::endpoint_secret, id::EndpointSecretId,
+};
+
+/// Rows read and re-sealed per transaction, unless the caller says otherwise.
+pub const BATCH: u64 = 500;
+
+/// How many stored secrets each main key sealed (by key id), all of them opened.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Census {
+    pub by_key: BTreeMap<String, u64>,
+    pub current_key: String,
+}
+
+impl Census {
+    /// Secrets sealed under a key other than the current one.
+    pub fn under_other_keys(&self) -> u64 {
+        self.by_key
+            .iter()
+            .filter(|(id, _)| **id != self.current_key)
+            .map(|(_, n)| n)
+            .sum()
+    }
+}
+
+/// What a rotation did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Resealed {
+    /// Secrets moved to the current key.
+    pub resealed: u64,
+    /// Secrets the current key had sealed already.
+    pub unchanged: u64,
+}
+
+/// Up to `size` rows after `after`, in id order.
+async fn batch<C: ConnectionTrait>(
+    conn: &C,
+    after: Option<&EndpointSecretId>,
+    size: u64,
+) -> Result<Vec<endpoint_secret::Model>> {
+    #[expect(clippy::disallowed_methods, reason = "a key rotation covers every tenant")]
+    let mut query = endpoint_secret::Entity::find().order_by_asc(endpoint_secret::Column::Id);
+    if let Some(after) = after {
+        query = query.filter(endpoint_secret::Column::Id.gt(after.clone()));
+    }
+    query
+        .limit(size)
+        .all(conn)
+        .await
+        .context("reading endpoint secrets")
+}
+
+/// Opens `row` or says which row would not open, and why.
+fn open(keyring: &Keyring, row: &endpoint_secret::Model) -> Result<Vec<u8>> {
+    keyring
+        .open(&row.ciphertext, row.endpoint_id.as_str().as_bytes())
+        .map_err(|e| {
+            Error::rejected(format!(
+                "the signing secret {} of endpoint {} does not open: {e}",
+                row.id, row.endpoint_id
+            ))
+        })
+}
+
+/// Opens every stored secret with the configured keys and counts them by the key that
+/// sealed them. Changes nothing.
+pub async fn census(ctx: &Context) -> Result<Census> {
+    let mut census = Census {
+        current_key: ctx.keyring.current().id(),
+        ..Census::default()
+    };
+    let mut after = None;
+    loop {
+        let rows = batch(&ctx.db, after.as_ref(), BATCH).await?;
+        for row in &rows {
+            open(&ctx.keyring, row)?;
+            let key = Keyring::sealed_by(&row.ciphertext).unwrap_or_default();
+            *census.by_key.entry(key).or_default() += 1;
+        }
+        match rows.last() {
+            Some(last) if rows.len() as u64 == BATCH => after = Some(last.id.clone()),
+            _ => return Ok(census),
+        }
+    }
+}
+
+/// Re-seals every endpoint secret that another key sealed under the current main key,
+/// `batch_size` rows per transaction.
+///
+/// Runs [`census`] first, so a key that cannot open everything changes nothing. Each
+/// row is replaced only if it still holds what was read, so a secret rotated through the
+/// API meanwhile is never overwritten with an older value; running it again is harmless.
+pub async fn reseal(ctx: &Context, batch_size: u64) -> Result<Resealed> {
+    let batch_size = batch_size.max(1);
+    census(ctx).await?;
+    let mut done = Resealed::default();
+    let mut after = None;
+    loop {
+        let txn = crate::db::begin_write(&ctx.db).await?;
+        let rows = batch(&txn, after.as_ref(), batch_size).await?;
+        for row in &rows {
+            if ctx.keyring.sealed_by_current(&row.ciphertext) {
+                done.unchanged += 1;
+                continue;
+            }
+            let plain = open(&ctx.keyring, row)?;
+            let sealed = ctx.keyring.seal(&plain, row.endpoint_id.as_str().as_bytes())?;
+            #[expect(clippy::disallowed_methods, reason = "a key rotation covers every tenant")]
+            let updated = endpoint_secret::Entity::update_many()
+                .col_expr(endpoint_secret::Column::Ciphertext, Expr::value(sealed))
+                .filter(endpoint_secret::Column::Id.eq(row.id.clone()))
+                .filter(endpoint_secret::Column::Ciphertext.eq(row.ciphertext.clone()))
+                .exec(&txn)
+                .await
+                .context("re-sealing an endpoint secret")?;
+            done.resealed += updated.rows_affected;
+        }
+        txn.commit().await.context("committing a re-seal batch")?;
+        match rows.last() {
+            Some(last) if rows.len() as u64 == batch_size => after = Some(last.id.clone()),
+            _ => return Ok(done),
+        }
+    }
+}

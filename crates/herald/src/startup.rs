@@ -171,11 +171,12 @@ impl Application {
 
         let data = web::Data::new(context.clone());
         let api = api::Api::new(&api_settings(settings));
+        let pages = dashboard::Dashboard::new();
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
                 .configure(|cfg| api.configure(cfg))
-                .configure(dashboard::configure)
+                .configure(|cfg| pages.configure(cfg))
         })
         .listen(listener)
         .context("starting the HTTP server")?

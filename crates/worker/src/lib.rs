@@ -319,6 +319,9 @@ async fn retention_loop(
         if let Err(e) = domain::service::retention::sweep(&ctx, retention, Utc::now()).await {
             tracing::error!(error = %e, "the retention sweep failed; it runs again later");
         }
+        if let Err(e) = domain::service::session::purge_expired(&ctx.db, Utc::now()).await {
+            tracing::error!(error = %e, "deleting expired dashboard sessions failed; it runs again later");
+        }
         wait = SWEEP_EVERY;
     }
 }

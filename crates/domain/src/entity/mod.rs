@@ -11,6 +11,7 @@ pub mod endpoint_secret;
 pub mod event_type;
 pub mod idempotency_key;
 pub mod message;
+pub mod session;
 pub mod tenant;
 pub mod user;
 

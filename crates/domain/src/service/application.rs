@@ -106,10 +106,40 @@ pub async fn list<C: ConnectionTrait>(
     tenant: &TenantId,
     page: &PageRequest,
 ) -> Result<Paged<application::Model>> {
-    pagination::fetch(conn, visible(tenant), application::Column::Id, page, |a| {
-        a.id.to_string()
-    })
-    .await
+    search(conn, tenant, "", page).await
+}
+
+/// The applications whose name or uid contains `query` (any case); all of them when it
+/// is blank.
+pub async fn search<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    query: &str,
+    page: &PageRequest,
+) -> Result<Paged<application::Model>> {
+    let mut select = visible(tenant);
+    let query = query.trim().to_lowercase();
+    if !query.is_empty() {
+        use sea_orm::sea_query::{Expr, ExprTrait, Func};
+        // LIKE's wildcards in the query are taken literally.
+        let pattern = format!(
+            "%{}%",
+            query
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let like = |column: application::Column| {
+            Expr::expr(Func::lower(Expr::col(column)))
+                .like(sea_orm::sea_query::LikeExpr::new(&pattern).escape('\\'))
+        };
+        select = select.filter(
+            sea_orm::Condition::any()
+                .add(like(application::Column::Name))
+                .add(like(application::Column::Uid)),
+        );
+    }
+    pagination::fetch(conn, select, application::Column::Id, page, |a| a.id.to_string()).await
 }
 
 /// The tenant's operational-webhook application, if it has made one.

@@ -1,6 +1,6 @@
 //! The delivery log: attempts, and the destinations (message × endpoint) they belong to.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, DurationRound, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, QueryFilter, Set, sea_query::Query};
 
 use super::{
@@ -331,4 +331,72 @@ pub async fn recover(
     .await?;
     txn.commit().await.context("committing a recovery")?;
     Ok(failed.len())
+}
+
+/// Attempts of one hour.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Hour {
+    pub start: DateTime<Utc>,
+    pub succeeded: u64,
+    pub failed: u64,
+    /// Mean response time of the hour's attempts, in milliseconds.
+    pub mean_ms: f64,
+}
+
+/// Attempts per hour over the `hours` hours before `now` (oldest first), for the whole
+/// tenant or one endpoint. One grouped count per hour, each cut by the id index (ids sort
+/// by time).
+pub async fn hourly<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    endpoint: Option<&EndpointId>,
+    hours: i64,
+    now: DateTime<Utc>,
+) -> Result<Vec<Hour>> {
+    use sea_orm::{
+        QuerySelect,
+        sea_query::{Expr, ExprTrait},
+    };
+    let top = now.duration_trunc(chrono::Duration::hours(1)).unwrap_or(now) + chrono::Duration::hours(1);
+    let mut out = Vec::new();
+    for back in (1..=hours).rev() {
+        let start = top - chrono::Duration::hours(back);
+        let end = start + chrono::Duration::hours(1);
+        let mut select = attempt::Entity::for_tenant(tenant)
+            .select_only()
+            .column(attempt::Column::Status)
+            .column_as(Expr::col(attempt::Column::Id).count(), "n")
+            // PostgreSQL sums bigints into numeric; the cast keeps it an integer on both.
+            .column_as(Expr::cust("CAST(SUM(duration_ms) AS BIGINT)"), "total_ms")
+            .filter(attempt::Column::Id.gte(AttemptId::first_at(start)))
+            .filter(attempt::Column::Id.lt(AttemptId::first_at(end)))
+            .group_by(attempt::Column::Status);
+        if let Some(endpoint) = endpoint {
+            select = select.filter(attempt::Column::EndpointId.eq(endpoint.clone()));
+        }
+        let rows = select
+            .into_tuple::<(attempt::Status, i64, Option<i64>)>()
+            .all(conn)
+            .await
+            .context("counting attempts")?;
+        let mut hour = Hour {
+            start,
+            ..Hour::default()
+        };
+        let mut total_ms = 0i64;
+        for (status, n, ms) in rows {
+            let n = u64::try_from(n).unwrap_or(0);
+            match status {
+                attempt::Status::Success => hour.succeeded += n,
+                attempt::Status::Fail => hour.failed += n,
+            }
+            total_ms += ms.unwrap_or(0);
+        }
+        let count = hour.succeeded + hour.failed;
+        if count > 0 {
+            hour.mean_ms = total_ms as f64 / count as f64;
+        }
+        out.push(hour);
+    }
+    Ok(out)
 }

@@ -691,3 +691,34 @@ pub async fn stats<C: ConnectionTrait>(
     }
     Ok(stats)
 }
+
+/// The tenant's endpoints that are failing (every try since `failing_since`) or
+/// disabled, oldest trouble first; the operational application's are left out.
+pub async fn troubled<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    limit: u64,
+) -> Result<Vec<(endpoint::Model, crate::entity::application::Model)>> {
+    use sea_orm::QueryOrder;
+    let endpoints = endpoint::Entity::for_tenant(tenant)
+        .filter(
+            Condition::any()
+                .add(endpoint::Column::FailingSince.is_not_null())
+                .add(endpoint::Column::Disabled.eq(true)),
+        )
+        .order_by_asc(endpoint::Column::FailingSince)
+        .limit(limit * 2)
+        .all(conn)
+        .await
+        .context("loading failing endpoints")?;
+    let mut out = Vec::new();
+    for ep in endpoints {
+        if let Ok(app) = super::application::find(conn, tenant, ep.app_id.as_str()).await {
+            out.push((ep, app));
+        }
+        if out.len() as u64 == limit {
+            break;
+        }
+    }
+    Ok(out)
+}

@@ -14,7 +14,7 @@ use crate::{
     Context, DbContext, Error, Result,
     db::Backend,
     entity::{StringList, destination, endpoint, message},
-    id::{AppId, DestinationId, MessageId, TenantId},
+    id::{AppId, DestinationId, EndpointId, MessageId, TenantId},
     pagination::{self, PageRequest, Paged},
     queue::{DeliveryJob, Trigger},
     scope::TenantScoped,
@@ -98,9 +98,51 @@ pub async fn create(
         },
         Err(e) => return Err(e),
     };
-    let created = insert_in(ctx, &txn, tenant, &app, new).await?;
+    let created = insert_in(ctx, &txn, tenant, &app, new, None).await?;
     txn.commit().await.context("committing a message")?;
     Ok(created)
+}
+
+/// Sends a test event of `event_type` to one endpoint only (the dashboard's "send test
+/// event"), whatever its filters say; other endpoints of the application get nothing.
+pub async fn send_test(
+    ctx: &Context,
+    tenant: &TenantId,
+    endpoint: &endpoint::Model,
+    event_type: EventTypeName,
+    actor: &Actor,
+) -> Result<message::Model> {
+    if endpoint.disabled {
+        return Err(Error::rejected(
+            "the endpoint is disabled; enable it to send it a test event",
+        ));
+    }
+    let txn = crate::db::begin_write(&ctx.db).await?;
+    let app = application::find(&txn, tenant, endpoint.app_id.as_str()).await?;
+    let payload = serde_json::json!({
+        "type": event_type.as_str(),
+        "test": true,
+        "sentAt": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    });
+    let new = NewMessage {
+        event_type,
+        payload: payload.to_string(),
+        event_id: None,
+        channels: None,
+        tags: None,
+    };
+    let (message, _) = insert_in(ctx, &txn, tenant, &app, new, Some(&endpoint.id)).await?;
+    super::audit::record(
+        &txn,
+        tenant,
+        actor,
+        "endpoint.test",
+        super::audit::Target::new("endpoint", &endpoint.id),
+        Some(serde_json::json!({ "message": message.id.as_str() })),
+    )
+    .await?;
+    txn.commit().await.context("committing a test event")?;
+    Ok(message)
 }
 
 /// Stores a message of `app` with its destinations and their first delivery jobs, in
@@ -111,6 +153,7 @@ pub(crate) async fn insert_in(
     tenant: &TenantId,
     app: &crate::entity::application::Model,
     new: NewMessage,
+    only: Option<&EndpointId>,
 ) -> Result<(message::Model, Vec<destination::Model>)> {
     let now = Utc::now();
     let conflict = match &new.event_id {
@@ -141,7 +184,10 @@ pub(crate) async fn insert_in(
         .context("loading endpoints")?;
     let destinations: Vec<destination::Model> = endpoints
         .iter()
-        .filter(|ep| endpoint_wants(ep, &msg.event_type, channels.as_deref()))
+        .filter(|ep| match only {
+            Some(id) => ep.id == *id,
+            None => endpoint_wants(ep, &msg.event_type, channels.as_deref()),
+        })
         .map(|ep| destination::Model {
             id: DestinationId::new(),
             tenant_id: tenant.clone(),

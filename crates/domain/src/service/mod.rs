@@ -14,6 +14,7 @@ pub mod operational;
 pub mod portal;
 pub mod rekey;
 pub mod retention;
+pub mod session;
 pub mod tenant;
 pub mod token;
 pub mod user;

@@ -161,7 +161,7 @@ pub async fn emit(
         channels: None,
         tags: None,
     };
-    message::insert_in(ctx, txn, tenant, &operational, new).await?;
+    message::insert_in(ctx, txn, tenant, &operational, new, None).await?;
     tracing::info!(tenant = %tenant, event = event.kind(), "operational event queued");
     Ok(())
 }

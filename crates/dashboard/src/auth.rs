@@ -1,0 +1,166 @@
+//! Signing in and out.
+//!
+//! The sign-in form carries a CSRF token that matches a short-lived cookie (there is no
+//! session yet to hold one). Failed and successful tries alike count against two limits,
+//! per account and per client address, checked before the password is, so guessing costs
+//! an attacker time and the server no hashing. Errors never say whether an account exists.
+
+use std::num::NonZeroU32;
+
+use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
+use askama::Template;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use serde::Deserialize;
+
+use crate::{
+    error::{PageError, see_other},
+    session::{self, PORTAL_COOKIE, USER_COOKIE},
+};
+use domain::service;
+
+/// Cookie holding the sign-in form's CSRF token.
+const LOGIN_COOKIE: &str = "herald_login";
+
+/// Sign-in tries allowed per account per minute, and per client address per minute.
+const PER_ACCOUNT_PER_MINUTE: u32 = 5;
+const PER_ADDRESS_PER_MINUTE: u32 = 20;
+
+/// Sign-in limits of one Herald process, shared by its HTTP worker threads.
+pub(crate) struct Throttle {
+    accounts: DefaultKeyedRateLimiter<String>,
+    addresses: DefaultKeyedRateLimiter<String>,
+}
+
+impl Throttle {
+    pub(crate) fn new() -> Self {
+        let quota = |n: u32| Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN));
+        Self {
+            accounts: RateLimiter::keyed(quota(PER_ACCOUNT_PER_MINUTE)),
+            addresses: RateLimiter::keyed(quota(PER_ADDRESS_PER_MINUTE)),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    csrf: String,
+    email: String,
+    error: Option<String>,
+}
+
+fn render(page: &LoginPage, status: StatusCode, req: &HttpRequest) -> Result<HttpResponse, PageError> {
+    let ctx = session::context(req)?;
+    let body = page
+        .render()
+        .map_err(|_| PageError::internal("rendering the sign-in page"))?;
+    Ok(HttpResponse::build(status)
+        .cookie(session::cookie(
+            req,
+            &ctx,
+            LOGIN_COOKIE,
+            page.csrf.clone(),
+            "/ui/login",
+        ))
+        .content_type("text/html; charset=utf-8")
+        .body(body))
+}
+
+pub(crate) async fn login_page(req: HttpRequest) -> Result<HttpResponse, PageError> {
+    let page = LoginPage {
+        csrf: service::session::random_token()?,
+        email: String::new(),
+        error: None,
+    };
+    render(&page, StatusCode::OK, &req)
+}
+
+#[derive(Deserialize)]
+pub(crate) struct LoginForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+pub(crate) async fn login(
+    req: HttpRequest,
+    limits: web::Data<Throttle>,
+    form: web::Form<LoginForm>,
+) -> Result<HttpResponse, PageError> {
+    let form = form.into_inner();
+    let again = |error: &str, status: StatusCode| -> Result<HttpResponse, PageError> {
+        let page = LoginPage {
+            csrf: service::session::random_token()?,
+            email: form.email.clone(),
+            error: Some(error.to_owned()),
+        };
+        render(&page, status, &req)
+    };
+    let expected = req.cookie(LOGIN_COOKIE).map(|c| c.value().to_owned());
+    if expected.as_deref() != Some(form.csrf.as_str()) || form.csrf.is_empty() {
+        return again(
+            "The sign-in form was stale. Please try again.",
+            StatusCode::FORBIDDEN,
+        );
+    }
+    let address = req
+        .connection_info()
+        .realip_remote_addr()
+        .unwrap_or("unknown")
+        .to_owned();
+    let account = form.email.trim().to_lowercase();
+    if limits.accounts.check_key(&account).is_err() || limits.addresses.check_key(&address).is_err() {
+        return again(
+            "Too many sign-in attempts. Wait a minute, then try again.",
+            StatusCode::TOO_MANY_REQUESTS,
+        );
+    }
+    let ctx = session::context(&req)?;
+    let user = match service::session::authenticate(&ctx.db, &form.email, &form.password).await {
+        Ok(user) => user,
+        Err(domain::Error::Unauthenticated(_)) => {
+            return again("Wrong email or password.", StatusCode::UNAUTHORIZED);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let (token, _) = service::session::start_for_user(&ctx.db, &user).await?;
+    let mut answer = see_other("/ui");
+    answer
+        .add_cookie(&session::cookie(&req, &ctx, USER_COOKIE, token, "/"))
+        .map_err(|_| PageError::internal("setting the session cookie"))?;
+    answer
+        .add_cookie(&session::removal(LOGIN_COOKIE, "/ui/login"))
+        .map_err(|_| PageError::internal("setting the session cookie"))?;
+    Ok(answer)
+}
+
+#[derive(Deserialize)]
+pub(crate) struct CsrfForm {
+    #[serde(default)]
+    pub(crate) csrf: String,
+}
+
+/// Ends the session (dashboard or portal) after checking the form's token.
+pub(crate) async fn logout(req: HttpRequest, form: web::Form<CsrfForm>) -> Result<HttpResponse, PageError> {
+    let portal = session::is_portal(&req);
+    let (name, path, next) = if portal {
+        (PORTAL_COOKIE, "/portal", "/portal")
+    } else {
+        (USER_COOKIE, "/", "/ui/login")
+    };
+    let ctx = session::context(&req)?;
+    if let Some(cookie) = req.cookie(name)
+        && let Some(live) = service::session::find(&ctx.db, cookie.value(), chrono::Utc::now()).await?
+    {
+        live.check_csrf(&form.csrf)?;
+        service::session::end(&ctx.db, cookie.value()).await?;
+    }
+    let mut answer = see_other(next);
+    answer
+        .add_cookie(&session::removal(name, path))
+        .map_err(|_| PageError::internal("clearing the session cookie"))?;
+    Ok(answer)
+}

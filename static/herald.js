@@ -1,0 +1,31 @@
+// Herald's pages work without this script; it only adds conveniences:
+// copy buttons, and a confirmation before destructive forms are sent.
+"use strict";
+
+document.addEventListener("DOMContentLoaded", () => {
+  // <button data-copy="ID"> copies the value (or text) of the element with that id.
+  for (const button of document.querySelectorAll("button[data-copy]")) {
+    button.hidden = false;
+    button.addEventListener("click", async () => {
+      const source = document.getElementById(button.dataset.copy);
+      if (!source) return;
+      const text = "value" in source ? source.value : source.textContent;
+      try {
+        await navigator.clipboard.writeText(text);
+        button.textContent = "Copied";
+      } catch {
+        // No clipboard (plain http, old browser): select it for a manual copy.
+        source.select?.();
+        button.textContent = "Press Ctrl+C";
+      }
+      setTimeout(() => { button.textContent = "Copy"; }, 2000);
+    });
+  }
+
+  // <form data-confirm="Question?"> asks before it is submitted.
+  for (const form of document.querySelectorAll("form[data-confirm]")) {
+    form.addEventListener("submit", (event) => {
+      if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+    });
+  }
+});

@@ -128,6 +128,7 @@ async fn user(app: &TestApp, tenant: &TenantId, email: &str, role: Role) {
 /// Tenant A with an admin and a viewer, an application with an endpoint and a message;
 /// tenant B with an admin.
 struct World {
+    tenant_a: TenantId,
     app_path: String,
     endpoint_path: String,
     message_path: String,
@@ -169,6 +170,7 @@ async fn world(app: &TestApp) -> World {
         .await;
     let app_path = format!("/ui/apps/{app_id}");
     World {
+        tenant_a: a.clone(),
         endpoint_path: format!("{app_path}/endpoints/{}", ep["id"].as_str().unwrap()),
         message_path: format!("{app_path}/messages/{}", msg["id"].as_str().unwrap()),
         app_path,
@@ -192,11 +194,32 @@ async fn counts(app: &TestApp) -> (u64, u64, Vec<Vec<u8>>) {
     (apps, endpoints, secrets)
 }
 
-/// Every change a form can make, for `w`'s application, with `csrf`.
-fn changes<'a>(w: &'a World, csrf: &'a str) -> Vec<(String, Vec<(&'a str, &'a str)>)> {
+/// Every change a form can make, for `w`'s application and tenant, with `csrf`.
+async fn changes<'a>(app: &TestApp, w: &'a World, csrf: &'a str) -> Vec<(String, Vec<(&'a str, &'a str)>)> {
     let c = ("csrf", csrf);
+    let token = service::token::list(&app.ctx.db, &w.tenant_a).await.unwrap()[0]
+        .id
+        .clone();
+    let viewer = service::user::list(&app.ctx.db, &w.tenant_a)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|u| u.role == Role::Viewer)
+        .unwrap()
+        .id;
     vec![
-        ("/ui/apps".into(), vec![c, ("name", "New")]),
+        (
+            "/ui/event-types/user.created/edit".into(),
+            vec![c, ("description", "changed")],
+        ),
+        ("/ui/event-types/user.created/archive".into(), vec![c]),
+        (format!("/ui/tokens/{token}/revoke"), vec![c]),
+        (format!("/ui/team/{viewer}/role"), vec![c, ("role", "admin")]),
+        (format!("/ui/team/{viewer}/remove"), vec![c]),
+        (
+            format!("{}/headers", w.endpoint_path),
+            vec![c, ("headers", "X-Team: changed")],
+        ),
         (format!("{}/rename", w.app_path), vec![c, ("name", "Renamed")]),
         (
             format!("{}/endpoints", w.app_path),
@@ -214,7 +237,41 @@ fn changes<'a>(w: &'a World, csrf: &'a str) -> Vec<(String, Vec<(&'a str, &'a st
         (format!("{}/portal-link", w.app_path), vec![c]),
         (format!("{}/delete", w.endpoint_path), vec![c]),
         (format!("{}/delete", w.app_path), vec![c]),
+        // Tenant-wide creations last (another tenant may make its own).
+        ("/ui/apps".into(), vec![c, ("name", "New")]),
+        ("/ui/event-types".into(), vec![c, ("name", "made.up")]),
+        ("/ui/tokens".into(), vec![c, ("name", "made up")]),
+        (
+            "/ui/team".into(),
+            vec![
+                c,
+                ("email", "new@a.test"),
+                ("role", "admin"),
+                ("password", "long enough pw"),
+            ],
+        ),
     ]
+}
+
+/// What the tenant-wide pages' forms could change, beyond [`counts`].
+async fn tenant_state(app: &TestApp, tenant: &TenantId) -> String {
+    let tokens = service::token::list(&app.ctx.db, tenant).await.unwrap();
+    let users = service::user::list(&app.ctx.db, tenant).await.unwrap();
+    let types = service::event_type::list(&app.ctx.db, tenant, &Default::default(), true)
+        .await
+        .unwrap()
+        .data;
+    format!(
+        "{:?}",
+        (
+            tokens.iter().map(|t| (&t.name, t.revoked_at)).collect::<Vec<_>>(),
+            users.iter().map(|u| (&u.email, u.role)).collect::<Vec<_>>(),
+            types
+                .iter()
+                .map(|t| (&t.name, &t.description, t.archived))
+                .collect::<Vec<_>>(),
+        )
+    )
 }
 
 #[tokio::test]
@@ -227,12 +284,15 @@ async fn anonymous_visitors_are_sent_to_sign_in_and_change_nothing() {
         assert!(answer.redirects_to("/ui/login"), "{page}: {}", answer.status);
     }
     assert_eq!(anonymous.get("/portal").await.status, 401);
-    let before = counts(&app).await;
-    for (path, fields) in changes(&w, "whatever") {
+    let before = (counts(&app).await, tenant_state(&app, &w.tenant_a).await);
+    for (path, fields) in changes(&app, &w, "whatever").await {
         let answer = anonymous.post(&path, &fields).await;
         assert!(answer.redirects_to("/ui/login"), "{path}: {}", answer.status);
     }
-    assert_eq!(counts(&app).await, before);
+    assert_eq!(
+        (counts(&app).await, tenant_state(&app, &w.tenant_a).await),
+        before
+    );
     // The sign-in page and the assets need no session.
     assert_eq!(anonymous.get("/ui/login").await.status, 200);
     let css = app.http.get(app.url("/static/herald.css")).send().await.unwrap();
@@ -352,22 +412,52 @@ async fn viewers_read_everything_and_change_nothing() {
             .await
             .redirects_to("/ui")
     );
-    for page in ["/ui", "/ui/apps", &w.app_path, &w.endpoint_path, &w.message_path] {
+    let log = format!("{}/log", w.app_path);
+    for page in [
+        "/ui",
+        "/ui/apps",
+        &w.app_path,
+        &w.endpoint_path,
+        &w.message_path,
+        &log,
+        "/ui/event-types",
+        "/ui/event-types/user.created",
+        "/ui/tokens",
+        "/ui/team",
+        "/ui/audit",
+    ] {
         let answer = viewer.get(page).await;
         assert_eq!(answer.status, 200, "{page}");
-        assert!(!answer.body.contains("Rotate secret"), "{page} offers no changes");
+        for offer in [
+            "Rotate secret",
+            "Create application",
+            "Add endpoint",
+            "Create event type",
+            "Create token",
+            "Add person",
+            "Revoke</button>",
+            "Remove</button>",
+            "Save changes",
+            "Archive</button>",
+            "Resend</button>",
+        ] {
+            assert!(!answer.body.contains(offer), "{page} offers no changes ({offer})");
+        }
     }
     let revealed = viewer.get(&format!("{}?reveal=1", w.endpoint_path)).await;
     assert!(revealed.body.contains("whsec_"), "viewers may read the secret");
 
     let csrf = viewer.csrf("/ui").await;
-    let before = counts(&app).await;
-    for (path, fields) in changes(&w, &csrf) {
+    let before = (counts(&app).await, tenant_state(&app, &w.tenant_a).await);
+    for (path, fields) in changes(&app, &w, &csrf).await {
         let answer = viewer.post(&path, &fields).await;
         assert_eq!(answer.status, 403, "{path}");
         assert!(answer.body.contains("viewers can look"), "{path}");
     }
-    assert_eq!(counts(&app).await, before);
+    assert_eq!(
+        (counts(&app).await, tenant_state(&app, &w.tenant_a).await),
+        before
+    );
 }
 
 #[tokio::test]
@@ -386,12 +476,25 @@ async fn another_tenants_admin_finds_nothing_and_changes_nothing() {
     }
     let listing = stranger.get("/ui/apps").await;
     assert!(!listing.body.contains("Acme"));
-    let csrf = stranger.csrf("/ui").await;
-    let before = counts(&app).await;
-    for (path, fields) in changes(&w, &csrf).into_iter().skip(1) {
-        assert_eq!(stranger.post(&path, &fields).await.status, 404, "{path}");
+    for page in ["/ui/tokens", "/ui/team", "/ui/audit", "/ui/event-types"] {
+        let body = stranger.get(page).await.body;
+        assert!(
+            !body.contains("admin@a.test") && !body.contains("user.created"),
+            "{page}"
+        );
     }
-    assert_eq!(counts(&app).await, before);
+    assert_eq!(stranger.get("/ui/event-types/user.created").await.status, 404);
+    let csrf = stranger.csrf("/ui").await;
+    let before = (counts(&app).await, tenant_state(&app, &w.tenant_a).await);
+    let all = changes(&app, &w, &csrf).await;
+    // All but the four tenant-wide creations, which would make B's own things.
+    for (path, fields) in &all[..all.len() - 4] {
+        assert_eq!(stranger.post(path, fields).await.status, 404, "{path}");
+    }
+    assert_eq!(
+        (counts(&app).await, tenant_state(&app, &w.tenant_a).await),
+        before
+    );
 }
 
 #[tokio::test]
@@ -400,21 +503,24 @@ async fn forms_without_the_sessions_csrf_token_are_refused() {
     let w = world(&app).await;
     let mut admin = Browser::new(&app);
     assert!(admin.sign_in("admin@a.test", PASSWORD).await.redirects_to("/ui"));
-    let before = counts(&app).await;
+    let before = (counts(&app).await, tenant_state(&app, &w.tenant_a).await);
     for csrf in ["", "0".repeat(64).as_str()] {
-        for (path, fields) in changes(&w, csrf) {
+        for (path, fields) in changes(&app, &w, csrf).await {
             let answer = admin.post(&path, &fields).await;
             assert_eq!(answer.status, 403, "{path} with csrf {csrf:?}");
         }
     }
-    assert_eq!(counts(&app).await, before);
+    assert_eq!(
+        (counts(&app).await, tenant_state(&app, &w.tenant_a).await),
+        before
+    );
     // Another session's token is no better.
     let mut second = Browser::new(&app);
     second.sign_in("admin@a.test", PASSWORD).await;
     let theirs = second.csrf("/ui").await;
     let answer = admin.post("/ui/apps", &[("csrf", &theirs), ("name", "x")]).await;
     assert_eq!(answer.status, 403);
-    assert_eq!(counts(&app).await, before);
+    assert_eq!(counts(&app).await, before.0);
 }
 
 #[tokio::test]
@@ -680,4 +786,187 @@ async fn a_portal_session_sees_only_its_own_application() {
             .redirects_to("/portal")
     );
     assert_eq!(customer.get("/portal").await.status, 401);
+}
+
+#[tokio::test]
+async fn event_types_tokens_team_and_the_audit_log_work_for_admins() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let mut admin = Browser::new(&app);
+    admin.sign_in("admin@a.test", PASSWORD).await;
+    let csrf = admin.csrf("/ui").await;
+
+    // Event types: a schema gives an example payload; bad JSON is refused beside its field.
+    let bad = admin
+        .post(
+            "/ui/event-types",
+            &[("csrf", &csrf), ("name", "invoice.paid"), ("schema", "{not json")],
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.body.contains("Schema is not JSON"), "{}", bad.body);
+    assert!(bad.body.contains(r#"value="invoice.paid""#));
+    let schema =
+        r#"{"type":"object","properties":{"amount":{"type":"integer"},"currency":{"type":"string"}}}"#;
+    let created = admin
+        .post(
+            "/ui/event-types",
+            &[
+                ("csrf", &csrf),
+                ("name", "invoice.paid"),
+                ("description", "An invoice was paid"),
+                ("schema", schema),
+            ],
+        )
+        .await;
+    assert!(
+        created.redirects_to("/ui/event-types/invoice.paid"),
+        "{}",
+        created.status
+    );
+    let shown = admin.get("/ui/event-types/invoice.paid").await.body;
+    assert!(shown.contains("&#34;amount&#34;: 0"), "example payload: {shown}");
+    admin
+        .post("/ui/event-types/invoice.paid/archive", &[("csrf", &csrf)])
+        .await;
+    assert!(!admin.get("/ui/event-types").await.body.contains("invoice.paid"));
+    assert!(
+        admin
+            .get("/ui/event-types?archived=1")
+            .await
+            .body
+            .contains("invoice.paid")
+    );
+
+    // Tokens: shown once, they work until revoked.
+    let made = admin
+        .post("/ui/tokens", &[("csrf", &csrf), ("name", "billing")])
+        .await;
+    assert_eq!(made.status, 200);
+    let marker = r#"id="new-token" readonly value=""#;
+    let start = made.body.find(marker).unwrap() + marker.len();
+    let token = made.body[start..].split('"').next().unwrap().to_owned();
+    let call = async |token: &str| {
+        app.http
+            .get(app.url("/api/v1/app"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(call(&token).await, 200);
+    let listed = admin.get("/ui/tokens").await.body;
+    assert!(
+        listed.contains("billing") && !listed.contains(&token),
+        "never shown again"
+    );
+    let id = service::token::list(&app.ctx.db, &w.tenant_a)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.name == "billing")
+        .unwrap()
+        .id;
+    admin
+        .post(&format!("/ui/tokens/{id}/revoke"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(call(&token).await, 401);
+
+    // Team: add, change roles; the last admin cannot go; removing someone ends their session.
+    let added = admin
+        .post(
+            "/ui/team",
+            &[
+                ("csrf", &csrf),
+                ("email", "new@a.test"),
+                ("role", "viewer"),
+                ("password", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, 422);
+    assert!(
+        added.body.contains("Password must be at least 8"),
+        "{}",
+        added.body
+    );
+    let added = admin
+        .post(
+            "/ui/team",
+            &[
+                ("csrf", &csrf),
+                ("email", "new@a.test"),
+                ("role", "viewer"),
+                ("password", "long enough pw"),
+            ],
+        )
+        .await;
+    assert!(added.redirects_to("/ui/team"));
+    let mut newcomer = Browser::new(&app);
+    assert!(
+        newcomer
+            .sign_in("new@a.test", "long enough pw")
+            .await
+            .redirects_to("/ui")
+    );
+    let users = service::user::list(&app.ctx.db, &w.tenant_a).await.unwrap();
+    let id_of = |email: &str| users.iter().find(|u| u.email == email).unwrap().id.clone();
+    let me = id_of("admin@a.test");
+    let last = admin
+        .post(
+            &format!("/ui/team/{me}/role"),
+            &[("csrf", &csrf), ("role", "viewer")],
+        )
+        .await;
+    assert_eq!(last.status, 409);
+    assert!(last.body.contains("last admin"));
+    admin
+        .post(
+            &format!("/ui/team/{}/remove", id_of("new@a.test")),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert!(newcomer.get("/ui").await.redirects_to("/ui/login"));
+
+    // The audit log names who did each of these.
+    let audit = admin.get("/ui/audit").await.body;
+    for action in [
+        "event_type.archive",
+        "token.create",
+        "token.revoke",
+        "user.create",
+        "user.remove",
+    ] {
+        assert!(audit.contains(action), "{action}");
+    }
+    assert!(audit.contains("admin@a.test (user)"));
+}
+
+#[tokio::test]
+async fn the_delivery_log_filters_by_status_endpoint_and_day() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let mut admin = Browser::new(&app);
+    admin.sign_in("admin@a.test", PASSWORD).await;
+    let log = format!("{}/log", w.app_path);
+    let message = w.message_path.rsplit('/').next().unwrap();
+    let endpoint = w.endpoint_path.rsplit('/').next().unwrap();
+
+    // No worker runs here: the message waits.
+    let pending = admin.get(&format!("{log}?status=pending")).await.body;
+    assert!(pending.contains(message) && pending.contains("Pending"));
+    let pending = admin
+        .get(&format!("{log}?status=pending&endpoint={endpoint}"))
+        .await
+        .body;
+    assert!(pending.contains(message));
+    let none = admin.get(&format!("{log}?status=succeeded")).await.body;
+    assert!(none.contains("Nothing matches these filters"));
+    let bad = admin.get(&format!("{log}?since=yesterday")).await;
+    assert_eq!(bad.status, 200);
+    assert!(bad.body.contains("From must be a date"));
+    let bad = admin.get(&format!("{log}?endpoint=nope")).await.body;
+    assert!(bad.contains("not an endpoint"));
 }

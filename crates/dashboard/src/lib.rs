@@ -6,13 +6,18 @@
 //! `/ui/apps/{app}` for a signed-in user of the tenant, under `/portal` for a customer
 //! whose portal session names that one application (see [`session::AppScope`]).
 
+mod admin;
 mod auth;
 mod error;
 mod pages;
 mod session;
 mod view;
 
-use actix_web::{HttpRequest, HttpResponse, http::header, web};
+use actix_web::{
+    HttpRequest, HttpResponse,
+    http::header,
+    web::{self, get, post},
+};
 
 /// The pages' state of one Herald process; [`Dashboard::configure`] registers them on
 /// each HTTP worker.
@@ -50,47 +55,42 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/ui", web::get().to(pages::overview))
         .route("/ui/apps", web::get().to(pages::apps))
         .route("/ui/apps", web::post().to(pages::create_app))
+        .route("/ui/event-types", get().to(admin::event_types_list))
+        .route("/ui/event-types", post().to(admin::create_event_type))
+        .route("/ui/event-types/{name}", get().to(admin::event_type))
+        .route("/ui/event-types/{name}/edit", post().to(admin::edit_event_type))
+        .route(
+            "/ui/event-types/{name}/archive",
+            post().to(admin::archive_event_type),
+        )
+        .route("/ui/tokens", get().to(admin::tokens))
+        .route("/ui/tokens", post().to(admin::create_token))
+        .route("/ui/tokens/{token}/revoke", post().to(admin::revoke_token))
+        .route("/ui/team", get().to(admin::team))
+        .route("/ui/team", post().to(admin::add_user))
+        .route("/ui/team/{user}/role", post().to(admin::set_role))
+        .route("/ui/team/{user}/remove", post().to(admin::remove_user))
+        .route("/ui/audit", get().to(admin::audit_log))
         .route("/portal/logout", web::post().to(auth::logout))
         .route("/portal", web::get().to(pages::portal_entry));
     // The pages of one application, for the dashboard and for the portal.
     for base in ["/ui/apps/{app}", "/portal/app"] {
-        cfg.route(base, web::get().to(pages::app))
-            .route(&format!("{base}/rename"), web::post().to(pages::rename_app))
-            .route(&format!("{base}/delete"), web::post().to(pages::delete_app))
-            .route(&format!("{base}/portal-link"), web::post().to(pages::portal_link))
-            .route(
-                &format!("{base}/endpoints"),
-                web::post().to(pages::create_endpoint),
-            )
-            .route(
-                &format!("{base}/endpoints/{{ep}}"),
-                web::get().to(pages::endpoint),
-            )
-            .route(
-                &format!("{base}/endpoints/{{ep}}/edit"),
-                web::post().to(pages::edit_endpoint),
-            )
-            .route(
-                &format!("{base}/endpoints/{{ep}}/delete"),
-                web::post().to(pages::delete_endpoint),
-            )
-            .route(
-                &format!("{base}/endpoints/{{ep}}/rotate"),
-                web::post().to(pages::rotate_secret),
-            )
-            .route(
-                &format!("{base}/endpoints/{{ep}}/test"),
-                web::post().to(pages::send_test),
-            )
-            .route(
-                &format!("{base}/endpoints/{{ep}}/recover"),
-                web::post().to(pages::recover),
-            )
-            .route(&format!("{base}/messages/{{msg}}"), web::get().to(pages::message))
-            .route(
-                &format!("{base}/messages/{{msg}}/resend"),
-                web::post().to(pages::resend),
-            );
+        let at = |suffix: &str| format!("{base}{suffix}");
+        cfg.route(base, get().to(pages::app))
+            .route(&at("/log"), get().to(pages::log))
+            .route(&at("/rename"), post().to(pages::rename_app))
+            .route(&at("/delete"), post().to(pages::delete_app))
+            .route(&at("/portal-link"), post().to(pages::portal_link))
+            .route(&at("/endpoints"), post().to(pages::create_endpoint))
+            .route(&at("/endpoints/{ep}"), get().to(pages::endpoint))
+            .route(&at("/endpoints/{ep}/edit"), post().to(pages::edit_endpoint))
+            .route(&at("/endpoints/{ep}/headers"), post().to(pages::edit_headers))
+            .route(&at("/endpoints/{ep}/delete"), post().to(pages::delete_endpoint))
+            .route(&at("/endpoints/{ep}/rotate"), post().to(pages::rotate_secret))
+            .route(&at("/endpoints/{ep}/test"), post().to(pages::send_test))
+            .route(&at("/endpoints/{ep}/recover"), post().to(pages::recover))
+            .route(&at("/messages/{msg}"), get().to(pages::message))
+            .route(&at("/messages/{msg}/resend"), post().to(pages::resend));
     }
 }
 

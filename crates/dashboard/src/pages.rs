@@ -12,7 +12,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use domain::{
     Error,
     entity::{application, endpoint as endpoint_entity},
-    id::{AttemptId, MessageId},
+    id::{AttemptId, DestinationId, EndpointId, MessageId},
     pagination::{Order, PageRequest, Paged},
     service::{
         application::{self as apps_service, NewApplication},
@@ -30,9 +30,9 @@ use crate::{
     view::{Chart, Chrome, When, attempt_status, destination_status},
 };
 
-type Page = Result<HttpResponse, PageError>;
+pub(crate) type Page = Result<HttpResponse, PageError>;
 
-fn html(status: StatusCode, page: &impl Template) -> Page {
+pub(crate) fn html(status: StatusCode, page: &impl Template) -> Page {
     let body = page
         .render()
         .map_err(|_| PageError::internal("rendering a page"))?;
@@ -57,7 +57,7 @@ impl Errors {
         self.get("")
     }
 
-    fn from_error(e: Error) -> Result<Self, PageError> {
+    pub(crate) fn from_error(e: Error) -> Result<Self, PageError> {
         let mut errors = Self::default();
         match e {
             Error::Invalid { field, reason } => {
@@ -68,9 +68,9 @@ impl Errors {
                     "channels" => "channels",
                     "rateLimit" | "throttleRate" | "rate_limit" => "rate_limit",
                     "timeoutSeconds" | "timeout" => "timeout",
-                    known @ ("url" | "name" | "uid" | "event_type" | "since" | "until" | "recover_since") => {
-                        known
-                    }
+                    "schemas" | "schema" => "schema",
+                    known @ ("url" | "name" | "uid" | "event_type" | "since" | "until" | "recover_since"
+                    | "description" | "days" | "role" | "email" | "password" | "headers") => known,
                     _ => "",
                 };
                 let reason = if form_field.is_empty() {
@@ -93,16 +93,20 @@ impl Errors {
 #[derive(Deserialize)]
 pub(crate) struct Csrf {
     #[serde(default)]
-    csrf: String,
+    pub(crate) csrf: String,
 }
 
 /// A change is allowed: the form carries the session's token, and the session may write.
-fn check(live: &sessions::Live, csrf: &str, may_write: Result<(), PageError>) -> Result<(), PageError> {
+pub(crate) fn check(
+    live: &sessions::Live,
+    csrf: &str,
+    may_write: Result<(), PageError>,
+) -> Result<(), PageError> {
     live.check_csrf(csrf)?;
     may_write
 }
 
-fn param<'a>(req: &'a HttpRequest, name: &str) -> &'a str {
+pub(crate) fn param<'a>(req: &'a HttpRequest, name: &str) -> &'a str {
     req.match_info().get(name).unwrap_or_default()
 }
 
@@ -113,7 +117,7 @@ pub(crate) struct Pager {
 }
 
 impl Pager {
-    fn of<T>(page: &Paged<T>, base_query: &str) -> Self {
+    pub(crate) fn of<T>(page: &Paged<T>, base_query: &str) -> Self {
         let link = |iterator: &Option<String>| {
             iterator
                 .as_ref()
@@ -131,7 +135,7 @@ impl Pager {
     }
 }
 
-fn page_request(
+pub(crate) fn page_request(
     iterator: Option<&str>,
     limit: u64,
     is_key: impl Fn(&str) -> bool,
@@ -145,7 +149,7 @@ fn page_request(
 }
 
 /// Escapes a value for a query string (the few characters that matter in ours).
-fn query_value(value: &str) -> String {
+pub(crate) fn query_value(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {
@@ -711,6 +715,8 @@ pub(crate) struct EndpointView {
     pub(crate) disabled_reason: String,
     pub(crate) state: String,
     pub(crate) headers: Vec<(String, String)>,
+    /// The editable headers as `Name: value` lines (sensitive ones left out).
+    pub(crate) headers_text: String,
 }
 
 impl EndpointView {
@@ -741,6 +747,13 @@ impl EndpointView {
                     };
                     (k.clone(), shown)
                 })
+                .collect(),
+            headers_text: ep
+                .headers
+                .0
+                .iter()
+                .filter(|(k, _)| !endpoints::is_sensitive_header(k))
+                .map(|(k, v)| format!("{k}: {v}\n"))
                 .collect(),
         }
     }
@@ -773,6 +786,9 @@ pub(crate) struct LogQuery {
     pub(crate) since: String,
     #[serde(default)]
     pub(crate) until: String,
+    /// The application-wide log only: one endpoint's id.
+    #[serde(default)]
+    pub(crate) endpoint: String,
     pub(crate) iterator: Option<String>,
     #[serde(default)]
     pub(crate) reveal: Option<String>,
@@ -801,18 +817,38 @@ impl LogQuery {
             },
             after: Self::day("since", &self.since)?,
             before: Self::day("until", &self.until)?.map(|d| d + chrono::Duration::days(1)),
+            endpoint: match self.endpoint.trim() {
+                "" => None,
+                id => Some(
+                    EndpointId::parse(id)
+                        .map_err(|_| Error::invalid("endpoint", "is not an endpoint of this application"))?,
+                ),
+            },
             ..AttemptFilter::default()
         })
     }
 
     fn as_query(&self) -> String {
         format!(
-            "status={}&event_type={}&since={}&until={}&",
+            "status={}&event_type={}&since={}&until={}&endpoint={}&",
             query_value(&self.status),
             query_value(&self.event_type),
             query_value(&self.since),
-            query_value(&self.until)
+            query_value(&self.until),
+            query_value(&self.endpoint)
         )
+    }
+
+    fn is_filtered(&self) -> bool {
+        [
+            &self.status,
+            &self.event_type,
+            &self.since,
+            &self.until,
+            &self.endpoint,
+        ]
+        .iter()
+        .any(|v| !v.trim().is_empty())
     }
 }
 
@@ -1089,6 +1125,207 @@ pub(crate) async fn recover(scope: AppScope, req: HttpRequest, form: web::Form<R
     };
     match done {
         Ok(()) => Ok(see_other(&format!("{}/endpoints/{}", scope.base, ep.id))),
+        Err(e) => {
+            endpoint_page(
+                &scope,
+                &ep,
+                LogQuery::default(),
+                None,
+                Errors::from_error(e)?,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    }
+}
+
+// ---------------------------------------------------------------- the delivery log
+
+pub(crate) struct LogRow {
+    pub(crate) when: When,
+    pub(crate) status: &'static str,
+    pub(crate) code: String,
+    pub(crate) duration: String,
+    pub(crate) endpoint: String,
+    pub(crate) message_link: String,
+    pub(crate) message_id: String,
+    pub(crate) reason: String,
+}
+
+#[derive(Template)]
+#[template(path = "log.html")]
+struct LogPage {
+    page: Chrome,
+    base: String,
+    app_name: String,
+    rows: Vec<LogRow>,
+    endpoints: Vec<(String, String)>,
+    pager: Pager,
+    filter: LogQuery,
+    filtered: bool,
+    errors: Errors,
+}
+
+/// Attempts across the application, newest first, filtered by status (`pending` lists
+/// deliveries still waiting), event type, endpoint and days; links to pages are stable.
+pub(crate) async fn log(scope: AppScope, query: web::Query<LogQuery>) -> Page {
+    let query = query.into_inner();
+    let tenant = scope.tenant();
+    let ctx = &scope.ctx;
+    let eps = endpoints::list(
+        &ctx.db,
+        tenant,
+        &scope.app.id,
+        &PageRequest {
+            limit: 250,
+            ..PageRequest::default()
+        },
+    )
+    .await?;
+    let url_of = |id: &EndpointId| {
+        eps.data
+            .iter()
+            .find(|e| &e.id == id)
+            .map(|e| e.url.clone())
+            .unwrap_or_default()
+    };
+    let mut errors = Errors::default();
+    let (rows, pager) = match (query.status.as_str(), query.filter()) {
+        (_, Err(e)) => {
+            errors = Errors::from_error(e)?;
+            (
+                Vec::new(),
+                Pager {
+                    next: String::new(),
+                    prev: String::new(),
+                },
+            )
+        }
+        ("pending", Ok(filter)) => {
+            let request = page_request(query.iterator.as_deref(), 25, |k| DestinationId::parse(k).is_ok())?;
+            let page =
+                attempts::pending_of_app(&ctx.db, tenant, &scope.app.id, filter.endpoint.as_ref(), &request)
+                    .await?;
+            let pager = Pager::of(&page, &query.as_query());
+            let rows = page
+                .data
+                .into_iter()
+                .map(|d| LogRow {
+                    when: When::of(d.next_attempt_at.unwrap_or(d.created_at)),
+                    status: destination_status(d.status),
+                    code: "—".into(),
+                    duration: format!("{} tries so far", d.attempt_count),
+                    endpoint: url_of(&d.endpoint_id),
+                    message_link: format!("{}/messages/{}", scope.base, d.message_id),
+                    message_id: d.message_id.to_string(),
+                    reason: String::new(),
+                })
+                .collect();
+            (rows, pager)
+        }
+        (_, Ok(filter)) => {
+            let request = page_request(query.iterator.as_deref(), 25, |k| AttemptId::parse(k).is_ok())?;
+            let page = attempts::list_by_app(ctx, tenant, &scope.app.id, &request, &filter).await?;
+            let pager = Pager::of(&page, &query.as_query());
+            let rows = page
+                .data
+                .into_iter()
+                .map(|a| LogRow {
+                    when: When::of(a.created_at),
+                    status: attempt_status(a.status),
+                    code: a
+                        .response_status
+                        .map(|c| c.to_string())
+                        .unwrap_or_else(|| "—".into()),
+                    duration: format!("{} ms", a.duration_ms),
+                    endpoint: url_of(&a.endpoint_id),
+                    message_link: format!("{}/messages/{}", scope.base, a.message_id),
+                    message_id: a.message_id.to_string(),
+                    reason: a.error_reason.unwrap_or_default(),
+                })
+                .collect();
+            (rows, pager)
+        }
+    };
+    let section = if scope.portal { "portal" } else { "apps" };
+    html(
+        StatusCode::OK,
+        &LogPage {
+            page: Chrome::new(
+                &scope.live,
+                format!("Delivery log of {}", scope.app.name),
+                section,
+            ),
+            base: scope.base.clone(),
+            app_name: scope.app.name.clone(),
+            rows,
+            endpoints: eps.data.into_iter().map(|e| (e.id.to_string(), e.url)).collect(),
+            pager,
+            filtered: query.is_filtered(),
+            filter: query,
+            errors,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub(crate) struct HeadersForm {
+    #[serde(default)]
+    csrf: String,
+    /// One `Name: value` per line.
+    #[serde(default)]
+    headers: String,
+}
+
+/// Sets the endpoint's custom headers from the lines of the form.
+pub(crate) async fn edit_headers(scope: AppScope, req: HttpRequest, form: web::Form<HeadersForm>) -> Page {
+    check(&scope.live, &form.csrf, scope.require_write())?;
+    let ep = find_endpoint(&scope, &req).await?;
+    // Headers the form no longer lists go, except sensitive ones, which the form never
+    // shows: those stay unless a line names them (`Authorization:` alone removes it).
+    let mut headers: BTreeMap<String, Option<String>> = ep
+        .headers
+        .0
+        .keys()
+        .filter(|name| !endpoints::is_sensitive_header(name))
+        .map(|name| (name.clone(), None))
+        .collect();
+    let mut parsed = Ok(());
+    for (n, line) in form.headers.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match line.split_once(':') {
+            Some((name, value)) => {
+                let value = Some(value.trim().to_owned()).filter(|v| !v.is_empty());
+                headers.insert(name.trim().to_owned(), value);
+            }
+            None => {
+                parsed = Err(Error::invalid(
+                    "headers",
+                    format!("line {} is not `Name: value`", n + 1),
+                ));
+                break;
+            }
+        }
+    }
+    let changed = match parsed {
+        Ok(()) => {
+            endpoints::set_headers(
+                &scope.ctx,
+                scope.tenant(),
+                scope.app.id.as_str(),
+                ep.id.as_str(),
+                headers,
+                false,
+                &scope.live.actor(),
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    match changed {
+        Ok(_) => Ok(see_other(&format!("{}/endpoints/{}", scope.base, ep.id))),
         Err(e) => {
             endpoint_page(
                 &scope,

@@ -93,6 +93,45 @@ pub async fn list_by_endpoint(
     .await
 }
 
+/// Attempts across one application, newest first (the delivery log).
+pub async fn list_by_app(
+    ctx: &Context,
+    tenant: &TenantId,
+    app: &AppId,
+    page: &PageRequest,
+    filter: &AttemptFilter,
+) -> Result<Paged<attempt::Model>> {
+    let select = attempt::Entity::for_tenant(tenant).filter(attempt::Column::AppId.eq(app.clone()));
+    pagination::fetch(
+        &ctx.db,
+        narrow(ctx, select, tenant, filter),
+        attempt::Column::Id,
+        page,
+        attempt_page_key,
+    )
+    .await
+}
+
+/// Deliveries of one application still waiting for a try (or being tried), newest
+/// first, optionally to one endpoint.
+pub async fn pending_of_app<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    app: &AppId,
+    endpoint: Option<&EndpointId>,
+    page: &PageRequest,
+) -> Result<Paged<destination::Model>> {
+    let mut select = destination::Entity::for_tenant(tenant)
+        .filter(destination::Column::AppId.eq(app.clone()))
+        .filter(
+            destination::Column::Status.is_in([destination::Status::Pending, destination::Status::Sending]),
+        );
+    if let Some(endpoint) = endpoint {
+        select = select.filter(destination::Column::EndpointId.eq(endpoint.clone()));
+    }
+    pagination::fetch(conn, select, destination::Column::Id, page, |d| d.id.to_string()).await
+}
+
 /// Attempts of one message, newest first.
 pub async fn list_by_message(
     ctx: &Context,

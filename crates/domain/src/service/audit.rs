@@ -4,6 +4,11 @@ use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
 
 use crate::{
+    pagination::{self, PageRequest, Paged},
+    scope::TenantScoped,
+};
+
+use crate::{
     DbContext, Result,
     entity::audit_event,
     id::{ApiTokenId, AppId, AuditEventId, TenantId, UserId},
@@ -93,4 +98,20 @@ pub async fn record<C: ConnectionTrait>(
     .await
     .context("recording an audit event")?;
     Ok(())
+}
+
+/// The tenant's audit log, newest first.
+pub async fn list<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    page: &PageRequest,
+) -> Result<Paged<audit_event::Model>> {
+    pagination::fetch(
+        conn,
+        audit_event::Entity::for_tenant(tenant),
+        audit_event::Column::Id,
+        page,
+        |e| e.id.to_string(),
+    )
+    .await
 }

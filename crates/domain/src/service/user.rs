@@ -1,13 +1,16 @@
 //! Dashboard users: an email, an argon2id hash, a role.
 
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, ModelTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
+};
 
 use super::audit::{self, Actor, Target};
 use crate::{
-    DbContext, Result,
+    DbContext, Error, Result,
     entity::user,
     id::{TenantId, UserId},
+    scope::TenantScoped,
     values::{Email, Role},
 };
 
@@ -49,4 +52,92 @@ pub async fn create<C: ConnectionTrait>(
     )
     .await?;
     Ok(user)
+}
+
+/// The tenant's users, by email.
+pub async fn list<C: ConnectionTrait>(conn: &C, tenant: &TenantId) -> Result<Vec<user::Model>> {
+    user::Entity::for_tenant(tenant)
+        .order_by_asc(user::Column::Email)
+        .all(conn)
+        .await
+        .context("listing users")
+}
+
+async fn find<C: ConnectionTrait>(conn: &C, tenant: &TenantId, id: &UserId) -> Result<user::Model> {
+    user::Entity::find_in_tenant(tenant, id.clone())
+        .one(conn)
+        .await
+        .context("loading a user")?
+        .ok_or(Error::NotFound("user"))
+}
+
+/// Refuses a change that would leave the tenant without an admin.
+async fn keep_an_admin<C: ConnectionTrait>(conn: &C, tenant: &TenantId, leaving: &user::Model) -> Result<()> {
+    if leaving.role != Role::Admin {
+        return Ok(());
+    }
+    let admins = user::Entity::for_tenant(tenant)
+        .filter(user::Column::Role.eq(Role::Admin))
+        .count(conn)
+        .await
+        .context("counting admins")?;
+    if admins <= 1 {
+        return Err(Error::rejected(
+            "this is the last admin; make someone else an admin first",
+        ));
+    }
+    Ok(())
+}
+
+/// Changes a user's role; the last admin stays one. Their open sessions see the new role
+/// at their next request.
+pub async fn set_role<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    id: &UserId,
+    role: Role,
+    actor: &Actor,
+) -> Result<user::Model> {
+    let existing = find(conn, tenant, id).await?;
+    if existing.role == role {
+        return Ok(existing);
+    }
+    keep_an_admin(conn, tenant, &existing).await?;
+    let mut active: user::ActiveModel = existing.into();
+    active.role = Set(role);
+    active.updated_at = Set(Utc::now());
+    let user = active.update(conn).await.context("changing a role")?;
+    let details = serde_json::json!({ "email": user.email, "role": role.as_str() });
+    audit::record(
+        conn,
+        tenant,
+        actor,
+        "user.role",
+        Target::new("user", &user.id),
+        Some(details),
+    )
+    .await?;
+    Ok(user)
+}
+
+/// Removes a user (their sessions go with them); the last admin stays.
+pub async fn remove<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    id: &UserId,
+    actor: &Actor,
+) -> Result<()> {
+    let existing = find(conn, tenant, id).await?;
+    keep_an_admin(conn, tenant, &existing).await?;
+    let details = serde_json::json!({ "email": existing.email });
+    existing.delete(conn).await.context("removing a user")?;
+    audit::record(
+        conn,
+        tenant,
+        actor,
+        "user.remove",
+        Target::new("user", id),
+        Some(details),
+    )
+    .await
 }

@@ -970,3 +970,41 @@ async fn the_delivery_log_filters_by_status_endpoint_and_day() {
     let bad = admin.get(&format!("{log}?endpoint=nope")).await.body;
     assert!(bad.contains("not an endpoint"));
 }
+
+#[tokio::test]
+async fn sessions_expire_after_twelve_hours_and_are_purged() {
+    let app = TestApp::spawn().await;
+    let (a, _) = app.tenant("A").await;
+    user(&app, &a, "admin@a.test", Role::Admin).await;
+    let person = service::session::authenticate(&app.ctx.db, "ADMIN@a.test", PASSWORD)
+        .await
+        .expect("emails match in any case");
+    let (token, _) = service::session::start_for_user(&app.ctx.db, &person)
+        .await
+        .unwrap();
+    let now = chrono::Utc::now();
+    let find = async |at| {
+        service::session::find(&app.ctx.db, &token, at)
+            .await
+            .unwrap()
+            .is_some()
+    };
+    assert!(find(now + chrono::Duration::hours(11)).await);
+    assert_eq!(
+        service::session::purge_expired(&app.ctx.db, now + chrono::Duration::hours(11))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        service::session::purge_expired(&app.ctx.db, now + chrono::Duration::hours(13))
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(!find(now).await, "gone once purged");
+    // A cookie that names no session signs nobody in.
+    let mut browser = Browser::new(&app);
+    browser.cookies.insert("herald_session".into(), token);
+    assert!(browser.get("/ui").await.redirects_to("/ui/login"));
+}

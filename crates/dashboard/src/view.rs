@@ -99,6 +99,8 @@ pub(crate) struct Chart {
     pub(crate) max_ms: u64,
     pub(crate) first_label: String,
     pub(crate) last_label: String,
+    /// No attempt at all in the period.
+    pub(crate) empty: bool,
 }
 
 pub(crate) struct Bar {
@@ -162,6 +164,7 @@ impl Chart {
         )]
         let max_ms = max_ms.ceil() as u64;
         Self {
+            empty: hours.iter().all(|h| h.succeeded + h.failed == 0),
             width: WIDTH,
             height: HEIGHT,
             bars,
@@ -225,5 +228,7 @@ mod tests {
         assert_eq!(chart.bars[2].ok_height + chart.bars[2].fail_height, 0);
         assert_eq!(chart.latency.split(' ').count(), 2, "no point for an empty hour");
         assert_eq!(chart.max_count, 10);
+        assert!(!chart.empty);
+        assert!(Chart::of(&hours[2..]).empty);
     }
 }

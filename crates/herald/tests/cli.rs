@@ -527,6 +527,14 @@ struct ApiOnly {
     http: reqwest::Client,
 }
 
+/// The API process never outlives its test, whichever way the test ends.
+impl Drop for ApiOnly {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl ApiOnly {
     async fn start(db: &TestDb, receiver_url: &str) -> Self {
         assert!(run(keyed(&mut herald(db)).arg("migrate"), None).status.success());

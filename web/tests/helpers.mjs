@@ -1,0 +1,91 @@
+// Shared pieces of the browser tests: the browser, a local webhook receiver, signature
+// checks and screenshots. Everything runs against 127.0.0.1.
+import { createHmac } from "node:crypto";
+import http from "node:http";
+import { mkdirSync } from "node:fs";
+import { chromium } from "playwright-core";
+
+export const HERALD_URL = required("HERALD_URL");
+export const EMAIL = required("HERALD_EMAIL");
+export const PASSWORD = required("HERALD_PASSWORD");
+export const TOKEN = required("HERALD_TOKEN");
+
+function required(name) {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run the tests through web/run.sh`);
+  return value;
+}
+
+/** Debian's Chromium, headless; never a downloaded browser. */
+export function launch() {
+  return chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-background-networking"],
+  });
+}
+
+const ARTIFACTS = new URL("../artifacts/", import.meta.url);
+mkdirSync(ARTIFACTS, { recursive: true });
+
+/** A full-page screenshot in web/artifacts/NAME.png. */
+export async function screenshot(page, name) {
+  await page.screenshot({ path: new URL(`${name}.png`, ARTIFACTS).pathname, fullPage: true });
+}
+
+/** Signs in through the form and waits for the overview. */
+export async function signIn(page, email = EMAIL, password = PASSWORD) {
+  await page.goto(`${HERALD_URL}/ui/login`);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+/** A webhook receiver: records each request, answers 200. */
+export async function startReceiver() {
+  const requests = [];
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => {
+      requests.push({ headers: req.headers, body: Buffer.concat(chunks).toString("utf8") });
+      res.writeHead(200, { "content-type": "text/plain" }).end("received");
+    });
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${server.address().port}/hook`,
+    requests,
+    close: () => new Promise((resolve) => server.close(resolve)),
+  };
+}
+
+/** Whether a request carries a Standard Webhooks signature made with `secret` (whsec_…). */
+export function signedWith(request, secret) {
+  const key = Buffer.from(secret.replace(/^whsec_/, ""), "base64");
+  const id = request.headers["webhook-id"];
+  const timestamp = request.headers["webhook-timestamp"];
+  const expected = createHmac("sha256", key).update(`${id}.${timestamp}.${request.body}`).digest("base64");
+  return (request.headers["webhook-signature"] ?? "").split(" ").includes(`v1,${expected}`);
+}
+
+/** Polls `check` until it returns something truthy, for at most `ms`. */
+export async function eventually(check, ms = 20000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error("gave up waiting");
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** The REST API with the first-run token. */
+export async function api(method, path, body) {
+  const res = await fetch(`${HERALD_URL}/api/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+  return res.json();
+}

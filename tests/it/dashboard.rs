@@ -303,6 +303,24 @@ async fn anonymous_visitors_are_sent_to_sign_in_and_change_nothing() {
             .unwrap()
             .contains("max-age")
     );
+    let etag = css.headers()["etag"].clone();
+    let again = app
+        .http
+        .get(app.url("/static/herald.css"))
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304, "unchanged assets are not sent again");
+    assert_eq!(
+        app.http
+            .get(app.url("/static/nope.css"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
 }
 
 #[tokio::test]
@@ -1007,4 +1025,53 @@ async fn sessions_expire_after_twelve_hours_and_are_purged() {
     let mut browser = Browser::new(&app);
     browser.cookies.insert("herald_session".into(), token);
     assert!(browser.get("/ui").await.redirects_to("/ui/login"));
+}
+
+#[tokio::test]
+async fn cookies_are_secure_when_herald_is_reached_over_https() {
+    let app = TestApp::spawn_with(|s| s.public_url = Some("https://herald.example.com".into())).await;
+    let res = app.http.get(app.url("/ui/login")).send().await.unwrap();
+    let cookie = res.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.contains("Secure"), "{cookie}");
+}
+
+#[tokio::test]
+async fn a_read_only_portal_link_shows_but_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let api = crate::delivery::Api {
+        app: &app,
+        token: w.token_a.clone(),
+    };
+    let access = api
+        .post("/api/v1/auth/app-portal-access/acme", json!({"readOnly": true}))
+        .await;
+    let url = access["url"].as_str().unwrap();
+    let mut customer = Browser::new(&app);
+    customer.get(&url[url.find("/portal").unwrap()..]).await;
+    let home = customer.get("/portal").await;
+    assert_eq!(home.status, 200);
+    assert!(!home.body.contains("Add endpoint"), "no forms offered");
+    let endpoint = w.endpoint_path.rsplit('/').next().unwrap();
+    let csrf = home.csrf();
+    let before = counts(&app).await;
+    for (path, fields) in [
+        (
+            "/portal/app/endpoints".to_owned(),
+            vec![("csrf", csrf.as_str()), ("url", "https://x.example.com/")],
+        ),
+        (
+            format!("/portal/app/endpoints/{endpoint}/rotate"),
+            vec![("csrf", csrf.as_str())],
+        ),
+        (
+            format!("/portal/app/endpoints/{endpoint}/delete"),
+            vec![("csrf", csrf.as_str())],
+        ),
+    ] {
+        let answer = customer.post(&path, &fields).await;
+        assert_eq!(answer.status, 403, "{path}");
+        assert!(answer.body.contains("read-only"), "{path}");
+    }
+    assert_eq!(counts(&app).await, before);
 }

@@ -24,6 +24,22 @@ export function launch() {
   });
 }
 
+/** A desktop-sized viewport; PHONE is for the one small-screen screenshot. */
+export const DESKTOP = { width: 1280, height: 800 };
+export const PHONE = { width: 390, height: 844 };
+
+/**
+ * A fresh context (its own cookies) and a page in it. Waits give up after 10 s instead of
+ * Playwright's 30 s: every page here is local, so a longer wait only delays the report of
+ * a missing element.
+ */
+export async function openPage(browser, options = {}) {
+  const context = await browser.newContext({ viewport: DESKTOP, ...options });
+  context.setDefaultTimeout(10_000);
+  const page = await context.newPage();
+  return { context, page };
+}
+
 const ARTIFACTS = new URL("../artifacts/", import.meta.url);
 mkdirSync(ARTIFACTS, { recursive: true });
 
@@ -32,9 +48,43 @@ export async function screenshot(page, name) {
   await page.screenshot({ path: new URL(`${name}.png`, ARTIFACTS).pathname, fullPage: true });
 }
 
-/** Signs in through the form and waits for the overview. */
+/**
+ * The steps of one journey, run in order as subtests of `t`: `step(name, body)`.
+ *
+ * A step that fails saves every open page of `browser` to web/artifacts/failed-STEP-N.png
+ * and adds their addresses to its error, so a failure in CI says where the browser stood.
+ * The steps after it are skipped: they build on what it should have done, and their own
+ * failures would only bury the first one.
+ */
+export function journey(t, browser) {
+  let failed = null;
+  return (name, body) => {
+    const options = failed ? { skip: `an earlier step failed: ${failed}` } : {};
+    return t.test(name, options, async () => {
+      try {
+        await body();
+      } catch (error) {
+        failed = name;
+        const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
+        const pages = browser.contexts().flatMap((context) => context.pages());
+        const where = [];
+        for (const [i, page] of pages.entries()) {
+          const file = `failed-${slug}-${i + 1}`;
+          await screenshot(page, file).catch(() => {});
+          where.push(`${page.url()} (web/artifacts/${file}.png)`);
+        }
+        error.message += `\n    open pages: ${where.join(", ") || "none"}`;
+        throw error;
+      }
+    });
+  };
+}
+
+/** Fills in and sends the sign-in form; the caller checks where it lands. */
 export async function signIn(page, email = EMAIL, password = PASSWORD) {
-  await page.goto(`${HERALD_URL}/ui/login`);
+  const response = await page.goto(`${HERALD_URL}/ui/login`);
+  // Said plainly, rather than as a wait for a missing "Email" field.
+  if (!response.ok()) throw new Error(`GET /ui/login answered ${response.status()}, not the sign-in page`);
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();
@@ -68,13 +118,13 @@ export function signedWith(request, secret) {
   return (request.headers["webhook-signature"] ?? "").split(" ").includes(`v1,${expected}`);
 }
 
-/** Polls `check` until it returns something truthy, for at most `ms`. */
-export async function eventually(check, ms = 20000) {
+/** Polls `check` until it returns something truthy (and returns that), for at most `ms`. */
+export async function eventually(what, check, ms = 20_000) {
   const deadline = Date.now() + ms;
   for (;;) {
     const value = await check();
     if (value) return value;
-    if (Date.now() > deadline) throw new Error("gave up waiting");
+    if (Date.now() > deadline) throw new Error(`gave up after ${ms} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }

@@ -106,11 +106,11 @@ pub(crate) async fn login(
             StatusCode::FORBIDDEN,
         );
     }
+    // The TCP peer, not a forwarded-for header a client could make up. Behind a proxy
+    // that is the proxy: the per-account limit still holds for every account.
     let address = req
-        .connection_info()
-        .realip_remote_addr()
-        .unwrap_or("unknown")
-        .to_owned();
+        .peer_addr()
+        .map_or_else(|| "unknown".to_owned(), |peer| peer.ip().to_string());
     let account = form.email.trim().to_lowercase();
     if limits.accounts.check_key(&account).is_err() || limits.addresses.check_key(&address).is_err() {
         return again(

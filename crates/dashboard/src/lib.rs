@@ -95,7 +95,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// The stylesheet and script, compiled into the binary so `herald serve` needs no files
-/// beside it. Their names carry a version, so browsers may keep them for a day.
+/// beside it. Browsers keep them for an hour, then revalidate with the ETag (the version
+/// of Herald and the size), answered 304 while they are unchanged.
 async fn asset(req: HttpRequest) -> HttpResponse {
     let (body, kind): (&'static str, &str) = match req.match_info().get("file") {
         Some("herald.css") => (
@@ -108,9 +109,24 @@ async fn asset(req: HttpRequest) -> HttpResponse {
         ),
         _ => return HttpResponse::NotFound().finish(),
     };
-    HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, kind))
-        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
-        .insert_header(("x-content-type-options", "nosniff"))
-        .body(body)
+    let etag = format!("\"{}-{}\"", env!("CARGO_PKG_VERSION"), body.len());
+    let cached = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|tag| tag.trim() == etag));
+    let mut answer = if cached {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    answer
+        .insert_header((header::ETAG, etag))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .insert_header(("x-content-type-options", "nosniff"));
+    if cached {
+        answer.finish()
+    } else {
+        answer.insert_header((header::CONTENT_TYPE, kind)).body(body)
+    }
 }

@@ -556,28 +556,24 @@ pub(crate) async fn set_role(signed: Signed, req: HttpRequest, form: web::Form<R
             .map(|_| ()),
         Err(e) => Err(e),
     };
-    match changed {
-        Ok(()) => Ok(see_other("/ui/team")),
-        Err(e) => {
-            team_page(
-                &signed,
-                String::new(),
-                Errors::from_error(e)?,
-                StatusCode::CONFLICT,
-            )
-            .await
-        }
-    }
+    team_answer(&signed, changed).await
 }
 
 pub(crate) async fn remove_user(signed: Signed, req: HttpRequest, form: web::Form<Csrf>) -> Page {
     check(&signed.live, &form.csrf, signed.require_admin())?;
     let id = user_id(&req)?;
-    match user::remove(&signed.ctx.db, signed.tenant(), &id, &signed.live.actor()).await {
+    let removed = user::remove(&signed.ctx.db, signed.tenant(), &id, &signed.live.actor()).await;
+    team_answer(&signed, removed).await
+}
+
+/// Back to the team after a change to someone, or the team page with why it was refused
+/// (the last admin must stay one).
+async fn team_answer(signed: &Signed, outcome: Result<(), Error>) -> Page {
+    match outcome {
         Ok(()) => Ok(see_other("/ui/team")),
         Err(e) => {
             team_page(
-                &signed,
+                signed,
                 String::new(),
                 Errors::from_error(e)?,
                 StatusCode::CONFLICT,

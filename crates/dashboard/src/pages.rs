@@ -407,7 +407,7 @@ async fn app_page(
         .data
         .into_iter()
         .map(|ep| EndpointRow {
-            link: format!("{}/endpoints/{}", scope.base, ep.id),
+            link: scope.endpoint_link(&ep),
             state: endpoint_state(&ep),
             description: ep.description,
             url: ep.url,
@@ -651,7 +651,7 @@ pub(crate) async fn create_endpoint(scope: AppScope, form: web::Form<EndpointFor
         Err(e) => Err(e),
     };
     match created {
-        Ok(ep) => Ok(see_other(&format!("{}/endpoints/{}", scope.base, ep.id))),
+        Ok(ep) => Ok(see_other(&scope.endpoint_link(&ep))),
         Err(e) => {
             let errors = Errors::from_error(e)?;
             app_page(
@@ -934,7 +934,7 @@ async fn endpoint_page(
             page: Chrome::new(&scope.live, ep.url.clone(), section),
             base: scope.base.clone(),
             app_name: scope.app.name.clone(),
-            link: format!("{}/endpoints/{}", scope.base, ep.id),
+            link: scope.endpoint_link(ep),
             ep: form.unwrap_or_else(|| EndpointView::of(ep)),
             stats,
             chart: Chart::of(&hours),
@@ -947,6 +947,31 @@ async fn endpoint_page(
             errors,
         },
     )
+}
+
+/// Answers an endpoint form: on to `outcome`'s page after the change, or the endpoint page
+/// again with the reason beside its field (and `typed`, what the user typed, kept).
+async fn endpoint_answer(
+    scope: &AppScope,
+    ep: &endpoint_entity::Model,
+    outcome: Result<String, Error>,
+    typed: Option<EndpointView>,
+) -> Page {
+    match outcome {
+        Ok(next) => Ok(see_other(&next)),
+        Err(e) => {
+            let errors = Errors::from_error(e)?;
+            endpoint_page(
+                scope,
+                ep,
+                LogQuery::default(),
+                typed,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    }
 }
 
 async fn find_endpoint(scope: &AppScope, req: &HttpRequest) -> Result<endpoint_entity::Model, PageError> {
@@ -1009,22 +1034,14 @@ pub(crate) async fn edit_endpoint(scope: AppScope, req: HttpRequest, form: web::
         }
         Err(e) => Err(e),
     };
-    match changed {
-        Ok(_) => Ok(see_other(&format!("{}/endpoints/{}", scope.base, ep.id))),
-        Err(e) => {
-            let errors = Errors::from_error(e)?;
-            let view = EndpointView::from_form(&ep, &form);
-            endpoint_page(
-                &scope,
-                &ep,
-                LogQuery::default(),
-                Some(view),
-                errors,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
-    }
+    let typed = EndpointView::from_form(&ep, &form);
+    endpoint_answer(
+        &scope,
+        &ep,
+        changed.map(|_| scope.endpoint_link(&ep)),
+        Some(typed),
+    )
+    .await
 }
 
 pub(crate) async fn delete_endpoint(scope: AppScope, req: HttpRequest, form: web::Form<Csrf>) -> Page {
@@ -1077,20 +1094,8 @@ pub(crate) async fn send_test(scope: AppScope, req: HttpRequest, form: web::Form
         }
         Err(e) => Err(e),
     };
-    match sent {
-        Ok(msg) => Ok(see_other(&format!("{}/messages/{}", scope.base, msg.id))),
-        Err(e) => {
-            endpoint_page(
-                &scope,
-                &ep,
-                LogQuery::default(),
-                None,
-                Errors::from_error(e)?,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
-    }
+    let next = sent.map(|msg| format!("{}/messages/{}", scope.base, msg.id));
+    endpoint_answer(&scope, &ep, next, None).await
 }
 
 #[derive(Deserialize)]
@@ -1123,20 +1128,7 @@ pub(crate) async fn recover(scope: AppScope, req: HttpRequest, form: web::Form<R
         .map(|_| ()),
         Err(e) => Err(e),
     };
-    match done {
-        Ok(()) => Ok(see_other(&format!("{}/endpoints/{}", scope.base, ep.id))),
-        Err(e) => {
-            endpoint_page(
-                &scope,
-                &ep,
-                LogQuery::default(),
-                None,
-                Errors::from_error(e)?,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
-    }
+    endpoint_answer(&scope, &ep, done.map(|()| scope.endpoint_link(&ep)), None).await
 }
 
 // ---------------------------------------------------------------- the delivery log
@@ -1324,20 +1316,7 @@ pub(crate) async fn edit_headers(scope: AppScope, req: HttpRequest, form: web::F
         }
         Err(e) => Err(e),
     };
-    match changed {
-        Ok(_) => Ok(see_other(&format!("{}/endpoints/{}", scope.base, ep.id))),
-        Err(e) => {
-            endpoint_page(
-                &scope,
-                &ep,
-                LogQuery::default(),
-                None,
-                Errors::from_error(e)?,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
-    }
+    endpoint_answer(&scope, &ep, changed.map(|_| scope.endpoint_link(&ep)), None).await
 }
 
 // ---------------------------------------------------------------- one message
@@ -1404,7 +1383,7 @@ pub(crate) async fn message(scope: AppScope, req: HttpRequest) -> Page {
         .data
         .into_iter()
         .map(|(d, ep)| DestinationRow {
-            link: format!("{}/endpoints/{}", scope.base, ep.id),
+            link: scope.endpoint_link(&ep),
             endpoint_id: ep.id.to_string(),
             url: ep.url,
             status: destination_status(d.status),

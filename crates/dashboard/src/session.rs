@@ -133,6 +133,11 @@ impl AppScope {
         &self.live.row.tenant_id
     }
 
+    /// The page of one of this application's endpoints.
+    pub(crate) fn endpoint_link(&self, ep: &domain::entity::endpoint::Model) -> String {
+        format!("{}/endpoints/{}", self.base, ep.id)
+    }
+
     /// Refuses dashboard viewers and read-only portal links.
     pub(crate) fn require_write(&self) -> Result<(), PageError> {
         if self.live.may_write() {

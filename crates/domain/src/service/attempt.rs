@@ -73,6 +73,24 @@ fn narrow(
     select
 }
 
+/// One page of `select`'s attempts, filtered, newest first.
+async fn fetch(
+    ctx: &Context,
+    tenant: &TenantId,
+    select: sea_orm::Select<attempt::Entity>,
+    page: &PageRequest,
+    filter: &AttemptFilter,
+) -> Result<Paged<attempt::Model>> {
+    pagination::fetch(
+        &ctx.db,
+        narrow(ctx, select, tenant, filter),
+        attempt::Column::Id,
+        page,
+        attempt_page_key,
+    )
+    .await
+}
+
 /// Attempts to one endpoint, newest first.
 pub async fn list_by_endpoint(
     ctx: &Context,
@@ -83,14 +101,7 @@ pub async fn list_by_endpoint(
 ) -> Result<Paged<attempt::Model>> {
     let select =
         attempt::Entity::for_tenant(tenant).filter(attempt::Column::EndpointId.eq(endpoint.id.clone()));
-    pagination::fetch(
-        &ctx.db,
-        narrow(ctx, select, tenant, filter),
-        attempt::Column::Id,
-        page,
-        attempt_page_key,
-    )
-    .await
+    fetch(ctx, tenant, select, page, filter).await
 }
 
 /// Attempts across one application, newest first (the delivery log).
@@ -102,14 +113,7 @@ pub async fn list_by_app(
     filter: &AttemptFilter,
 ) -> Result<Paged<attempt::Model>> {
     let select = attempt::Entity::for_tenant(tenant).filter(attempt::Column::AppId.eq(app.clone()));
-    pagination::fetch(
-        &ctx.db,
-        narrow(ctx, select, tenant, filter),
-        attempt::Column::Id,
-        page,
-        attempt_page_key,
-    )
-    .await
+    fetch(ctx, tenant, select, page, filter).await
 }
 
 /// Deliveries of one application still waiting for a try (or being tried), newest
@@ -142,14 +146,7 @@ pub async fn list_by_message(
 ) -> Result<Paged<attempt::Model>> {
     let select =
         attempt::Entity::for_tenant(tenant).filter(attempt::Column::MessageId.eq(message.id.clone()));
-    pagination::fetch(
-        &ctx.db,
-        narrow(ctx, select, tenant, filter),
-        attempt::Column::Id,
-        page,
-        attempt_page_key,
-    )
-    .await
+    fetch(ctx, tenant, select, page, filter).await
 }
 
 pub async fn get<C: ConnectionTrait>(

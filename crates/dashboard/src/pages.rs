@@ -669,16 +669,6 @@ pub(crate) async fn create_endpoint(scope: AppScope, form: web::Form<EndpointFor
 
 // ---------------------------------------------------------------- one endpoint
 
-pub(crate) struct AttemptRow {
-    pub(crate) when: When,
-    pub(crate) status: &'static str,
-    pub(crate) code: String,
-    pub(crate) duration_ms: i64,
-    pub(crate) message_link: String,
-    pub(crate) message_id: String,
-    pub(crate) reason: String,
-}
-
 pub(crate) struct SecretRow {
     pub(crate) key: String,
     pub(crate) label: String,
@@ -697,7 +687,7 @@ struct EndpointPage {
     secrets: Vec<SecretRow>,
     revealed: bool,
     event_type_options: Vec<String>,
-    attempts: Vec<AttemptRow>,
+    attempts: Vec<LogRow>,
     pager: Pager,
     filter: LogQuery,
     errors: Errors,
@@ -899,18 +889,7 @@ async fn endpoint_page(
     };
     let attempts = log
         .into_iter()
-        .map(|a| AttemptRow {
-            when: When::of(a.created_at),
-            status: attempt_status(a.status),
-            code: a
-                .response_status
-                .map(|c| c.to_string())
-                .unwrap_or_else(|| "—".into()),
-            duration_ms: a.duration_ms,
-            message_link: format!("{}/messages/{}", scope.base, a.message_id),
-            message_id: a.message_id.to_string(),
-            reason: a.error_reason.unwrap_or_default(),
-        })
+        .map(|a| LogRow::attempt(&scope.base, a, String::new()))
         .collect();
     let mut options: Vec<String> = domain::service::event_type::list(
         &ctx.db,
@@ -1144,6 +1123,25 @@ pub(crate) struct LogRow {
     pub(crate) reason: String,
 }
 
+impl LogRow {
+    /// An attempt as a row of a log; `endpoint` is its URL where the log shows it.
+    fn attempt(base: &str, a: domain::entity::attempt::Model, endpoint: String) -> Self {
+        Self {
+            when: When::of(a.created_at),
+            status: attempt_status(a.status),
+            code: a
+                .response_status
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| "—".into()),
+            duration: format!("{} ms", a.duration_ms),
+            endpoint,
+            message_link: format!("{base}/messages/{}", a.message_id),
+            message_id: a.message_id.to_string(),
+            reason: a.error_reason.unwrap_or_default(),
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "log.html")]
 struct LogPage {
@@ -1222,18 +1220,9 @@ pub(crate) async fn log(scope: AppScope, query: web::Query<LogQuery>) -> Page {
             let rows = page
                 .data
                 .into_iter()
-                .map(|a| LogRow {
-                    when: When::of(a.created_at),
-                    status: attempt_status(a.status),
-                    code: a
-                        .response_status
-                        .map(|c| c.to_string())
-                        .unwrap_or_else(|| "—".into()),
-                    duration: format!("{} ms", a.duration_ms),
-                    endpoint: url_of(&a.endpoint_id),
-                    message_link: format!("{}/messages/{}", scope.base, a.message_id),
-                    message_id: a.message_id.to_string(),
-                    reason: a.error_reason.unwrap_or_default(),
+                .map(|a| {
+                    let endpoint = url_of(&a.endpoint_id);
+                    LogRow::attempt(&scope.base, a, endpoint)
                 })
                 .collect();
             (rows, pager)

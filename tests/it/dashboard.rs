@@ -1075,3 +1075,81 @@ async fn a_read_only_portal_link_shows_but_changes_nothing() {
     }
     assert_eq!(counts(&app).await, before);
 }
+
+#[tokio::test]
+async fn anyone_may_change_their_own_password_and_other_sessions_end() {
+    let app = TestApp::spawn().await;
+    let (a, _) = app.tenant("A").await;
+    user(&app, &a, "viewer@a.test", Role::Viewer).await;
+    let mut here = Browser::new(&app);
+    let mut elsewhere = Browser::new(&app);
+    here.sign_in("viewer@a.test", PASSWORD).await;
+    elsewhere.sign_in("viewer@a.test", PASSWORD).await;
+    let csrf = here.csrf("/ui/team").await;
+
+    let wrong = here
+        .post(
+            "/ui/account/password",
+            &[
+                ("csrf", &csrf),
+                ("current_password", "nope"),
+                ("password", "a brand new one"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, 422);
+    assert!(
+        wrong
+            .body
+            .contains("Current password is not your current password")
+    );
+    let short = here
+        .post(
+            "/ui/account/password",
+            &[
+                ("csrf", &csrf),
+                ("current_password", PASSWORD),
+                ("password", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(short.status, 422);
+    assert!(
+        short.body.contains(r#"id="own-password-error""#),
+        "beside its own field"
+    );
+
+    let changed = here
+        .post(
+            "/ui/account/password",
+            &[
+                ("csrf", &csrf),
+                ("current_password", PASSWORD),
+                ("password", "a brand new one"),
+            ],
+        )
+        .await;
+    assert!(
+        changed.redirects_to("/ui/team?password=changed"),
+        "{}",
+        changed.status
+    );
+    assert!(
+        here.get(&changed.location)
+            .await
+            .body
+            .contains("Your password was changed")
+    );
+    assert!(
+        elsewhere.get("/ui").await.redirects_to("/ui/login"),
+        "the other session ended"
+    );
+    let mut fresh = Browser::new(&app);
+    assert_eq!(fresh.sign_in("viewer@a.test", PASSWORD).await.status, 401);
+    assert!(
+        fresh
+            .sign_in("viewer@a.test", "a brand new one")
+            .await
+            .redirects_to("/ui")
+    );
+}

@@ -456,12 +456,23 @@ pub(crate) struct UserRow {
 #[template(path = "team.html")]
 struct TeamPage {
     page: Chrome,
+    notice: &'static str,
     users: Vec<UserRow>,
     email: String,
     errors: Errors,
 }
 
 async fn team_page(signed: &Signed, email: String, errors: Errors, status: StatusCode) -> Page {
+    team_page_with(signed, "", email, errors, status).await
+}
+
+async fn team_page_with(
+    signed: &Signed,
+    notice: &'static str,
+    email: String,
+    errors: Errors,
+    status: StatusCode,
+) -> Page {
     let me = signed.live.user().map(|u| u.id.clone());
     let users = user::list(&signed.ctx.db, signed.tenant())
         .await?
@@ -478,6 +489,7 @@ async fn team_page(signed: &Signed, email: String, errors: Errors, status: Statu
         status,
         &TeamPage {
             page: Chrome::new(&signed.live, "Team", "team"),
+            notice,
             users,
             email,
             errors,
@@ -485,8 +497,18 @@ async fn team_page(signed: &Signed, email: String, errors: Errors, status: Statu
     )
 }
 
-pub(crate) async fn team(signed: Signed) -> Page {
-    team_page(&signed, String::new(), Errors::default(), StatusCode::OK).await
+#[derive(Deserialize)]
+pub(crate) struct TeamQuery {
+    password: Option<String>,
+}
+
+pub(crate) async fn team(signed: Signed, query: web::Query<TeamQuery>) -> Page {
+    let notice = if query.password.is_some() {
+        "Your password was changed, and your other sessions were signed out."
+    } else {
+        ""
+    };
+    team_page_with(&signed, notice, String::new(), Errors::default(), StatusCode::OK).await
 }
 
 #[derive(Deserialize)]
@@ -541,6 +563,52 @@ pub(crate) struct RoleForm {
     csrf: String,
     #[serde(default)]
     role: String,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct PasswordForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// Anyone signed in, viewers too, may change their own password; their other sessions end.
+pub(crate) async fn change_password(signed: Signed, form: web::Form<PasswordForm>) -> Page {
+    check(&signed.live, &form.csrf, Ok(()))?;
+    let form = form.into_inner();
+    let me = signed
+        .live
+        .user()
+        .cloned()
+        .ok_or_else(|| PageError::internal("a dashboard session without its user"))?;
+    let changed = user::change_password(
+        &signed.ctx.db,
+        &me,
+        form.current_password,
+        form.password,
+        &signed.live.row.id,
+    )
+    .await
+    .map_err(|e| match e {
+        // The new password's field here, not the one of the "add a person" form.
+        Error::Invalid { field, reason } if field == "password" => Error::invalid("own_password", reason),
+        other => other,
+    });
+    match changed {
+        Ok(()) => Ok(see_other("/ui/team?password=changed")),
+        Err(e) => {
+            team_page(
+                &signed,
+                String::new(),
+                Errors::from_error(e)?,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    }
 }
 
 fn user_id(req: &HttpRequest) -> Result<UserId, PageError> {

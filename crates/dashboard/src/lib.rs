@@ -71,6 +71,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/ui/team/{user}/role", post().to(admin::set_role))
         .route("/ui/team/{user}/remove", post().to(admin::remove_user))
         .route("/ui/audit", get().to(admin::audit_log))
+        .route("/ui/account/password", post().to(admin::change_password))
         .route("/portal/logout", web::post().to(auth::logout))
         .route("/portal", web::get().to(pages::portal_entry));
     // The pages of one application, for the dashboard and for the portal.

@@ -70,7 +70,8 @@ impl Errors {
                     "timeoutSeconds" | "timeout" => "timeout",
                     "schemas" | "schema" => "schema",
                     known @ ("url" | "name" | "uid" | "event_type" | "since" | "until" | "recover_since"
-                    | "description" | "days" | "role" | "email" | "password" | "headers") => known,
+                    | "description" | "days" | "role" | "email" | "password"
+                    | "current_password" | "own_password" | "headers") => known,
                     _ => "",
                 };
                 let reason = if form_field.is_empty() {

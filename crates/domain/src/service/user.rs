@@ -141,3 +141,43 @@ pub async fn remove<C: ConnectionTrait>(
     )
     .await
 }
+
+/// Changes `user`'s own password after checking the current one, and ends their other
+/// sessions (`keep` is the session the change came from).
+pub async fn change_password<C: ConnectionTrait>(
+    conn: &C,
+    user: &user::Model,
+    current: String,
+    new: String,
+    keep: &str,
+) -> Result<()> {
+    let hash = user.password_hash.clone();
+    let known = super::blocking(move || Ok(crate::auth::verify_password(&hash, &current))).await?;
+    if !known {
+        return Err(Error::invalid("current_password", "is not your current password"));
+    }
+    let hash = super::blocking(move || crate::auth::hash_password(&new)).await?;
+    let mut active: user::ActiveModel = user.clone().into();
+    active.password_hash = Set(hash);
+    active.updated_at = Set(Utc::now());
+    active.update(conn).await.context("changing a password")?;
+    crate::entity::session::Entity::delete_for_tenant(&user.tenant_id)
+        .filter(crate::entity::session::Column::UserId.eq(user.id.clone()))
+        .filter(crate::entity::session::Column::Id.ne(keep))
+        .exec(conn)
+        .await
+        .context("ending other sessions")?;
+    let actor = Actor::User {
+        id: user.id.clone(),
+        email: user.email.clone(),
+    };
+    audit::record(
+        conn,
+        &user.tenant_id,
+        &actor,
+        "user.password",
+        Target::new("user", &user.id),
+        None,
+    )
+    .await
+}

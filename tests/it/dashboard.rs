@@ -253,6 +253,11 @@ async fn changes<'a>(app: &TestApp, w: &'a World, csrf: &'a str) -> Vec<(String,
     ]
 }
 
+/// Everything the forms of [`changes`] could alter.
+async fn snapshot(app: &TestApp, w: &World) -> ((u64, u64, Vec<Vec<u8>>), String) {
+    (counts(app).await, tenant_state(app, &w.tenant_a).await)
+}
+
 /// What the tenant-wide pages' forms could change, beyond [`counts`].
 async fn tenant_state(app: &TestApp, tenant: &TenantId) -> String {
     let tokens = service::token::list(&app.ctx.db, tenant).await.unwrap();
@@ -284,15 +289,12 @@ async fn anonymous_visitors_are_sent_to_sign_in_and_change_nothing() {
         assert!(answer.redirects_to("/ui/login"), "{page}: {}", answer.status);
     }
     assert_eq!(anonymous.get("/portal").await.status, 401);
-    let before = (counts(&app).await, tenant_state(&app, &w.tenant_a).await);
+    let before = snapshot(&app, &w).await;
     for (path, fields) in changes(&app, &w, "whatever").await {
         let answer = anonymous.post(&path, &fields).await;
         assert!(answer.redirects_to("/ui/login"), "{path}: {}", answer.status);
     }
-    assert_eq!(
-        (counts(&app).await, tenant_state(&app, &w.tenant_a).await),
-        before
-    );
+    assert_eq!(snapshot(&app, &w).await, before);
     // The sign-in page and the assets need no session.
     assert_eq!(anonymous.get("/ui/login").await.status, 200);
     let css = app.http.get(app.url("/static/herald.css")).send().await.unwrap();
@@ -466,16 +468,13 @@ async fn viewers_read_everything_and_change_nothing() {
     assert!(revealed.body.contains("whsec_"), "viewers may read the secret");
 
     let csrf = viewer.csrf("/ui").await;
-    let before = (counts(&app).await, tenant_state(&app, &w.tenant_a).await);
+    let before = snapshot(&app, &w).await;
     for (path, fields) in changes(&app, &w, &csrf).await {
         let answer = viewer.post(&path, &fields).await;
         assert_eq!(answer.status, 403, "{path}");
         assert!(answer.body.contains("viewers can look"), "{path}");
     }
-    assert_eq!(
-        (counts(&app).await, tenant_state(&app, &w.tenant_a).await),
-        before
-    );
+    assert_eq!(snapshot(&app, &w).await, before);
 }
 
 #[tokio::test]
@@ -503,16 +502,13 @@ async fn another_tenants_admin_finds_nothing_and_changes_nothing() {
     }
     assert_eq!(stranger.get("/ui/event-types/user.created").await.status, 404);
     let csrf = stranger.csrf("/ui").await;
-    let before = (counts(&app).await, tenant_state(&app, &w.tenant_a).await);
+    let before = snapshot(&app, &w).await;
     let all = changes(&app, &w, &csrf).await;
     // All but the four tenant-wide creations, which would make B's own things.
     for (path, fields) in &all[..all.len() - 4] {
         assert_eq!(stranger.post(path, fields).await.status, 404, "{path}");
     }
-    assert_eq!(
-        (counts(&app).await, tenant_state(&app, &w.tenant_a).await),
-        before
-    );
+    assert_eq!(snapshot(&app, &w).await, before);
 }
 
 #[tokio::test]
@@ -521,17 +517,14 @@ async fn forms_without_the_sessions_csrf_token_are_refused() {
     let w = world(&app).await;
     let mut admin = Browser::new(&app);
     assert!(admin.sign_in("admin@a.test", PASSWORD).await.redirects_to("/ui"));
-    let before = (counts(&app).await, tenant_state(&app, &w.tenant_a).await);
+    let before = snapshot(&app, &w).await;
     for csrf in ["", "0".repeat(64).as_str()] {
         for (path, fields) in changes(&app, &w, csrf).await {
             let answer = admin.post(&path, &fields).await;
             assert_eq!(answer.status, 403, "{path} with csrf {csrf:?}");
         }
     }
-    assert_eq!(
-        (counts(&app).await, tenant_state(&app, &w.tenant_a).await),
-        before
-    );
+    assert_eq!(snapshot(&app, &w).await, before);
     // Another session's token is no better.
     let mut second = Browser::new(&app);
     second.sign_in("admin@a.test", PASSWORD).await;

@@ -132,7 +132,7 @@ pub(crate) async fn gate(
     hasher.update(req.uri().to_string().as_bytes());
     hasher.update([0]);
     hasher.update(&body);
-    let hash: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let hash = domain::crypto::hex(&hasher.finalize());
     let tenant = principal.tenant.clone();
     // Keys belong to one token, as in Svix: another token's same key is another request.
     let scope = principal.token.to_string();

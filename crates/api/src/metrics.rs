@@ -38,11 +38,7 @@ impl Access {
             .and_then(|v| v.strip_prefix("Bearer "))
             .unwrap_or_default();
         let given: [u8; 32] = Sha256::digest(given.trim().as_bytes()).into();
-        given
-            .iter()
-            .zip(expected)
-            .fold(0u8, |diff, (a, b)| diff | (a ^ b))
-            == 0
+        domain::crypto::same(&given, expected)
     }
 }
 

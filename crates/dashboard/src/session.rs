@@ -90,13 +90,7 @@ impl Signed {
 
     /// Admins only: refuses viewers on the server, whatever the page showed.
     pub(crate) fn require_admin(&self) -> Result<(), PageError> {
-        if self.live.may_write() {
-            Ok(())
-        } else {
-            Err(PageError::Domain(domain::Error::forbidden(
-                "viewers can look but not change anything; ask an admin",
-            )))
-        }
+        Ok(self.live.require_write()?)
     }
 }
 
@@ -140,17 +134,7 @@ impl AppScope {
 
     /// Refuses dashboard viewers and read-only portal links.
     pub(crate) fn require_write(&self) -> Result<(), PageError> {
-        if self.live.may_write() {
-            Ok(())
-        } else if self.portal {
-            Err(PageError::Domain(domain::Error::forbidden(
-                "this portal link is read-only",
-            )))
-        } else {
-            Err(PageError::Domain(domain::Error::forbidden(
-                "viewers can look but not change anything; ask an admin",
-            )))
-        }
+        Ok(self.live.require_write()?)
     }
 }
 

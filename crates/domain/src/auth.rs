@@ -116,7 +116,7 @@ fn key_id(secret: &str) -> String {
         .chain_update(b"herald jwt key id\0")
         .chain_update(secret)
         .finalize();
-    digest[..6].iter().map(|b| format!("{b:02x}")).collect()
+    crate::crypto::hex(&digest[..6])
 }
 
 impl JwtKeys {

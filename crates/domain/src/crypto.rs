@@ -38,6 +38,17 @@ pub enum CryptoError {
     Random,
 }
 
+/// Lower-case hex of `bytes`: key ids, digests, tokens.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether `a` and `b` are equal, in time that does not depend on where they differ
+/// (for comparing secrets; a length difference shows, which is fine for fixed-size ones).
+pub fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+}
+
 /// Fills `buf` from the operating system's generator.
 pub fn random_bytes(buf: &mut [u8]) -> Result<(), CryptoError> {
     getrandom::fill(buf).map_err(|_| CryptoError::Random)
@@ -85,7 +96,7 @@ impl MainKey {
 
     /// A short public name for the key (8 hex digits), safe to log.
     pub fn id(&self) -> String {
-        self.id.iter().map(|b| format!("{b:02x}")).collect()
+        hex(&self.id)
     }
 }
 
@@ -122,12 +133,7 @@ impl Keyring {
 
     /// The id of the key that sealed `sealed`, if it is in a format Herald reads.
     pub fn sealed_by(sealed: &[u8]) -> Option<String> {
-        (sealed.len() >= HEADER_LEN && sealed[0] == VERSION).then(|| {
-            sealed[1..1 + KEY_ID_LEN]
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect()
-        })
+        (sealed.len() >= HEADER_LEN && sealed[0] == VERSION).then(|| hex(&sealed[1..1 + KEY_ID_LEN]))
     }
 
     pub fn seal(&self, plaintext: &[u8], associated_data: &[u8]) -> Result<Vec<u8>, CryptoError> {
@@ -160,7 +166,7 @@ impl Keyring {
             .chain(&self.fallbacks)
             .find(|k| k.id == key_id)
             .ok_or_else(|| CryptoError::UnknownKey {
-                found: key_id.iter().map(|b| format!("{b:02x}")).collect(),
+                found: hex(key_id),
                 configured: self.current.id(),
             })?;
         let mut nonce = [0u8; NONCE_LEN];

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use super::audit::{self, Actor, Target};
 use crate::{
     Context, DbContext, Error, Result,
-    crypto::random_bytes,
+    crypto::{self, hex, random_bytes},
     entity::{session, user},
     values::{Email, Role},
 };
@@ -70,11 +70,21 @@ impl Live {
         }
     }
 
+    /// Refuses a change this session may not make, saying why: dashboard viewers only
+    /// read, and a read-only portal link only shows.
+    pub fn require_write(&self) -> Result<()> {
+        match &self.holder {
+            _ if self.may_write() => Ok(()),
+            Holder::User(_) => Err(Error::forbidden(
+                "viewers can look but not change anything; ask an admin",
+            )),
+            Holder::Portal { .. } => Err(Error::forbidden("this portal link is read-only")),
+        }
+    }
+
     /// Checks a form's CSRF token against the session's, in constant time.
     pub fn check_csrf(&self, presented: &str) -> Result<()> {
-        let (a, b) = (self.row.csrf.as_bytes(), presented.as_bytes());
-        let same = a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0;
-        if same {
+        if crypto::same(self.row.csrf.as_bytes(), presented.as_bytes()) {
             Ok(())
         } else {
             Err(Error::forbidden(
@@ -89,10 +99,6 @@ pub fn random_token() -> Result<String> {
     let mut bytes = [0u8; 32];
     random_bytes(&mut bytes)?;
     Ok(hex(&bytes))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn key_of(token: &str) -> String {

@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_core;
 mod m20261123_000002_operational;
 mod m20261123_000003_session;
+mod m20261130_000004_delivery_queue;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_core::Migration),
             Box::new(m20261123_000002_operational::Migration),
             Box::new(m20261123_000003_session::Migration),
+            Box::new(m20261130_000004_delivery_queue::Migration),
         ]
     }
 }

@@ -159,41 +159,33 @@ impl Api<'_> {
             return value;
         }
         panic!(
-            "{path} never got there: {}\njobs: {}",
+            "{path} never got there: {}\nqueue: {}",
             self.get(path).await,
-            jobs(self.app).await
+            queue(self.app).await
         );
     }
 }
 
-/// apalis' view of the jobs, for failure messages.
-async fn jobs(app: &TestApp) -> String {
-    use sea_orm::ConnectionTrait;
-    let sql = match app.ctx.backend {
-        domain::db::Backend::Sqlite => {
-            "SELECT id || ' ' || status || ' run_at=' || IFNULL(run_at, '-') || ' lock_by=' || IFNULL(lock_by, '-') \
-             || ' lock_at=' || IFNULL(lock_at, '-') || ' attempts=' || attempts || ' done_at=' || IFNULL(done_at, '-') AS s \
-             FROM Jobs ORDER BY id"
-        }
-        domain::db::Backend::Postgres => {
-            "SELECT id || ' ' || status || ' run_at=' || COALESCE(run_at::text, '-') || ' lock_by=' || COALESCE(lock_by, '-') \
-             || ' attempts=' || attempts || ' done_at=' || COALESCE(done_at::text, '-') AS s FROM apalis.jobs ORDER BY id"
-        }
-    };
-    let rows = app
-        .ctx
-        .db
-        .query_all_raw(sea_orm::Statement::from_string(
-            app.ctx.db.get_database_backend(),
-            sql,
-        ))
+/// The delivery queue as the database has it, for failure messages.
+async fn queue(app: &TestApp) -> String {
+    use domain::entity::destination;
+    use sea_orm::{EntityTrait, QueryOrder};
+    #[expect(clippy::disallowed_methods, reason = "a test's view of every tenant's queue")]
+    let rows = destination::Entity::find()
+        .order_by_asc(destination::Column::Id)
+        .all(&app.ctx.db)
         .await
         .unwrap();
     let rows: Vec<String> = rows
         .iter()
-        .map(|r| r.try_get::<String>("", "s").unwrap_or_default())
+        .map(|d| {
+            format!(
+                "{} {:?} tries={} next={:?} trigger={:?}",
+                d.id, d.status, d.attempt_count, d.next_attempt_at, d.next_trigger
+            )
+        })
         .collect();
-    format!("{rows:#?} now={}", chrono::Utc::now().timestamp())
+    format!("{rows:#?} now={}", chrono::Utc::now())
 }
 
 pub(crate) async fn setup(app: &TestApp) -> Api<'_> {
@@ -486,15 +478,8 @@ async fn throttle_rate_holds_across_a_burst_and_costs_no_attempts() {
 async fn two_workers_on_one_database_deliver_each_destination_once() {
     let app = local_app().await;
     let api = setup(&app).await;
-    // A second worker process, as `herald worker` would run it, on the same database.
-    let ctx = herald::startup::context(&app.settings, app.base_url.clone())
-        .await
-        .unwrap();
-    let settings = herald::startup::worker_settings(&app.settings).unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let second = tokio::spawn(worker::run(ctx, settings, async move {
-        let _ = stopped.await;
-    }));
+    // A second worker, as `herald worker` would run it, on the same database.
+    let second = tests::Worker::start(&app.settings).await;
     let receiver = Receiver::start(&[]).await;
     api.post(
         "/api/v1/app/acme/endpoint",
@@ -521,8 +506,7 @@ async fn two_workers_on_one_database_deliver_each_destination_once() {
         .collect();
     assert_eq!(got.len(), 40, "no destination delivered twice");
     assert_eq!(ids, sent);
-    let _ = stop.send(());
-    second.await.unwrap().unwrap();
+    second.stop().await;
 }
 
 #[tokio::test]

@@ -59,15 +59,9 @@ impl Drop for OtherApi {
 
 /// Runs a delivery worker with `settings` until `work` is done.
 async fn with_worker<T>(settings: &Settings, work: impl Future<Output = T>) -> T {
-    let ctx = startup::context(settings, String::new()).await.unwrap();
-    let worker_settings = startup::worker_settings(settings).unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(worker::run(ctx, worker_settings, async move {
-        let _ = stopped.await;
-    }));
+    let worker = tests::Worker::start(settings).await;
     let out = work.await;
-    let _ = stop.send(());
-    task.await.unwrap().unwrap();
+    worker.stop().await;
     out
 }
 

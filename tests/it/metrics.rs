@@ -91,7 +91,7 @@ async fn the_queue_gauges_show_waiting_work() {
         )
         .await;
     }
-    // Jobs are due from their whole second: wait until the oldest has aged a little.
+    // Wait until the oldest has aged a little.
     let text = tests::eventually(std::time::Duration::from_secs(5), async || {
         let (_, text) = metrics(&app, None).await;
         sample(&text, "herald_queue_oldest_due_seconds")

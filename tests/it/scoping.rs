@@ -120,6 +120,7 @@ async fn seed(db: &DatabaseConnection, tenant: &TenantId) -> Seeded {
         last_attempt_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
+        next_trigger: Set(destination::Trigger::Scheduled),
     }
     .insert(db)
     .await

@@ -220,6 +220,38 @@ impl Drop for TestApp {
     }
 }
 
+/// A delivery worker as `herald worker` runs it, in this process, on the database of
+/// `settings`.
+pub struct Worker {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Worker {
+    pub async fn start(settings: &Settings) -> Self {
+        let ctx = herald::startup::context(settings, String::new())
+            .await
+            .expect("opening the worker's database");
+        let worker_settings = herald::startup::worker_settings(settings).expect("worker settings");
+        let dispatcher = worker::Dispatcher::with_worker(worker_settings.concurrency);
+        let ctx = herald::startup::with_dispatcher(ctx, &dispatcher);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(worker::run(ctx, dispatcher, worker_settings, async move {
+            let _ = stopped.await;
+        }));
+        Self { stop, task }
+    }
+
+    /// Stops it as SIGTERM would, and waits until it has drained.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task
+            .await
+            .expect("the worker panicked")
+            .expect("the worker failed");
+    }
+}
+
 /// Which database this run uses, for test names in output.
 pub fn backend_label() -> &'static str {
     if std::env::var(DATABASE_ENV).is_ok_and(|u| !u.is_empty()) {

@@ -5,7 +5,13 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
-use crate::{auth::JwtKeys, crypto::Keyring, db::Backend, metrics::Metrics, queue::SharedQueue};
+use crate::{
+    auth::JwtKeys,
+    crypto::Keyring,
+    db::{Backend, WriteGate},
+    dispatch::SharedDispatch,
+    metrics::Metrics,
+};
 
 /// Domain-level settings, filled from the binary's configuration.
 #[derive(Clone, Debug)]
@@ -22,8 +28,11 @@ pub struct Context {
     pub jwt: Arc<JwtKeys>,
     pub keyring: Arc<Keyring>,
     pub settings: Arc<DomainSettings>,
-    /// Where accepted messages' delivery jobs go, inside the accepting transaction.
-    pub queue: SharedQueue,
+    /// Takes turns between this process's write transactions (SQLite; see
+    /// [`crate::db::begin_write`]).
+    pub writes: WriteGate,
+    /// Who hears about deliveries made due, after their commit.
+    pub dispatch: SharedDispatch,
     /// This process's Prometheus metrics.
     pub metrics: Arc<Metrics>,
 }

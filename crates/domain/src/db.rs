@@ -1,9 +1,12 @@
 //! Opening the database: an SQLite file (the embedded default, in WAL mode) or
-//! PostgreSQL. sea-orm and the job queue share the one sqlx pool made here.
+//! PostgreSQL; write transactions.
 
-use std::{path::PathBuf, str::FromStr, time::Duration};
+use std::{path::PathBuf, str::FromStr, sync::Arc, time::Duration};
 
-use sea_orm::{DatabaseConnection, SqlxPostgresConnector, SqlxSqliteConnector};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, ExecResult, QueryResult,
+    SqlxPostgresConnector, SqlxSqliteConnector, Statement,
+};
 use sqlx::{
     postgres::{PgConnectOptions, PgPoolOptions},
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
@@ -101,21 +104,97 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
     }
 }
 
-/// Starts a transaction that will write. On SQLite it takes the write lock at once
-/// (`BEGIN IMMEDIATE`): a deferred transaction that reads first and writes later fails with
-/// `SQLITE_BUSY_SNAPSHOT` whenever another connection (the job queue, say) wrote in
-/// between, and waiting does not help it. PostgreSQL ignores the mode.
-pub async fn begin_write(db: &sea_orm::DatabaseConnection) -> crate::Result<sea_orm::DatabaseTransaction> {
+/// Takes turns between the write transactions of one process. SQLite has one writer at a
+/// time; left to itself, a second `BEGIN IMMEDIATE` waits in SQLite's busy handler, which
+/// sleeps in steps of up to 100 ms, so under load writers spend their time asleep while
+/// the lock is free. Waiting here instead is a queue: the next writer starts as soon as
+/// the last one ends. Other processes on the same file still meet the busy handler.
+/// PostgreSQL needs no turns.
+#[derive(Clone, Debug, Default)]
+pub struct WriteGate(Option<Arc<tokio::sync::Mutex<()>>>);
+
+impl WriteGate {
+    pub fn for_backend(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => Self(Some(Arc::default())),
+            Backend::Postgres => Self(None),
+        }
+    }
+}
+
+/// A write transaction that holds this process's turn to write (see [`WriteGate`]) until
+/// it commits, rolls back or is dropped. Use it wherever a connection or a
+/// `&DatabaseTransaction` is wanted.
+pub struct WriteTxn {
+    // Declared first: dropped (rolled back) before the turn passes on.
+    txn: DatabaseTransaction,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTxn {
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.txn.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<(), DbErr> {
+        self.txn.rollback().await
+    }
+}
+
+impl std::ops::Deref for WriteTxn {
+    type Target = DatabaseTransaction;
+
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for WriteTxn {
+    fn get_database_backend(&self) -> DbBackend {
+        self.txn.get_database_backend()
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        self.txn.execute_raw(stmt).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.txn.execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        self.txn.query_one_raw(stmt).await
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.txn.query_all_raw(stmt).await
+    }
+}
+
+/// Starts a transaction that will write, in this process's turn (see [`WriteGate`]). On
+/// SQLite it also takes the write lock at once (`BEGIN IMMEDIATE`): a deferred
+/// transaction that reads first and writes later fails with `SQLITE_BUSY_SNAPSHOT`
+/// whenever another connection wrote in between, and waiting does not help it.
+/// PostgreSQL ignores the mode.
+pub async fn begin_write(ctx: &crate::Context) -> crate::Result<WriteTxn> {
     use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
-    db.begin_with_options(TransactionOptions {
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..Default::default()
-    })
-    .await
-    .map_err(|source| crate::Error::Database {
-        context: "starting a transaction",
-        source,
-    })
+    let turn = match &ctx.writes.0 {
+        Some(gate) => Some(gate.clone().lock_owned().await),
+        None => None,
+    };
+    let txn = ctx
+        .db
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        })
+        .await
+        .map_err(|source| crate::Error::Database {
+            context: "starting a transaction",
+            source,
+        })?;
+    Ok(WriteTxn { txn, _turn: turn })
 }
 
 #[cfg(test)]

@@ -131,7 +131,7 @@ impl Metrics {
 
 /// The metrics page: the queue gauges refreshed from the database, then every series.
 pub async fn page(ctx: &crate::Context) -> crate::Result<String> {
-    let stats = ctx.queue.stats(&ctx.db).await?;
+    let stats = crate::service::delivery::claim::stats(ctx, chrono::Utc::now()).await?;
     ctx.metrics.queue_depth.set(stats.depth);
     ctx.metrics.queue_oldest_due_seconds.set(stats.oldest_due_seconds);
     Ok(ctx.metrics.render())

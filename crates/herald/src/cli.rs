@@ -192,6 +192,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let ctx = startup::context(&settings, settings.public_url.clone().unwrap_or_default()).await?;
             startup::require_migrated(&ctx.db).await?;
             let worker_settings = startup::worker_settings(&settings)?;
+            let dispatcher = worker::Dispatcher::with_worker(worker_settings.concurrency);
+            let ctx = startup::with_dispatcher(ctx, &dispatcher);
             let metrics = startup::worker_metrics_server(&settings, &ctx)?;
             tracing::info!(
                 concurrency = worker_settings.concurrency,
@@ -202,7 +204,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(server) = metrics {
                 tokio::spawn(server);
             }
-            let result = worker::run(ctx, worker_settings, worker::signalled()).await;
+            let result = worker::run(ctx, dispatcher, worker_settings, worker::signalled()).await;
             if let Some(handle) = metrics_handle {
                 handle.stop(true).await;
             }

@@ -116,7 +116,7 @@ impl Default for Settings {
             log_format: "human".into(),
             http_workers: None,
             api_rate_limit: 200,
-            worker_concurrency: 16,
+            worker_concurrency: worker::DEFAULT_CONCURRENCY,
             retry_schedule: "5s,5m,30m,2h,5h,10h,10h".into(),
             allow_private_networks: String::new(),
             svix_headers: true,

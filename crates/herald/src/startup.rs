@@ -5,7 +5,7 @@ use std::{net::TcpListener, sync::Arc, time::Duration};
 
 use actix_web::{App, HttpServer, dev::Server, web};
 use anyhow::{Context as _, bail};
-use domain::{Context, DomainSettings, db, service::delivery};
+use domain::{Context, DomainSettings, db, dispatch, service::delivery};
 use migrations::{Migrator, MigratorTrait};
 
 use crate::{config::Settings, secrets};
@@ -19,20 +19,31 @@ pub enum Mode {
     Api,
 }
 
-/// Opens the database and builds the service context.
+/// Opens the database and builds the service context. Nobody hears of work it makes
+/// due ([`dispatch::Quiet`]): a process that accepts or delivers messages replaces that
+/// with its [`worker::Dispatcher`] (see [`with_dispatcher`]).
 pub async fn context(settings: &Settings, public_url: String) -> anyhow::Result<Context> {
     let keys = secrets::resolve(settings)?;
     let conn = connect(settings).await?;
     let backend = db::Backend::of(&settings.database_url)?;
     Ok(Context {
         backend,
-        queue: Arc::new(worker::SqlQueue::new(backend)),
+        writes: db::WriteGate::for_backend(backend),
+        dispatch: Arc::new(dispatch::Quiet),
         db: conn,
         jwt: Arc::new(keys.jwt()),
         keyring: Arc::new(keys.keyring()),
         settings: Arc::new(DomainSettings { public_url }),
         metrics: Arc::default(),
     })
+}
+
+/// `ctx`, telling `dispatcher` of the work it makes due.
+pub fn with_dispatcher(ctx: Context, dispatcher: &worker::Dispatcher) -> Context {
+    Context {
+        dispatch: Arc::new(dispatcher.clone()),
+        ..ctx
+    }
 }
 
 pub async fn connect(settings: &Settings) -> anyhow::Result<sea_orm::DatabaseConnection> {
@@ -46,13 +57,6 @@ pub async fn migrate(conn: &sea_orm::DatabaseConnection) -> anyhow::Result<usize
         .context("reading the migration table")?
         .len();
     Migrator::up(conn, None).await.context("applying migrations")?;
-    let backend = match conn.get_database_backend() {
-        sea_orm::DbBackend::Postgres => db::Backend::Postgres,
-        _ => db::Backend::Sqlite,
-    };
-    worker::setup(conn, backend)
-        .await
-        .context("setting up the job queue tables")?;
     Ok(pending)
 }
 
@@ -162,6 +166,13 @@ impl Application {
         });
         let context = context(settings, public_url.trim_end_matches('/').to_owned()).await?;
         let worker_settings = worker_settings(settings)?;
+        let in_process = mode == Mode::Serve && settings.serve_worker;
+        let dispatcher = if in_process {
+            worker::Dispatcher::with_worker(worker_settings.concurrency)
+        } else {
+            worker::Dispatcher::announcing(&context.db, context.backend)
+        };
+        let context = with_dispatcher(context, &dispatcher);
         match mode {
             Mode::Serve => {
                 migrate(&context.db).await?;
@@ -184,18 +195,20 @@ impl Application {
         if let Some(workers) = settings.http_workers {
             server = server.workers(workers.max(1));
         }
-        let worker = match mode {
-            Mode::Serve if settings.serve_worker => {
-                let (stop, mut stopped) = tokio::sync::watch::channel(false);
-                let shutdown = async move {
-                    let _ = stopped.wait_for(|s| *s).await;
-                };
-                let drain = worker_settings.shutdown_timeout;
-                let task = tokio::spawn(worker::run(context.clone(), worker_settings, shutdown));
-                Some(InProcessWorker { stop, task, drain })
-            }
-            Mode::Serve | Mode::Api => None,
-        };
+        let worker = in_process.then(|| {
+            let (stop, mut stopped) = tokio::sync::watch::channel(false);
+            let shutdown = async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            };
+            let drain = worker_settings.shutdown_timeout;
+            let task = tokio::spawn(worker::run(
+                context.clone(),
+                dispatcher,
+                worker_settings,
+                shutdown,
+            ));
+            InProcessWorker { stop, task, drain }
+        });
         Ok(Self {
             port: address.port(),
             server: server.run(),

@@ -94,13 +94,16 @@ pub struct Request<'a> {
 }
 
 impl Sender {
-    pub fn new(policy: NetworkPolicy) -> Result<Self, reqwest::Error> {
+    /// A client that keeps up to `connections` idle connections per host: as many as
+    /// deliveries may be in flight, so a busy endpoint does not see connections closed
+    /// and opened again between deliveries.
+    pub fn new(policy: NetworkPolicy, connections: usize) -> Result<Self, reqwest::Error> {
         let policy = Arc::new(policy);
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .connect_timeout(Duration::from_secs(10))
-            .pool_max_idle_per_host(8)
+            .pool_max_idle_per_host(connections.max(1))
             .dns_resolver(GuardedResolver {
                 policy: policy.clone(),
             })
@@ -180,7 +183,9 @@ async fn read_limited(mut response: reqwest::Response) -> String {
             break;
         }
     }
-    let mut text = String::from_utf8_lossy(&body).into_owned();
+    // NUL cannot be stored in a PostgreSQL text column: a receiver must not be able to
+    // make its own attempts unrecordable.
+    let mut text = String::from_utf8_lossy(&body).replace('\0', "\u{FFFD}");
     if body.len() >= MAX_RESPONSE_BODY {
         text.push_str("\n[truncated at 64 KiB]");
     }

@@ -1,32 +1,35 @@
-//! Herald's delivery engine: apalis workers that turn each queued [`DeliveryJob`] into a
-//! signed HTTP request, record the attempt, and queue the next try when one is due.
+//! Herald's delivery engine. The destination row is the job: a [`claimer`] takes due
+//! destinations from the database in batches and leases them, [`Deliveries`] (an apalis
+//! backend of Herald's own) hands them to an apalis worker, which runs [`Engine`] on each
+//! (sign, send, classify), and the [`recorder`] writes the outcomes of many tries in one
+//! transaction. Work accepted in this process skips the claim: it is written leased to
+//! this worker and handed over in memory ([`Dispatcher`]). Workers wake on a signal
+//! (in-process, PostgreSQL `LISTEN/NOTIFY`) or at the next due retry; a slow poll only
+//! catches a lost signal.
+//!
+//! [`Deliveries`]: backend::Deliveries
+//! [`Engine`]: engine::Engine
 
+mod backend;
+mod claimer;
 mod client;
-pub mod queue;
+mod dispatcher;
+mod engine;
+mod recorder;
 
-use std::{
-    collections::HashMap,
-    future::Future,
-    num::NonZeroU32,
-    sync::{Arc, Mutex},
-    time::Duration,
+use std::{future::Future, sync::Arc, time::Duration};
+
+use apalis::{
+    layers::catch_panic::CatchPanicLayer,
+    prelude::{AbortError, BoxDynError, Data, WorkerBuilder, WorkerBuilderExt},
 };
-
-use apalis::prelude::{BoxDynError, Data, WorkerBuilder, WorkerBuilderExt};
 use chrono::Utc;
-use domain::{
-    Context, DbContext,
-    db::Backend,
-    id::EndpointId,
-    netpolicy::NetworkPolicy,
-    queue::DeliveryJob,
-    service::delivery::{self, Next, Plan},
-    signing,
-};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use domain::{Context, service::delivery};
 
 pub use client::Sender;
-pub use queue::{SqlQueue, setup};
+pub use dispatcher::Dispatcher;
+
+use crate::{backend::Job, engine::Engine};
 
 /// How a worker process delivers.
 #[derive(Clone, Debug)]
@@ -36,10 +39,12 @@ pub struct WorkerSettings {
     /// Delays in seconds between tries (after the first).
     pub schedule: Vec<u32>,
     /// Which addresses may be called.
-    pub policy: NetworkPolicy,
+    pub policy: domain::netpolicy::NetworkPolicy,
     /// Per-request timeout unless the endpoint sets its own.
     pub default_timeout: Duration,
-    /// How often an idle worker looks for due jobs.
+    /// How often an idle worker looks for due work without having been told of any: the
+    /// safety net for a lost wake-up (and the only news of work another process queued,
+    /// on SQLite).
     pub poll_interval: Duration,
     /// Also send the `svix-id`, `svix-timestamp`, `svix-signature` spellings.
     pub svix_headers: bool,
@@ -52,14 +57,17 @@ pub struct WorkerSettings {
     pub retention: chrono::Duration,
 }
 
+/// Deliveries in flight at once per worker process, unless configured.
+pub const DEFAULT_CONCURRENCY: usize = 64;
+
 impl Default for WorkerSettings {
     fn default() -> Self {
         Self {
-            concurrency: 16,
+            concurrency: DEFAULT_CONCURRENCY,
             schedule: delivery::DEFAULT_SCHEDULE.to_vec(),
-            policy: NetworkPolicy::default(),
+            policy: domain::netpolicy::NetworkPolicy::default(),
             default_timeout: Duration::from_secs(15),
-            poll_interval: Duration::from_millis(50),
+            poll_interval: Duration::from_secs(1),
             svix_headers: true,
             disable_after: delivery::DEFAULT_DISABLE_AFTER,
             shutdown_timeout: Duration::from_secs(30),
@@ -68,236 +76,116 @@ impl Default for WorkerSettings {
     }
 }
 
-/// What a job handler works with.
-struct Engine {
+async fn handle(job: Job, engine: Data<Arc<Engine>>) -> Result<(), BoxDynError> {
+    engine.run(job).await;
+    Ok(())
+}
+
+fn on_panic(_: &Box<dyn std::any::Any + Send + 'static>) -> AbortError {
+    tracing::error!("a delivery panicked; its destination is tried again when its lease runs out");
+    AbortError::new(std::io::Error::other("a delivery panicked"))
+}
+
+/// Runs a delivery worker until `shutdown` resolves; it then claims no more work, and
+/// the deliveries in flight get `settings.shutdown_timeout` to finish and be recorded
+/// (a delivery cut off then is tried again once its lease runs out). Claimed work that
+/// has not started is handed back at once. `dispatcher` must be the one in `ctx`, made
+/// with room for `settings.concurrency` deliveries.
+pub async fn run<S>(
     ctx: Context,
+    dispatcher: Dispatcher,
     settings: WorkerSettings,
-    sender: Sender,
-    limiters: Mutex<HashMap<EndpointId, (u32, Arc<DefaultDirectRateLimiter>)>>,
-    endpoints: delivery::EndpointCache,
-}
-
-/// How long a worker trusts its copy of an endpoint (see [`delivery::EndpointCache`]).
-const ENDPOINT_CACHE_TTL: Duration = Duration::from_secs(1);
-
-/// apalis' heartbeat. Short, because apalis 1.0 can miss the wake-up of an idle poller
-/// (seen under load: a due job waited for the next heartbeat, 30 s by default); each beat
-/// also polls. A worker silent for `HEARTBEAT × MISSED_HEARTBEATS` (30 s) is presumed
-/// dead and its jobs go to others.
-const HEARTBEAT: Duration = Duration::from_secs(2);
-const MISSED_HEARTBEATS: usize = 15;
-
-/// How long a job waits in place for its endpoint's rate limit before it is put back.
-const MAX_THROTTLE_WAIT: Duration = Duration::from_secs(2);
-
-impl Engine {
-    fn limiter(&self, endpoint: &EndpointId, per_second: u32) -> Option<Arc<DefaultDirectRateLimiter>> {
-        let rate = NonZeroU32::new(per_second)?;
-        let mut limiters = self
-            .limiters
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let entry = limiters
-            .entry(endpoint.clone())
-            .or_insert_with(|| (per_second, Arc::new(RateLimiter::direct(Quota::per_second(rate)))));
-        if entry.0 != per_second {
-            *entry = (per_second, Arc::new(RateLimiter::direct(Quota::per_second(rate))));
-        }
-        Some(entry.1.clone())
-    }
-
-    async fn deliver(&self, job: DeliveryJob) -> domain::Result<()> {
-        let plan = match delivery::plan(&self.ctx, &self.endpoints, &job).await? {
-            Next::Send(plan) => plan,
-            Next::Skip(why) => {
-                tracing::debug!(destination = %job.destination, why, "nothing to deliver");
-                return Ok(());
-            }
-        };
-        let rate = plan
-            .endpoint
-            .rate_limit
-            .and_then(|r| u32::try_from(r).ok())
-            .unwrap_or(0);
-        if let Some(limiter) = self.limiter(&plan.endpoint.id, rate)
-            && tokio::time::timeout(MAX_THROTTLE_WAIT, limiter.until_ready())
-                .await
-                .is_err()
-        {
-            // Over the endpoint's rate for a while: try again shortly; not an attempt.
-            self.ctx.metrics.limited("endpoint");
-            let later = DeliveryJob {
-                run_at: Some(Utc::now() + chrono::Duration::seconds(1)),
-                ..job
-            };
-            let txn = domain::db::begin_write(&self.ctx.db).await?;
-            self.ctx.queue.enqueue(&txn, &[later]).await?;
-            txn.commit().await.context("requeueing a throttled delivery")?;
-            return Ok(());
-        }
-        let outcome = self.sender.send(self.request(&plan)).await;
-        self.observe(&plan, &outcome);
-        tracing::info!(
-            tenant = %job.tenant,
-            endpoint = %plan.endpoint.id,
-            message = %plan.message.id,
-            status = ?outcome.response_status,
-            ok = outcome.succeeded(),
-            "delivery attempt"
-        );
-        let schedule = plan
-            .endpoint
-            .retry_schedule
-            .as_ref()
-            .map(|d| d.0.clone())
-            .unwrap_or_else(|| self.settings.schedule.clone());
-        let policy = delivery::Policy {
-            schedule: &schedule,
-            disable_after: self.settings.disable_after,
-        };
-        let recorded = delivery::record(&self.ctx, &job.tenant, &plan, job.trigger, &outcome, policy).await;
-        if !outcome.succeeded() || plan.endpoint.failing_since.is_some() || recorded.is_err() {
-            // The try may have changed the endpoint (failing mark, disabled): read it afresh.
-            self.endpoints.forget(&plan.endpoint.id);
-        }
-        recorded?;
-        Ok(())
-    }
-
-    fn observe(&self, plan: &Plan, outcome: &delivery::Outcome) {
-        let metrics = &self.ctx.metrics;
-        let (result, error) = match &outcome.error {
-            None => ("success", "none"),
-            Some((kind, _)) => ("fail", kind.as_str()),
-        };
-        metrics
-            .deliveries
-            .get_or_create(&domain::metrics::DeliveryLabels {
-                outcome: result,
-                error,
-            })
-            .inc();
-        metrics.attempt_duration.observe(outcome.duration.as_secs_f64());
-        if outcome.succeeded() {
-            let waited = Utc::now() - plan.message.created_at;
-            metrics
-                .delivery_latency
-                .observe(waited.num_microseconds().unwrap_or(i64::MAX) as f64 / 1e6);
-        }
-    }
-
-    fn request<'a>(&self, plan: &'a Plan) -> client::Request<'a> {
-        let body = plan.message.payload.clone().unwrap_or_else(|| "{}".to_owned());
-        let timestamp = Utc::now().timestamp();
-        let id = plan.message.id.to_string();
-        let signature = signing::signature_header(&plan.keys, &id, timestamp, body.as_bytes());
-        let mut headers = vec![
-            ("content-type".to_owned(), "application/json".to_owned()),
-            (
-                "user-agent".to_owned(),
-                concat!("Herald/", env!("CARGO_PKG_VERSION")).to_owned(),
-            ),
-            ("webhook-id".to_owned(), id.clone()),
-            ("webhook-timestamp".to_owned(), timestamp.to_string()),
-            ("webhook-signature".to_owned(), signature.clone()),
-        ];
-        if self.settings.svix_headers {
-            headers.push(("svix-id".to_owned(), id));
-            headers.push(("svix-timestamp".to_owned(), timestamp.to_string()));
-            headers.push(("svix-signature".to_owned(), signature));
-        }
-        headers.extend(
-            plan.endpoint
-                .headers
-                .0
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone())),
-        );
-        let timeout = plan
-            .endpoint
-            .timeout_secs
-            .and_then(|s| u64::try_from(s).ok())
-            .map(Duration::from_secs)
-            .unwrap_or(self.settings.default_timeout);
-        client::Request {
-            url: &plan.endpoint.url,
-            headers,
-            body,
-            timeout,
-        }
-    }
-}
-
-async fn handle(job: DeliveryJob, engine: Data<Arc<Engine>>) -> Result<(), BoxDynError> {
-    engine.deliver(job).await.map_err(|e| {
-        tracing::error!(error = %e, "a delivery job failed");
-        Box::new(e) as BoxDynError
-    })
-}
-
-/// Runs a delivery worker until `shutdown` resolves; it then claims no more jobs, and the
-/// deliveries in flight get `settings.shutdown_timeout` to finish (a delivery cut off
-/// then is run again by another worker once its lease runs out). A worker that dies of
-/// an error (the database went away, say) is started again a moment later.
-pub async fn run<S>(ctx: Context, settings: WorkerSettings, shutdown: S) -> anyhow::Result<()>
+    shutdown: S,
+) -> anyhow::Result<()>
 where
     S: Future<Output = ()> + Send + 'static,
 {
-    let sender = Sender::new(settings.policy.clone())?;
-    let drain = settings.shutdown_timeout;
-    let engine = Arc::new(Engine {
-        ctx: ctx.clone(),
-        settings,
-        sender,
-        limiters: Mutex::default(),
-        endpoints: delivery::EndpointCache::new(ENDPOINT_CACHE_TTL),
-    });
+    let sender = Sender::new(settings.policy.clone(), settings.concurrency)?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;
         let _ = stop.send(true);
     });
-    tokio::spawn(retention_loop(
+    let (recorder, recording) = recorder::start(ctx.clone(), settings.disable_after);
+    let engine = Arc::new(Engine::new(
         ctx.clone(),
-        engine.settings.retention,
+        settings.clone(),
+        sender,
+        recorder.clone(),
+    ));
+    let (work, deliveries) = backend::channel();
+    dispatcher.open(work.clone());
+
+    tokio::spawn(retention_loop(ctx.clone(), settings.retention, stopped.clone()));
+    tokio::spawn(engine.clone().renew_leases(stopped.clone()));
+    let listening = dispatcher::listen(&ctx, &dispatcher, stopped.clone());
+    let claiming = tokio::spawn(claimer::run(
+        ctx.clone(),
+        dispatcher.clone(),
+        work,
+        settings.poll_interval,
         stopped.clone(),
     ));
-    loop {
-        let mut rx = stopped.clone();
-        let signal = async move {
-            let _ = rx.wait_for(|s| *s).await;
-            Ok::<(), std::io::Error>(())
-        };
-        let mut rx = stopped.clone();
-        let deadline = async move {
-            let _ = rx.wait_for(|s| *s).await;
-            tokio::time::sleep(drain).await;
-        };
-        let result = tokio::select! {
-            result = run_once(&ctx, engine.clone(), signal) => result,
-            () = deadline => {
-                tracing::warn!(
-                    seconds = drain.as_secs(),
-                    "deliveries still in flight at the shutdown deadline were cut off; their jobs run again after the lease"
-                );
-                return Ok(());
-            }
-        };
-        if *stopped.borrow() {
-            return result;
+
+    let mut rx = stopped.clone();
+    let signal = async move {
+        let _ = rx.wait_for(|s| *s).await;
+        Ok::<(), std::io::Error>(())
+    };
+    let leftovers = deliveries.leftovers();
+    let worker = WorkerBuilder::new(format!("herald-{}", ulid::Ulid::generate()))
+        .backend(deliveries)
+        .concurrency(settings.concurrency.max(1))
+        .layer(CatchPanicLayer::with_panic_handler(on_panic))
+        .data(engine.clone())
+        .build(handle)
+        .run_until(signal);
+    let mut rx = stopped.clone();
+    let drain = settings.shutdown_timeout;
+    let deadline = async move {
+        let _ = rx.wait_for(|s| *s).await;
+        tokio::time::sleep(drain).await;
+    };
+    let result = tokio::select! {
+        result = worker => result.map_err(anyhow::Error::from),
+        () = deadline => {
+            tracing::warn!(
+                seconds = drain.as_secs(),
+                "deliveries still in flight at the shutdown deadline were cut off; they are tried again when their leases run out"
+            );
+            Ok(())
         }
-        match result {
-            Err(e) => tracing::error!(error = %e, "the delivery worker stopped; restarting it"),
-            Ok(()) => tracing::warn!("the delivery worker stopped unasked; restarting it"),
-        }
-        let mut rx = stopped.clone();
-        if tokio::time::timeout(Duration::from_secs(1), rx.wait_for(|s| *s))
-            .await
-            .is_ok()
-        {
-            return Ok(());
+    };
+    dispatcher.close();
+    let _ = claiming.await;
+    if let Some(listening) = listening {
+        listening.abort();
+    }
+    // Work claimed or handed over but never started goes back to the queue now, rather
+    // than when its lease runs out.
+    let unstarted = leftovers.take();
+    if !unstarted.is_empty() {
+        tracing::info!(
+            count = unstarted.len(),
+            "handing back deliveries that did not start"
+        );
+        let now = Utc::now();
+        let settlements = unstarted
+            .into_iter()
+            .map(|job| delivery::Settlement::Postponed {
+                destination: job.claimed.destination.id.clone(),
+                tries: job.claimed.destination.attempt_count,
+                at: now,
+            })
+            .collect::<Vec<_>>();
+        if let Err(e) = delivery::settle(&ctx, settings.disable_after, &settlements).await {
+            tracing::warn!(error = %e, "could not hand deliveries back; they are tried again when their leases run out");
         }
     }
+    drop(engine);
+    drop(recorder);
+    let _ = recording.await;
+    result
 }
 
 /// The first retention sweep runs this long after start, then every `SWEEP_EVERY`.
@@ -324,54 +212,6 @@ async fn retention_loop(
         }
         wait = SWEEP_EVERY;
     }
-}
-
-async fn run_once<F>(ctx: &Context, engine: Arc<Engine>, signal: F) -> anyhow::Result<()>
-where
-    F: Future<Output = Result<(), std::io::Error>> + Send + 'static,
-{
-    use apalis::prelude::BackendExt;
-    // Unique per run: apalis refuses a name still registered by a recent worker.
-    let name = format!("herald-{}", ulid::Ulid::generate());
-    let concurrency = engine.settings.concurrency.max(1);
-    let poll = engine.settings.poll_interval;
-    match ctx.backend {
-        Backend::Sqlite => {
-            let storage =
-                apalis_sqlite::SqliteStorage::<DeliveryJob>::new(ctx.db.get_sqlite_connection_pool())
-                    .with_config(
-                        apalis_sqlite::Config::default()
-                            .queue(queue::QUEUE)
-                            .heartbeat_interval(HEARTBEAT)
-                            .missed_heartbeats(MISSED_HEARTBEATS),
-                    );
-            WorkerBuilder::new(name)
-                .backend(storage.poll_with_interval(poll))
-                .concurrency(concurrency)
-                .data(engine)
-                .build(handle)
-                .run_until(signal)
-                .await?;
-        }
-        Backend::Postgres => {
-            let storage =
-                apalis_postgres::PostgresStorage::<DeliveryJob>::new(ctx.db.get_postgres_connection_pool())
-                    .with_config(
-                        apalis_postgres::Config::default()
-                            .queue(queue::QUEUE)
-                            .heartbeat_interval(HEARTBEAT)
-                            .missed_heartbeats(MISSED_HEARTBEATS),
-                    );
-            WorkerBuilder::new(name)
-                .backend(storage.poll_with_interval(poll))
-                .concurrency(concurrency)
-                .data(engine)
-                .build(handle)
-                .run_until(signal)
-                .await?;
-        }
-    }
-    Ok(())
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -1,7 +1,10 @@
-//! `destination`: the delivery state of one message to one endpoint.
+//! `destination`: the delivery state of one message to one endpoint, and the delivery
+//! queue's job: `pending` and due at `next_attempt_at`, or `sending` under a worker's
+//! lease until then.
 
 use sea_orm::entity::prelude::*;
 
+pub use super::attempt::Trigger;
 use crate::id::{AppId, DestinationId, EndpointId, MessageId, TenantId};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
@@ -10,7 +13,7 @@ pub enum Status {
     /// Waiting for its next try.
     #[sea_orm(string_value = "pending")]
     Pending,
-    /// A worker is trying it now.
+    /// A worker holds it (its lease ends at `next_attempt_at`) and is trying it now.
     #[sea_orm(string_value = "sending")]
     Sending,
     #[sea_orm(string_value = "success")]
@@ -35,6 +38,8 @@ pub struct Model {
     pub last_attempt_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// What the next try is: one of the retry schedule, or a manual resend.
+    pub next_trigger: Trigger,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

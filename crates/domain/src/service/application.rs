@@ -257,7 +257,7 @@ pub async fn upsert(
     if new.uid.is_none() && AppId::parse(id_or_uid).is_err() {
         new.uid = Some(Uid::parse(id_or_uid).map_err(|e| e.at("uid"))?);
     }
-    let txn = crate::db::begin_write(&ctx.db).await?;
+    let txn = crate::db::begin_write(ctx).await?;
     let result = match find_optional(&txn, tenant, id_or_uid).await? {
         Some(existing) => {
             let conflict = new.uid.as_ref().map(uid_taken).unwrap_or_default();
@@ -343,7 +343,7 @@ pub async fn patch(
 
 /// Deletes the application with its endpoints, messages and logs.
 pub async fn delete(ctx: &Context, tenant: &TenantId, id_or_uid: &str, actor: &Actor) -> Result<()> {
-    let txn = crate::db::begin_write(&ctx.db).await?;
+    let txn = crate::db::begin_write(ctx).await?;
     let app = find(&txn, tenant, id_or_uid).await?;
     let details = serde_json::json!({ "name": app.name, "uid": app.uid });
     let id = app.id.clone();

@@ -9,10 +9,9 @@ use super::{
 };
 use crate::{
     Context, DbContext, Error, Result,
-    entity::{attempt, destination, endpoint, message},
+    entity::{attempt, destination, destination::Trigger, endpoint, message},
     id::{AppId, AttemptId, DestinationId, EndpointId, MessageId, TenantId},
     pagination::{self, PageRequest, Paged},
-    queue::{DeliveryJob, Trigger},
     scope::TenantScoped,
     values::EventTypeName,
 };
@@ -238,7 +237,7 @@ pub async fn resend(
     endpoint_id: &str,
     actor: &Actor,
 ) -> Result<destination::Model> {
-    let txn = crate::db::begin_write(&ctx.db).await?;
+    let txn = crate::db::begin_write(ctx).await?;
     let message = messages::find(&txn, tenant, app, message_id).await?;
     let endpoint = endpoints::find(&txn, tenant, app, endpoint_id).await?;
     if message.payload.is_none() {
@@ -258,8 +257,9 @@ pub async fn resend(
             let mut active: destination::ActiveModel = dest.into();
             active.status = Set(destination::Status::Pending);
             active.next_attempt_at = Set(Some(now));
+            active.next_trigger = Set(Trigger::Manual);
             active.updated_at = Set(now);
-            active.update(&txn).await.context("queueing a resend")?
+            active.update(&*txn).await.context("queueing a resend")?
         }
         None => destination::ActiveModel {
             id: Set(DestinationId::new()),
@@ -273,19 +273,12 @@ pub async fn resend(
             last_attempt_at: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
+            next_trigger: Set(Trigger::Manual),
         }
-        .insert(&txn)
+        .insert(&*txn)
         .await
         .context("queueing a resend")?,
     };
-    let job = DeliveryJob {
-        tenant: tenant.clone(),
-        destination: dest.id.clone(),
-        trigger: Trigger::Manual,
-        attempt: dest.attempt_count + 1,
-        run_at: None,
-    };
-    ctx.queue.enqueue(&txn, &[job]).await?;
     let details = serde_json::json!({ "endpoint": endpoint.id });
     audit::record(
         &txn,
@@ -297,6 +290,7 @@ pub async fn resend(
     )
     .await?;
     txn.commit().await.context("committing a resend")?;
+    ctx.dispatch.wake(now);
     Ok(dest)
 }
 
@@ -314,7 +308,7 @@ pub async fn recover(
     if until.is_some_and(|u| u <= since) {
         return Err(Error::invalid("until", "must be after `since`"));
     }
-    let txn = crate::db::begin_write(&ctx.db).await?;
+    let txn = crate::db::begin_write(ctx).await?;
     let endpoint = endpoints::find(&txn, tenant, app, endpoint_id).await?;
     let mut select = destination::Entity::for_tenant(tenant)
         .filter(destination::Column::EndpointId.eq(endpoint.id.clone()))
@@ -336,24 +330,18 @@ pub async fn recover(
                 sea_orm::sea_query::Expr::value(Some(now)),
             )
             .col_expr(
+                destination::Column::NextTrigger,
+                sea_orm::sea_query::Expr::value(Trigger::Manual),
+            )
+            .col_expr(
                 destination::Column::UpdatedAt,
                 sea_orm::sea_query::Expr::value(now),
             )
             .filter(destination::Column::Id.is_in(chunk.iter().map(|d| d.id.clone())))
-            .exec(&txn)
+            .filter(destination::Column::Status.eq(destination::Status::Fail))
+            .exec(&*txn)
             .await
             .context("queueing recovered deliveries")?;
-        let jobs: Vec<DeliveryJob> = chunk
-            .iter()
-            .map(|d| DeliveryJob {
-                tenant: tenant.clone(),
-                destination: d.id.clone(),
-                trigger: Trigger::Manual,
-                attempt: d.attempt_count + 1,
-                run_at: None,
-            })
-            .collect();
-        ctx.queue.enqueue(&txn, &jobs).await?;
     }
     let details = serde_json::json!({ "since": since, "until": until, "queued": failed.len() });
     audit::record(
@@ -366,6 +354,9 @@ pub async fn recover(
     )
     .await?;
     txn.commit().await.context("committing a recovery")?;
+    if !failed.is_empty() {
+        ctx.dispatch.wake(now);
+    }
     Ok(failed.len())
 }
 

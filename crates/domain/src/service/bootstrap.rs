@@ -30,7 +30,7 @@ impl fmt::Debug for FirstRun {
 
 /// Sets up an empty database; `None` when any tenant already exists.
 pub async fn first_run(ctx: &Context) -> Result<Option<FirstRun>> {
-    let txn = crate::db::begin_write(&ctx.db).await?;
+    let txn = crate::db::begin_write(ctx).await?;
     if super::tenant::any_exists(&txn).await? {
         return Ok(None);
     }

@@ -306,7 +306,7 @@ pub async fn create<'a>(
     new: NewEndpoint,
     actor: &Actor,
 ) -> Result<endpoint::Model> {
-    let txn = crate::db::begin_write(&ctx.db).await?;
+    let txn = crate::db::begin_write(ctx).await?;
     let app = owner_app(&txn, tenant, owner.into(), true).await?;
     let model = insert(ctx, &txn, tenant, &app, new, actor).await?;
     txn.commit().await.context("committing an endpoint")?;
@@ -326,7 +326,7 @@ pub async fn upsert<'a>(
     if new.uid.is_none() && EndpointId::parse(id_or_uid).is_err() {
         new.uid = Some(Uid::parse(id_or_uid)?);
     }
-    let txn = crate::db::begin_write(&ctx.db).await?;
+    let txn = crate::db::begin_write(ctx).await?;
     let app = owner_app(&txn, tenant, owner.into(), true).await?;
     let result = match find(&txn, tenant, &app.id, id_or_uid).await {
         Ok(existing) => {
@@ -435,7 +435,7 @@ pub async fn patch<'a>(
     changes: EndpointChanges,
     actor: &Actor,
 ) -> Result<endpoint::Model> {
-    let txn = crate::db::begin_write(&ctx.db).await?;
+    let txn = crate::db::begin_write(ctx).await?;
     let app = owner_app(&txn, tenant, owner.into(), false).await?;
     let existing = find(&txn, tenant, &app.id, id_or_uid).await?;
     let model = apply_changes(&txn, tenant, &app, existing, changes, actor).await?;
@@ -451,7 +451,7 @@ pub async fn delete<'a>(
     id_or_uid: &str,
     actor: &Actor,
 ) -> Result<()> {
-    let txn = crate::db::begin_write(&ctx.db).await?;
+    let txn = crate::db::begin_write(ctx).await?;
     let model = find_in_app(&txn, tenant, owner, id_or_uid).await?;
     let target = Target::new("endpoint", &model.id);
     let details = serde_json::json!({ "url": model.url, "uid": model.uid });
@@ -496,7 +496,7 @@ pub async fn rotate_secret<'a>(
         Some(key) => key,
         None => SigningSecret::generate()?,
     };
-    let txn = crate::db::begin_write(&ctx.db).await?;
+    let txn = crate::db::begin_write(ctx).await?;
     let model = find_in_app(&txn, tenant, owner, id_or_uid).await?;
     let now = Utc::now();
     let until: DateTime<Utc> = now + grace;
@@ -619,7 +619,7 @@ pub async fn set_headers<'a>(
     for (name, value) in &headers {
         check_header(name, value.as_deref())?;
     }
-    let txn = crate::db::begin_write(&ctx.db).await?;
+    let txn = crate::db::begin_write(ctx).await?;
     let model = find_in_app(&txn, tenant, owner, id_or_uid).await?;
     let mut current = if replace {
         BTreeMap::new()

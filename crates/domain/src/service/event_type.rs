@@ -177,7 +177,7 @@ pub async fn create(
     new: NewEventType,
     actor: &Actor,
 ) -> Result<event_type::Model> {
-    let txn = crate::db::begin_write(&ctx.db).await?;
+    let txn = crate::db::begin_write(ctx).await?;
     let model = match find_optional(&txn, tenant, new.name.as_str()).await? {
         Some(existing) if existing.archived => {
             let mut active: event_type::ActiveModel = existing.into();
@@ -216,7 +216,7 @@ pub async fn upsert(
     actor: &Actor,
 ) -> Result<(event_type::Model, bool)> {
     new.name = EventTypeName::parse(name)?;
-    let txn = crate::db::begin_write(&ctx.db).await?;
+    let txn = crate::db::begin_write(ctx).await?;
     let result = match find_optional(&txn, tenant, name).await? {
         Some(existing) => {
             let mut active: event_type::ActiveModel = existing.into();

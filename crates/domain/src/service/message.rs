@@ -13,11 +13,12 @@ use super::{
 use crate::{
     Context, DbContext, Error, Result,
     db::Backend,
-    entity::{StringList, destination, endpoint, message},
+    dispatch::{Dispatch, Slots},
+    entity::{StringList, destination, destination::Trigger, endpoint, message},
     id::{AppId, DestinationId, EndpointId, MessageId, TenantId},
     pagination::{self, PageRequest, Paged},
-    queue::{DeliveryJob, Trigger},
     scope::TenantScoped,
+    service::delivery::Claimed,
     values::{Channels, EventTypeName, Uid},
 };
 
@@ -71,8 +72,10 @@ pub fn endpoint_wants(endpoint: &endpoint::Model, event_type: &str, channels: Op
 }
 
 /// Accepts a message: in one transaction, creates the application if asked and missing,
-/// stores the message and one pending destination per endpoint that wants it. The
-/// destinations are the durable record of work to do; the delivery engine picks them up.
+/// stores the message and one destination per endpoint that wants it. The destinations
+/// are the durable record of work to do: once this returns, the message will be
+/// delivered. After the commit, the ones a worker of this process had room for go to it
+/// directly (they were written leased to it); the workers are woken for the rest.
 pub async fn create(
     ctx: &Context,
     tenant: &TenantId,
@@ -81,7 +84,7 @@ pub async fn create(
     new: NewMessage,
     actor: &Actor,
 ) -> Result<(message::Model, Vec<destination::Model>)> {
-    let txn = crate::db::begin_write(&ctx.db).await?;
+    let txn = crate::db::begin_write(ctx).await?;
     let app = match application::find(&txn, tenant, app_id_or_uid).await {
         Ok(app) => app,
         Err(Error::NotFound(what)) => match inline_app {
@@ -98,9 +101,9 @@ pub async fn create(
         },
         Err(e) => return Err(e),
     };
-    let created = insert_in(ctx, &txn, tenant, &app, new, None).await?;
+    let created = insert_in(&txn, tenant, &app, new, None, Some(&*ctx.dispatch)).await?;
     txn.commit().await.context("committing a message")?;
-    Ok(created)
+    Ok(created.announce(&*ctx.dispatch))
 }
 
 /// Sends a test event of `event_type` to one endpoint only (the dashboard's "send test
@@ -117,7 +120,7 @@ pub async fn send_test(
             "the endpoint is disabled; enable it to send it a test event",
         ));
     }
-    let txn = crate::db::begin_write(&ctx.db).await?;
+    let txn = crate::db::begin_write(ctx).await?;
     let app = application::find(&txn, tenant, endpoint.app_id.as_str()).await?;
     let payload = serde_json::json!({
         "type": event_type.as_str(),
@@ -131,7 +134,8 @@ pub async fn send_test(
         channels: None,
         tags: None,
     };
-    let (message, _) = insert_in(ctx, &txn, tenant, &app, new, Some(&endpoint.id)).await?;
+    let created = insert_in(&txn, tenant, &app, new, Some(&endpoint.id), None).await?;
+    let message = created.message.clone();
     super::audit::record(
         &txn,
         tenant,
@@ -142,19 +146,56 @@ pub async fn send_test(
     )
     .await?;
     txn.commit().await.context("committing a test event")?;
+    created.announce(&*ctx.dispatch);
     Ok(message)
 }
 
-/// Stores a message of `app` with its destinations and their first delivery jobs, in
-/// the caller's transaction.
+/// A message stored with its destinations, not yet announced to the workers.
+pub(crate) struct Stored {
+    pub(crate) message: message::Model,
+    /// The first `slots.count()` of them are leased to this process's worker.
+    pub(crate) destinations: Vec<destination::Model>,
+    slots: Option<Box<dyn Slots>>,
+}
+
+impl Stored {
+    /// After the commit: hands the leased destinations to this process's worker and wakes
+    /// the workers for the others.
+    pub(crate) fn announce(self, dispatch: &dyn Dispatch) -> (message::Model, Vec<destination::Model>) {
+        let Self {
+            message,
+            destinations,
+            slots,
+        } = self;
+        let leased = slots.as_ref().map_or(0, |s| s.count()).min(destinations.len());
+        if let Some(slots) = slots {
+            let work = destinations[..leased]
+                .iter()
+                .map(|d| Claimed {
+                    destination: d.clone(),
+                    message: message.clone(),
+                })
+                .collect();
+            slots.fill(work);
+        }
+        if destinations.len() > leased {
+            dispatch.wake(message.created_at);
+        }
+        (message, destinations)
+    }
+}
+
+/// Stores a message of `app` with its destinations, due now, in the caller's
+/// transaction. With `dispatch`, as many destinations as this process's worker has free
+/// slots for are written leased to it (see [`Stored::announce`]).
 pub(crate) async fn insert_in(
-    ctx: &Context,
     txn: &sea_orm::DatabaseTransaction,
     tenant: &TenantId,
     app: &crate::entity::application::Model,
     new: NewMessage,
     only: Option<&EndpointId>,
-) -> Result<(message::Model, Vec<destination::Model>)> {
+    dispatch: Option<&dyn Dispatch>,
+) -> Result<Stored> {
     let now = Utc::now();
     let conflict = match &new.event_id {
         Some(id) => format!("a message with eventId `{id}` already exists in this application"),
@@ -182,58 +223,53 @@ pub(crate) async fn insert_in(
         .all(txn)
         .await
         .context("loading endpoints")?;
-    let destinations: Vec<destination::Model> = endpoints
+    let wanted: Vec<&endpoint::Model> = endpoints
         .iter()
         .filter(|ep| match only {
             Some(id) => ep.id == *id,
             None => endpoint_wants(ep, &msg.event_type, channels.as_deref()),
         })
-        .map(|ep| destination::Model {
+        .collect();
+    let slots = match dispatch {
+        Some(dispatch) if !wanted.is_empty() => dispatch.reserve(wanted.len()),
+        _ => None,
+    };
+    let leased = slots.as_ref().map_or(0, |s| s.count());
+    let lease_ends = now + super::delivery::LEASE;
+    let destinations: Vec<destination::Model> = wanted
+        .iter()
+        .enumerate()
+        .map(|(i, ep)| destination::Model {
             id: DestinationId::new(),
             tenant_id: tenant.clone(),
             app_id: app.id.clone(),
             message_id: msg.id.clone(),
             endpoint_id: ep.id.clone(),
-            status: destination::Status::Pending,
+            status: if i < leased {
+                destination::Status::Sending
+            } else {
+                destination::Status::Pending
+            },
             attempt_count: 0,
-            next_attempt_at: Some(now),
+            next_attempt_at: Some(if i < leased { lease_ends } else { now }),
             last_attempt_at: None,
             created_at: now,
             updated_at: now,
+            next_trigger: Trigger::Scheduled,
         })
         .collect();
     // Batches keep each INSERT under the databases' bound-parameter limits.
     for chunk in destinations.chunks(500) {
-        destination::Entity::insert_many(chunk.iter().map(|d| destination::ActiveModel {
-            id: Set(d.id.clone()),
-            tenant_id: Set(d.tenant_id.clone()),
-            app_id: Set(d.app_id.clone()),
-            message_id: Set(d.message_id.clone()),
-            endpoint_id: Set(d.endpoint_id.clone()),
-            status: Set(d.status),
-            attempt_count: Set(d.attempt_count),
-            next_attempt_at: Set(d.next_attempt_at),
-            last_attempt_at: Set(d.last_attempt_at),
-            created_at: Set(d.created_at),
-            updated_at: Set(d.updated_at),
-        }))
-        .exec(txn)
-        .await
-        .context("storing destinations")?;
+        destination::Entity::insert_many(chunk.iter().cloned().map(destination::ActiveModel::from))
+            .exec(txn)
+            .await
+            .context("storing destinations")?;
     }
-    let jobs: Vec<DeliveryJob> = destinations
-        .iter()
-        .map(|d| DeliveryJob {
-            tenant: tenant.clone(),
-            destination: d.id.clone(),
-            trigger: Trigger::Scheduled,
-            attempt: 1,
-            run_at: None,
-        })
-        .collect();
-    // The jobs join the message's transaction: accepted means queued.
-    ctx.queue.enqueue(txn, &jobs).await?;
-    Ok((msg, destinations))
+    Ok(Stored {
+        message: msg,
+        destinations,
+        slots,
+    })
 }
 
 /// A message of an application, by id or by the tenant's `eventId`.

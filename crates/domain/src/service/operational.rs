@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::{application, message};
 use crate::{
-    Context, DbContext, Error, Result,
+    DbContext, Error, Result,
     entity::{application as app_entity, endpoint, message as message_entity},
     id::{AppId, AttemptId, TenantId},
     scope::TenantScoped,
@@ -132,26 +132,22 @@ impl Event<'_> {
     }
 }
 
-/// Queues `event` to the tenant's operational endpoints, in `txn`. Does nothing when the
-/// tenant has none, or when the event is about an operational delivery itself.
-pub async fn emit(
-    ctx: &Context,
-    txn: &DatabaseTransaction,
-    tenant: &TenantId,
-    event: Event<'_>,
-) -> Result<()> {
+/// Queues `event` to the tenant's operational endpoints, in `txn`; says whether it did
+/// (the caller wakes the workers after its commit). Does nothing when the tenant has
+/// none, or when the event is about an operational delivery itself.
+pub async fn emit(txn: &DatabaseTransaction, tenant: &TenantId, event: Event<'_>) -> Result<bool> {
     let Some(operational) = application::operational(txn, tenant).await? else {
-        return Ok(());
+        return Ok(false);
     };
     if &operational.id == event.source_app() {
-        return Ok(());
+        return Ok(false);
     }
     let Some(source) = app_entity::Entity::find_in_tenant(tenant, event.source_app().clone())
         .one(txn)
         .await
         .context("loading an application")?
     else {
-        return Ok(());
+        return Ok(false);
     };
     let payload = event.payload(&source, Utc::now()).to_string();
     let new = message::NewMessage {
@@ -161,9 +157,9 @@ pub async fn emit(
         channels: None,
         tags: None,
     };
-    message::insert_in(ctx, txn, tenant, &operational, new, None).await?;
+    let stored = message::insert_in(txn, tenant, &operational, new, None, None).await?;
     tracing::info!(tenant = %tenant, event = event.kind(), "operational event queued");
-    Ok(())
+    Ok(!stored.destinations.is_empty())
 }
 
 #[cfg(test)]

@@ -116,7 +116,7 @@ pub async fn reseal(ctx: &Context, batch_size: u64) -> Result<Resealed> {
     let mut done = Resealed::default();
     let mut after = None;
     loop {
-        let txn = crate::db::begin_write(&ctx.db).await?;
+        let txn = crate::db::begin_write(ctx).await?;
         let rows = batch(&txn, after.as_ref(), batch_size).await?;
         for row in &rows {
             if ctx.keyring.sealed_by_current(&row.ciphertext) {

@@ -1,0 +1,475 @@
+//! What the outcomes of a batch of tries do, written together in one transaction: one
+//! statement moves every destination of the batch that still expects its outcome, one
+//! multi-row insert logs the attempts of those, and only the rare outcomes (a failure, a
+//! recovery, an endpoint to disable, an operational event) take statements of their own.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, Statement, sea_query::Expr};
+use serde_json::json;
+
+use super::{Outcome, Plan, next_try, spoken};
+use crate::{
+    Context, DbContext, Result,
+    db::{Backend, WriteTxn},
+    entity::{attempt, destination, destination::Trigger, endpoint},
+    id::{AttemptId, DestinationId, EndpointId, TenantId},
+    scope::TenantScoped,
+    service::operational::{self, Event, FAILING_AFTER_TRIES, LastAttempt},
+};
+
+/// How one claimed destination ended this time.
+#[derive(Debug)]
+pub enum Settlement {
+    /// A try was made: log it as an attempt and move the destination on (success, the
+    /// next try of `schedule`, or failure).
+    Tried {
+        plan: Box<Plan>,
+        outcome: Outcome,
+        /// Delays in seconds between tries, after the first.
+        schedule: Vec<u32>,
+    },
+    /// Not tried, and due again at `at` (over its endpoint's rate, or handed back by a
+    /// worker that is stopping). Not an attempt.
+    Postponed {
+        destination: DestinationId,
+        tries: i32,
+        at: DateTime<Utc>,
+    },
+    /// Not tried, and never will be: the delivery fails without an attempt.
+    Abandoned {
+        destination: DestinationId,
+        tries: i32,
+        why: &'static str,
+    },
+}
+
+impl Settlement {
+    fn destination(&self) -> &DestinationId {
+        match self {
+            Self::Tried { plan, .. } => &plan.destination.id,
+            Self::Postponed { destination, .. } | Self::Abandoned { destination, .. } => destination,
+        }
+    }
+}
+
+/// What [`settle`] did.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Per settlement, in order: whether it moved its destination. One that did not was
+    /// stale (another try of the same destination was recorded first) and changed
+    /// nothing.
+    pub moved: Vec<bool>,
+    /// The earliest time a destination of the batch is due again, if any.
+    pub next_due: Option<DateTime<Utc>>,
+    /// Whether the batch queued new deliveries (operational events), due now.
+    pub queued: bool,
+}
+
+/// The state a settlement moves its destination to.
+struct Move {
+    status: destination::Status,
+    tries: i32,
+    next_at: Option<DateTime<Utc>>,
+    tried: bool,
+}
+
+/// Records `batch` in one transaction. A settlement moves its destination only if the
+/// destination still expects it: a try only if no other try of it was recorded since
+/// the claim (`attempt_count` unchanged), a postponement or an abandonment only if the
+/// destination is also still held (`sending`). The rest of the batch is unaffected by
+/// a stale one.
+pub async fn settle(ctx: &Context, disable_after: Duration, batch: &[Settlement]) -> Result<Report> {
+    let now = Utc::now();
+    let mut report = Report {
+        moved: vec![false; batch.len()],
+        ..Report::default()
+    };
+    if batch.is_empty() {
+        return Ok(report);
+    }
+    let moves = batch
+        .iter()
+        .map(|s| planned_move(s, now))
+        .collect::<Result<Vec<Move>>>()?;
+    let txn = crate::db::begin_write(ctx).await?;
+    let moved = move_destinations(ctx.backend, &txn, batch, &moves, now).await?;
+    // A destination twice in one batch (claimed again after its lease ran out) moves once.
+    let mut seen = HashSet::new();
+    for (i, settlement) in batch.iter().enumerate() {
+        let id = settlement.destination();
+        report.moved[i] = moved.contains(id.as_str()) && seen.insert(id.clone());
+        if report.moved[i]
+            && let Some(at) = moves[i].next_at
+            && moves[i].status == destination::Status::Pending
+        {
+            report.next_due = Some(report.next_due.map_or(at, |due| due.min(at)));
+        }
+    }
+    let tried: Vec<(&Plan, &Outcome, &Move)> = batch
+        .iter()
+        .zip(&moves)
+        .zip(&report.moved)
+        .filter_map(|((s, m), moved)| match s {
+            Settlement::Tried { plan, outcome, .. } if *moved => Some((&**plan, outcome, m)),
+            _ => None,
+        })
+        .collect();
+    let attempt_ids = log_attempts(&txn, &tried, now).await?;
+    let mut marked = HashSet::new();
+    for ((plan, outcome, m), attempt_id) in tried.iter().zip(attempt_ids) {
+        let needs_care =
+            !outcome.succeeded() || plan.endpoint.failing_since.is_some() || attempt_event(plan, m).is_some();
+        if needs_care {
+            report.queued |= follow_up(
+                &txn,
+                plan,
+                outcome,
+                m,
+                attempt_id,
+                disable_after,
+                now,
+                &mut marked,
+            )
+            .await?;
+        }
+    }
+    txn.commit().await.context("committing a batch of attempts")?;
+    Ok(report)
+}
+
+fn planned_move(settlement: &Settlement, now: DateTime<Utc>) -> Result<Move> {
+    Ok(match settlement {
+        Settlement::Tried {
+            plan,
+            outcome,
+            schedule,
+        } => {
+            let tries = plan.destination.attempt_count + 1;
+            let gone = outcome.response_status == Some(410);
+            let next_at = match (outcome.succeeded(), plan.trigger(), gone) {
+                (false, Trigger::Scheduled, false) => {
+                    let mut b = [0u8; 4];
+                    crate::crypto::random_bytes(&mut b)?;
+                    next_try(
+                        schedule,
+                        usize::try_from(tries).unwrap_or(usize::MAX),
+                        outcome.retry_after,
+                        now,
+                        u32::from_le_bytes(b),
+                    )
+                }
+                _ => None,
+            };
+            let status = match (outcome.succeeded(), next_at) {
+                (true, _) => destination::Status::Success,
+                (false, Some(_)) => destination::Status::Pending,
+                (false, None) => destination::Status::Fail,
+            };
+            Move {
+                status,
+                tries,
+                next_at,
+                tried: true,
+            }
+        }
+        Settlement::Postponed { tries, at, .. } => Move {
+            status: destination::Status::Pending,
+            tries: *tries,
+            next_at: Some(*at),
+            tried: false,
+        },
+        Settlement::Abandoned {
+            tries,
+            why,
+            destination,
+        } => {
+            tracing::info!(%destination, why, "delivery failed without a try");
+            Move {
+                status: destination::Status::Fail,
+                tries: *tries,
+                next_at: None,
+                tried: false,
+            }
+        }
+    })
+}
+
+/// SQLite and PostgreSQL both read this text format back as the same instant, and it
+/// sorts like time: it is how timestamps are bound everywhere else.
+fn timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::AutoSi, false)
+}
+
+/// Moves every destination of the batch that still expects its settlement, with one
+/// statement over a JSON array of rows; returns the ids it moved.
+async fn move_destinations(
+    backend: Backend,
+    txn: &WriteTxn,
+    batch: &[Settlement],
+    moves: &[Move],
+    now: DateTime<Utc>,
+) -> Result<HashSet<String>> {
+    let rows: Vec<serde_json::Value> = batch
+        .iter()
+        .zip(moves)
+        .map(|(s, m)| {
+            let (expect, held) = match s {
+                Settlement::Tried { plan, .. } => (plan.destination.attempt_count, false),
+                Settlement::Postponed { tries, .. } | Settlement::Abandoned { tries, .. } => (*tries, true),
+            };
+            json!({
+                "id": s.destination().as_str(),
+                "expect": expect,
+                "held": held,
+                "status": destination_status(m.status),
+                "tries": m.tries,
+                "next_at": m.next_at.map(timestamp),
+                "tried": m.tried,
+            })
+        })
+        .collect();
+    let rows = serde_json::Value::Array(rows).to_string();
+    let sql = match backend {
+        Backend::Postgres => {
+            "UPDATE destination SET \
+                 status = v.status, attempt_count = v.tries, next_attempt_at = v.next_at, \
+                 last_attempt_at = CASE WHEN v.tried THEN $2 ELSE destination.last_attempt_at END, \
+                 next_trigger = CASE WHEN v.tried THEN 'scheduled' ELSE destination.next_trigger END, \
+                 updated_at = $2 \
+             FROM jsonb_to_recordset(CAST($1 AS jsonb)) AS v( \
+                 id text, expect integer, held boolean, status text, tries integer, \
+                 next_at timestamptz, tried boolean) \
+             WHERE destination.id = v.id AND destination.attempt_count = v.expect \
+               AND (NOT v.held OR destination.status = 'sending') \
+             RETURNING destination.id"
+        }
+        Backend::Sqlite => {
+            "UPDATE destination SET \
+                 status = v.status, attempt_count = v.tries, next_attempt_at = v.next_at, \
+                 last_attempt_at = CASE WHEN v.tried THEN ?2 ELSE destination.last_attempt_at END, \
+                 next_trigger = CASE WHEN v.tried THEN 'scheduled' ELSE destination.next_trigger END, \
+                 updated_at = ?2 \
+             FROM (SELECT value ->> 'id' AS id, value ->> 'expect' AS expect, \
+                          value ->> 'held' AS held, value ->> 'status' AS status, \
+                          value ->> 'tries' AS tries, value ->> 'next_at' AS next_at, \
+                          value ->> 'tried' AS tried \
+                   FROM json_each(?1)) AS v \
+             WHERE destination.id = v.id AND destination.attempt_count = v.expect \
+               AND (NOT v.held OR destination.status = 'sending') \
+             RETURNING destination.id"
+        }
+    };
+    let moved = txn
+        .query_all_raw(Statement::from_sql_and_values(
+            txn.get_database_backend(),
+            sql,
+            [rows.into(), now.into()],
+        ))
+        .await
+        .context("moving destinations")?;
+    moved
+        .iter()
+        .map(|row| row.try_get::<String>("", "id"))
+        .collect::<std::result::Result<_, _>>()
+        .context("reading moved destinations")
+}
+
+fn destination_status(status: destination::Status) -> &'static str {
+    match status {
+        destination::Status::Pending => "pending",
+        destination::Status::Sending => "sending",
+        destination::Status::Success => "success",
+        destination::Status::Fail => "fail",
+    }
+}
+
+/// One multi-row insert of the attempts of the tries that moved their destinations.
+async fn log_attempts(
+    txn: &WriteTxn,
+    tried: &[(&Plan, &Outcome, &Move)],
+    now: DateTime<Utc>,
+) -> Result<Vec<AttemptId>> {
+    let ids: Vec<AttemptId> = tried.iter().map(|_| AttemptId::new()).collect();
+    // Batches keep each INSERT under the databases' bound-parameter limits.
+    for (chunk, chunk_ids) in tried.chunks(500).zip(ids.chunks(500)) {
+        attempt::Entity::insert_many(chunk.iter().zip(chunk_ids).map(|((plan, outcome, m), id)| {
+            attempt::ActiveModel {
+                id: Set(id.clone()),
+                tenant_id: Set(plan.destination.tenant_id.clone()),
+                app_id: Set(plan.destination.app_id.clone()),
+                message_id: Set(plan.destination.message_id.clone()),
+                endpoint_id: Set(plan.endpoint.id.clone()),
+                destination_id: Set(plan.destination.id.clone()),
+                number: Set(m.tries),
+                trigger: Set(plan.trigger()),
+                status: Set(if outcome.succeeded() {
+                    attempt::Status::Success
+                } else {
+                    attempt::Status::Fail
+                }),
+                url: Set(outcome.url.clone()),
+                response_status: Set(outcome.response_status.map(i32::from)),
+                response_body: Set(outcome.response_body.clone()),
+                duration_ms: Set(i64::try_from(outcome.duration.as_millis()).unwrap_or(i64::MAX)),
+                error_kind: Set(outcome.error.as_ref().map(|(kind, _)| *kind)),
+                error_reason: Set(outcome.error.as_ref().map(|(_, reason)| reason.clone())),
+                next_attempt_at: Set(m.next_at),
+                created_at: Set(now),
+            }
+        }))
+        .exec(&**txn)
+        .await
+        .context("recording attempts")?;
+    }
+    Ok(ids)
+}
+
+/// The operational event a try causes about its message, if any.
+fn attempt_event(plan: &Plan, m: &Move) -> Option<&'static str> {
+    match (m.status, plan.trigger()) {
+        (destination::Status::Success, _) if plan.destination.attempt_count >= FAILING_AFTER_TRIES => {
+            Some(operational::ATTEMPT_RECOVERED)
+        }
+        (destination::Status::Fail, Trigger::Scheduled) => Some(operational::ATTEMPT_EXHAUSTED),
+        (destination::Status::Pending, Trigger::Scheduled) if m.tries == FAILING_AFTER_TRIES => {
+            Some(operational::ATTEMPT_FAILING)
+        }
+        _ => None,
+    }
+}
+
+/// What a try does beyond its destination: the endpoint's failing-since mark, disabling
+/// it on `410 Gone` or after failing for `disable_after`, and the operational events this
+/// causes. `marked` holds the endpoints whose mark this batch already set. Says whether
+/// it queued an event.
+#[allow(clippy::too_many_arguments)]
+async fn follow_up(
+    txn: &WriteTxn,
+    plan: &Plan,
+    outcome: &Outcome,
+    m: &Move,
+    attempt_id: AttemptId,
+    disable_after: Duration,
+    now: DateTime<Utc>,
+    marked: &mut HashSet<EndpointId>,
+) -> Result<bool> {
+    let tenant = &plan.destination.tenant_id;
+    let endpoint = &plan.endpoint;
+    let mut queued = false;
+    let failing_since = if outcome.succeeded() {
+        if endpoint.failing_since.is_some() {
+            set_failing_since(txn, tenant, endpoint, None).await?;
+        }
+        None
+    } else {
+        match endpoint.failing_since {
+            Some(since) => Some(since),
+            None => {
+                if marked.insert(endpoint.id.clone()) {
+                    set_failing_since(txn, tenant, endpoint, Some(now)).await?;
+                }
+                Some(now)
+            }
+        }
+    };
+    let disable_reason = if outcome.response_status == Some(410) {
+        Some("the endpoint answered 410 Gone".to_owned())
+    } else {
+        failing_since
+            .filter(|since| now - *since >= disable_after)
+            .map(|since| {
+                format!(
+                    "every try has failed since {}, for {} or more",
+                    since.to_rfc3339_opts(SecondsFormat::Secs, true),
+                    spoken(disable_after)
+                )
+            })
+    };
+    if let Some(reason) = disable_reason
+        && disable(txn, tenant, endpoint, reason, now).await?
+    {
+        let event = Event::EndpointDisabled {
+            endpoint,
+            failing_since,
+        };
+        queued |= operational::emit(txn, tenant, event).await?;
+    }
+    if let Some(kind) = attempt_event(plan, m) {
+        let event = Event::Attempt {
+            kind,
+            message: &plan.message,
+            endpoint,
+            last: LastAttempt {
+                id: attempt_id,
+                response_status: outcome.response_status,
+                at: now,
+            },
+        };
+        queued |= operational::emit(txn, tenant, event).await?;
+    }
+    Ok(queued)
+}
+
+async fn set_failing_since(
+    txn: &WriteTxn,
+    tenant: &TenantId,
+    endpoint: &endpoint::Model,
+    since: Option<DateTime<Utc>>,
+) -> Result<()> {
+    let mut update = endpoint::Entity::update_for_tenant(tenant)
+        .col_expr(endpoint::Column::FailingSince, Expr::value(since))
+        .filter(endpoint::Column::Id.eq(endpoint.id.clone()));
+    if since.is_some() {
+        // The first failure after a success sets the mark; later ones keep it.
+        update = update.filter(endpoint::Column::FailingSince.is_null());
+    }
+    update.exec(&**txn).await.context("marking an endpoint failing")?;
+    Ok(())
+}
+
+/// Disables an enabled endpoint; says whether this call did it.
+async fn disable(
+    txn: &WriteTxn,
+    tenant: &TenantId,
+    endpoint: &endpoint::Model,
+    reason: String,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let done = endpoint::Entity::update_for_tenant(tenant)
+        .col_expr(endpoint::Column::Disabled, Expr::value(true))
+        .col_expr(endpoint::Column::DisabledReason, Expr::value(Some(reason)))
+        .col_expr(endpoint::Column::UpdatedAt, Expr::value(now))
+        .filter(endpoint::Column::Id.eq(endpoint.id.clone()))
+        .filter(endpoint::Column::Disabled.eq(false))
+        .exec(&**txn)
+        .await
+        .context("disabling an endpoint")?;
+    Ok(done.rows_affected == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The text form must sort like time, or due-order claims and comparisons on SQLite
+    /// (which compares text) go wrong.
+    #[test]
+    fn timestamps_sort_like_time() {
+        let base = DateTime::parse_from_rfc3339("2026-11-30T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let times = [
+            base,
+            base + Duration::milliseconds(1),
+            base + Duration::microseconds(1001),
+            base + Duration::milliseconds(500),
+            base + Duration::seconds(1),
+            base + Duration::seconds(1) + Duration::nanoseconds(1),
+        ];
+        for pair in times.windows(2) {
+            assert!(timestamp(pair[0]) < timestamp(pair[1]), "{:?}", pair);
+        }
+    }
+}

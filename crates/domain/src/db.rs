@@ -104,6 +104,18 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
     }
 }
 
+/// `"t"."a" AS "pa", "t"."b" AS "pb", …` for every column of an entity: a join's rows,
+/// read back per entity with `Model::from_query_result(row, prefix)`.
+pub(crate) fn aliased<C: sea_orm::Iterable + sea_orm::Iden>(table: &str, prefix: &str) -> String {
+    C::iter()
+        .map(|c| {
+            let name = c.to_string();
+            format!("\"{table}\".\"{name}\" AS \"{prefix}{name}\"")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Takes turns between the write transactions of one process. SQLite has one writer at a
 /// time; left to itself, a second `BEGIN IMMEDIATE` waits in SQLite's busy handler, which
 /// sleeps in steps of up to 100 ms, so under load writers spend their time asleep while

@@ -88,6 +88,10 @@ pub struct Settings {
     pub endpoint_disable_after: String,
     /// After SIGTERM, how long deliveries in flight may take to finish, e.g. `30s`.
     pub worker_shutdown_timeout: String,
+    /// How often an idle worker looks for due work it was not told of, e.g. `1s`: the
+    /// safety net for a lost wake-up, and on SQLite the only news a worker gets of
+    /// messages another process accepted.
+    pub worker_poll_interval: String,
     /// Payloads and response bodies older than this are erased, e.g. `30d` (an
     /// application's `retentionDays` overrides it).
     pub retention: String,
@@ -123,6 +127,7 @@ impl Default for Settings {
             serve_worker: true,
             endpoint_disable_after: "5d".into(),
             worker_shutdown_timeout: "30s".into(),
+            worker_poll_interval: "1s".into(),
             retention: "30d".into(),
             metrics: true,
             metrics_token: None,
@@ -153,6 +158,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "serve_worker",
     "endpoint_disable_after",
     "worker_shutdown_timeout",
+    "worker_poll_interval",
     "retention",
     "metrics",
     "metrics_token",
@@ -256,6 +262,7 @@ impl EnvVars {
                 | "retry_schedule"
                 | "endpoint_disable_after"
                 | "worker_shutdown_timeout"
+                | "worker_poll_interval"
                 | "metrics_token"
                 | "retention"
                 | "metrics_listen"

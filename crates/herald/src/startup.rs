@@ -94,6 +94,10 @@ pub fn worker_settings(settings: &Settings) -> anyhow::Result<worker::WorkerSett
         .unwrap_or(Duration::from_secs(30)),
         retention: delivery::parse_period("retention", &settings.retention)
             .map_err(|e| anyhow::anyhow!("HERALD_RETENTION: {e}"))?,
+        poll_interval: delivery::parse_period("worker_poll_interval", &settings.worker_poll_interval)
+            .map_err(|e| anyhow::anyhow!("HERALD_WORKER_POLL_INTERVAL: {e}"))?
+            .to_std()
+            .unwrap_or(Duration::from_secs(1)),
         ..worker::WorkerSettings::default()
     })
 }

@@ -27,14 +27,14 @@ impl Job {
 
 /// Leased work that never reached a delivery: the worker hands it back when it stops.
 #[derive(Clone, Default)]
-pub(crate) struct Leftovers(Arc<Mutex<Vec<Job>>>);
+pub(crate) struct Leftovers(Arc<Mutex<Vec<Claimed>>>);
 
 impl Leftovers {
-    fn keep(&self, jobs: impl IntoIterator<Item = Job>) {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).extend(jobs);
+    fn keep(&self, work: impl IntoIterator<Item = Claimed>) {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).extend(work);
     }
 
-    pub(crate) fn take(&self) -> Vec<Job> {
+    pub(crate) fn take(&self) -> Vec<Claimed> {
         std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
     }
 }
@@ -50,8 +50,13 @@ pub(crate) struct Work {
 impl Work {
     pub(crate) fn send(&self, job: Job) {
         if let Err(mpsc::error::SendError(job)) = self.tx.send(job) {
-            self.leftovers.keep([job]);
+            self.leftovers.keep([job.claimed]);
         }
+    }
+
+    /// Leased work for which no slot will come free: the worker is stopping.
+    pub(crate) fn send_unslotted(&self, claimed: Claimed) {
+        self.leftovers.keep([claimed]);
     }
 }
 
@@ -83,7 +88,7 @@ impl Deliveries {
         self.rx.close();
         let mut waiting = Vec::new();
         while let Ok(job) = self.rx.try_recv() {
-            waiting.push(job);
+            waiting.push(job.claimed);
         }
         self.leftovers.keep(waiting);
     }

@@ -1,5 +1,5 @@
 //! The claimer: takes due destinations from the database, as many as the worker has free
-//! slots for, in one statement, and passes them to the worker. It sleeps while nothing is
+//! slots for, in one statement, and passes them to the worker as slots come free. It sleeps while nothing is
 //! due, until a wake-up, the next due time (a retry's, or a lease's end), or the poll
 //! interval, whichever comes first.
 
@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use domain::{Context, service::delivery::claim};
-use tokio::sync::{OwnedSemaphorePermit, watch};
+use tokio::sync::watch;
 
 use crate::{
     backend::{Job, Work},
@@ -15,7 +15,7 @@ use crate::{
 };
 
 /// At most this many destinations per claim.
-const MAX_BATCH: u32 = 256;
+const MAX_BATCH: usize = 256;
 /// After a claim that filled every free slot, the next one waits for this share of the
 /// slots to be free, so that a backlog is taken in batches rather than one by one.
 const BACKLOG_SHARE: u32 = 4;
@@ -35,33 +35,26 @@ pub(crate) async fn run(
         .max(1);
     let mut backlog = false;
     loop {
+        // Wait for room, but do not hold it while claiming: work accepted meanwhile in
+        // this process goes straight to the worker, and must not find the slots taken.
         let least = if backlog {
             (total / BACKLOG_SHARE).max(1)
         } else {
             1
         };
-        let mut held: OwnedSemaphorePermit = tokio::select! {
-            permit = slots.clone().acquire_many_owned(least) => match permit {
-                Ok(permit) => permit,
+        tokio::select! {
+            room = slots.acquire_many(least) => match room {
+                Ok(room) => drop(room),
                 Err(_) => return, // closed: the worker stops
             },
             _ = stopped.wait_for(|s| *s) => return,
-        };
-        let more = u32::try_from(slots.available_permits())
-            .unwrap_or(0)
-            .min(MAX_BATCH.saturating_sub(least));
-        if more > 0
-            && let Ok(extra) = slots.clone().try_acquire_many_owned(more)
-        {
-            held.merge(extra);
         }
-        let wanted = held.num_permits();
+        let wanted = slots.available_permits().clamp(1, MAX_BATCH);
         let now = Utc::now();
         let claimed = match claim::claim(&ctx, wanted, now).await {
             Ok(claimed) => claimed,
             Err(e) => {
                 tracing::error!(error = %e, "claiming due deliveries failed; trying again shortly");
-                drop(held);
                 if tokio::time::timeout(RETRY_AFTER_ERROR, stopped.wait_for(|s| *s))
                     .await
                     .is_ok()
@@ -73,10 +66,15 @@ pub(crate) async fn run(
         };
         let got = claimed.len();
         for claimed in claimed {
-            let Some(slot) = held.split(1) else { break };
+            // Slots are handed out in the order they were asked for: what was claimed
+            // waits its turn behind nothing that came later.
+            let Ok(slot) = slots.clone().acquire_owned().await else {
+                // The worker stopped: the rest of the claim goes back at once.
+                work.send_unslotted(claimed);
+                continue;
+            };
             work.send(Job::new(claimed, slot));
         }
-        drop(held);
         backlog = got == wanted;
         if backlog {
             continue;

@@ -172,9 +172,9 @@ where
         let now = Utc::now();
         let settlements = unstarted
             .into_iter()
-            .map(|job| delivery::Settlement::Postponed {
-                destination: job.claimed.destination.id.clone(),
-                tries: job.claimed.destination.attempt_count,
+            .map(|claimed| delivery::Settlement::Postponed {
+                destination: claimed.destination.id,
+                tries: claimed.destination.attempt_count,
                 at: now,
             })
             .collect::<Vec<_>>();

@@ -4,8 +4,16 @@
 //! ```sh
 //! cargo build --release -p herald -p tests --bin herald --bin loadgen
 //! target/release/loadgen --messages 2000 --concurrency 32 --endpoints 1 [--rate 500] \
-//!     [--database postgres://postgres@127.0.0.1:5432/postgres]
+//!     [--database postgres://postgres@127.0.0.1:5432/postgres] [--workers N] [--retries]
+//! target/release/loadgen --direct --messages 2000 --concurrency 32 --endpoints 1
 //! ```
+//!
+//! `--workers N` runs `herald serve` as the API only and N `herald worker` processes
+//! beside it. `--retries` makes the receiver refuse each message's first request (500)
+//! and Herald retry after 1 s, and reports how late each retry came after the time the
+//! first attempt planned for it. `--direct` leaves Herald out: the load generator signs
+//! the same requests itself and sends them straight to the receiver, which shows what
+//! this machine can do for HTTP alone.
 #![allow(
     clippy::print_stdout,
     clippy::print_stderr,
@@ -31,6 +39,9 @@ struct Args {
     rate: Option<f64>,
     database: Option<String>,
     herald: String,
+    workers: usize,
+    retries: bool,
+    direct: bool,
 }
 
 fn args() -> Args {
@@ -41,17 +52,23 @@ fn args() -> Args {
         rate: None,
         database: None,
         herald: "target/release/herald".into(),
+        workers: 0,
+        retries: false,
+        direct: false,
     };
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    for pair in argv.chunks(2) {
-        let value = pair.get(1).cloned().unwrap_or_default();
-        match pair[0].as_str() {
-            "--messages" => a.messages = value.parse().expect("--messages N"),
-            "--concurrency" => a.concurrency = value.parse().expect("--concurrency C"),
-            "--endpoints" => a.endpoints = value.parse().expect("--endpoints E"),
-            "--rate" => a.rate = Some(value.parse().expect("--rate R (messages/s)")),
-            "--database" => a.database = Some(value),
-            "--herald" => a.herald = value,
+    let mut argv = std::env::args().skip(1);
+    while let Some(flag) = argv.next() {
+        let mut value = || argv.next().unwrap_or_default();
+        match flag.as_str() {
+            "--messages" => a.messages = value().parse().expect("--messages N"),
+            "--concurrency" => a.concurrency = value().parse().expect("--concurrency C"),
+            "--endpoints" => a.endpoints = value().parse().expect("--endpoints E"),
+            "--rate" => a.rate = Some(value().parse().expect("--rate R (messages/s)")),
+            "--database" => a.database = Some(value()),
+            "--herald" => a.herald = value(),
+            "--workers" => a.workers = value().parse().expect("--workers N"),
+            "--retries" => a.retries = true,
+            "--direct" => a.direct = true,
             other => panic!("unknown argument {other}"),
         }
     }
@@ -106,8 +123,17 @@ fn random_hex(bytes: usize) -> String {
 
 struct Herald {
     child: Child,
+    workers: Vec<Child>,
     url: String,
     token: String,
+}
+
+impl Herald {
+    fn pids(&self) -> Vec<u32> {
+        std::iter::once(self.child.id())
+            .chain(self.workers.iter().map(Child::id))
+            .collect()
+    }
 }
 
 fn start_herald(args: &Args, database_url: &str, dir: &std::path::Path) -> Herald {
@@ -116,19 +142,34 @@ fn start_herald(args: &Args, database_url: &str, dir: &std::path::Path) -> Heral
         .local_addr()
         .unwrap()
         .port();
-    let main_key = domain::crypto::MainKey::generate().unwrap().encode();
     let program = std::fs::canonicalize(&args.herald)
         .expect("the herald binary (build it with `cargo build --release -p herald`)");
-    let mut child = Command::new(program)
+    let env = [
+        ("HERALD_DATABASE_URL", database_url.to_owned()),
+        ("HERALD_JWT_SECRET", random_hex(32)),
+        (
+            "HERALD_MAIN_KEY",
+            domain::crypto::MainKey::generate().unwrap().encode(),
+        ),
+        ("HERALD_ALLOW_PRIVATE_NETWORKS", "127.0.0.0/8".to_owned()),
+        ("HERALD_API_RATE_LIMIT", "0".to_owned()),
+        ("HERALD_LOG", "warn".to_owned()),
+        (
+            "HERALD_RETRY_SCHEDULE",
+            if args.retries {
+                "1s"
+            } else {
+                "5s,5m,30m,2h,5h,10h,10h"
+            }
+            .to_owned(),
+        ),
+        ("HERALD_SERVE_WORKER", (args.workers == 0).to_string()),
+    ];
+    let mut child = Command::new(&program)
         .arg("serve")
         .current_dir(dir)
-        .env("HERALD_DATABASE_URL", database_url)
+        .envs(env.iter().cloned())
         .env("HERALD_LISTEN", format!("127.0.0.1:{port}"))
-        .env("HERALD_JWT_SECRET", random_hex(32))
-        .env("HERALD_MAIN_KEY", main_key)
-        .env("HERALD_ALLOW_PRIVATE_NETWORKS", "127.0.0.0/8")
-        .env("HERALD_API_RATE_LIMIT", "0")
-        .env("HERALD_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -143,16 +184,33 @@ fn start_herald(args: &Args, database_url: &str, dir: &std::path::Path) -> Heral
     }
     // Keep draining: a closed pipe would fail Herald's next line of output.
     std::thread::spawn(move || stdout.map_while(Result::ok).for_each(drop));
+    // The API has migrated the database by now: workers may start.
+    let workers = (0..args.workers)
+        .map(|_| {
+            Command::new(&program)
+                .arg("worker")
+                .current_dir(dir)
+                .envs(env.iter().cloned())
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("starting a herald worker")
+        })
+        .collect();
     Herald {
         child,
+        workers,
         url: format!("http://127.0.0.1:{port}"),
         token: token.expect("herald printed no token"),
     }
 }
 
-type Arrivals = Arc<Mutex<Vec<(String, Instant)>>>;
+/// Per request: `{webhook-id}{path}`, when it arrived, and the wall-clock time.
+type Arrivals = Arc<Mutex<Vec<(String, Instant, chrono::DateTime<chrono::Utc>)>>>;
 
-async fn start_receiver() -> (String, Arrivals) {
+/// A receiver that answers 204 at once, or (`refuse_first`) 500 to the first request of
+/// each message and endpoint.
+async fn start_receiver(refuse_first: bool) -> (String, Arrivals) {
     let arrivals: Arrivals = Arc::default();
     let a = arrivals.clone();
     let server = HttpServer::new(move || {
@@ -166,9 +224,16 @@ async fn start_receiver() -> (String, Arrivals) {
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("")
                     .to_owned();
-                let path = req.path().to_owned();
-                a.lock().unwrap().push((format!("{id}{path}"), Instant::now()));
-                HttpResponse::NoContent().finish()
+                let key = format!("{id}{}", req.path());
+                let mut got = a.lock().unwrap();
+                let first = refuse_first && !got.iter().any(|(k, _, _)| *k == key);
+                got.push((key, Instant::now(), chrono::Utc::now()));
+                drop(got);
+                if first {
+                    HttpResponse::InternalServerError().finish()
+                } else {
+                    HttpResponse::NoContent().finish()
+                }
             }
         }))
     })
@@ -178,6 +243,118 @@ async fn start_receiver() -> (String, Arrivals) {
     let port = server.addrs()[0].port();
     tokio::spawn(server.run());
     (format!("http://127.0.0.1:{port}"), arrivals)
+}
+
+/// Sends the messages, `concurrency` at a time (paced to `rate` if set), through
+/// `send`; returns when each was sent (by the id `send` answers) and how long sending took.
+async fn send_all<F, Fut>(args: &Args, send: F) -> (HashMap<String, Instant>, Duration)
+where
+    F: Fn(usize) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = String> + Send,
+{
+    let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let started = Instant::now();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..args.concurrency {
+        let (sent, next, send) = (sent.clone(), next.clone(), send.clone());
+        let (total, rate) = (args.messages, args.rate);
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if n >= total {
+                    break;
+                }
+                if let Some(rate) = rate {
+                    let due = started + Duration::from_secs_f64(n as f64 / rate);
+                    tokio::time::sleep_until(due.into()).await;
+                }
+                let at = Instant::now();
+                let id = send(n).await;
+                sent.lock().unwrap().insert(id, at);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let took = started.elapsed();
+    let sent = sent.lock().unwrap().clone();
+    (sent, took)
+}
+
+fn payload(n: usize) -> serde_json::Value {
+    json!({"n": n, "pad": "x".repeat(200)})
+}
+
+/// Without Herald: the same signed requests, straight from here to the receiver.
+async fn direct(args: &Args, receiver: &str, http: &reqwest::Client) -> (HashMap<String, Instant>, Duration) {
+    let secret = domain::signing::SigningSecret::generate().unwrap();
+    let keys = Arc::new(vec![secret]);
+    let (http, receiver, endpoints) = (http.clone(), receiver.to_owned(), args.endpoints);
+    send_all(args, move |n| {
+        let (http, receiver, keys) = (http.clone(), receiver.clone(), keys.clone());
+        async move {
+            let id = domain::id::MessageId::new().to_string();
+            let body = json!({"eventType": "bench.event", "payload": payload(n)})["payload"].to_string();
+            let timestamp = chrono::Utc::now().timestamp();
+            let signature = domain::signing::signature_header(&keys, &id, timestamp, body.as_bytes());
+            let sends = (0..endpoints).map(|e| {
+                http.post(format!("{receiver}/e{e}"))
+                    .header("content-type", "application/json")
+                    .header("webhook-id", &id)
+                    .header("webhook-timestamp", timestamp.to_string())
+                    .header("webhook-signature", &signature)
+                    .body(body.clone())
+                    .send()
+            });
+            for res in futures_util::future::join_all(sends).await {
+                assert!(res.unwrap().status().is_success());
+            }
+            id
+        }
+    })
+    .await
+}
+
+/// For each message, how long after the time its first attempt planned for the retry
+/// the retry arrived, in milliseconds.
+async fn retry_lags(
+    database_url: &str,
+    arrivals: &[(String, Instant, chrono::DateTime<chrono::Utc>)],
+) -> Vec<f64> {
+    use sea_orm::ConnectionTrait;
+    let db = domain::db::connect(database_url, 1).await.unwrap();
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT message_id, next_attempt_at FROM attempt WHERE number = 1 AND next_attempt_at IS NOT NULL",
+        ))
+        .await
+        .unwrap();
+    let planned: HashMap<String, chrono::DateTime<chrono::Utc>> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.try_get::<String>("", "message_id").unwrap(),
+                r.try_get::<chrono::DateTime<chrono::Utc>>("", "next_attempt_at")
+                    .unwrap(),
+            )
+        })
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    let mut lags = Vec::new();
+    for (key, _, at) in arrivals {
+        if !seen.insert(key.clone()) {
+            // The second request of a message: its retry.
+            let id = key.split('/').next().unwrap_or("");
+            if let Some(plan) = planned.get(id) {
+                lags.push((*at - *plan).num_microseconds().unwrap_or(0) as f64 / 1000.0);
+            }
+        }
+    }
+    lags.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    lags
 }
 
 #[tokio::main]
@@ -196,8 +373,10 @@ async fn main() {
                 .status()
                 .expect("psql");
             assert!(status.success());
-            let (base, _) = url.rsplit_once('/').unwrap();
-            ("postgres", format!("{base}/{name}"), Some((url.clone(), name)))
+            // The same server and options (`?sslmode=disable`, say), the new database.
+            let mut herald_url = url::Url::parse(url).expect("--database URL");
+            herald_url.set_path(&name);
+            ("postgres", herald_url.to_string(), Some((url.clone(), name)))
         }
         _ => (
             "sqlite",
@@ -205,105 +384,95 @@ async fn main() {
             None,
         ),
     };
-    let (receiver, arrivals) = start_receiver().await;
-    let mut herald = start_herald(&args, &database_url, dir.path());
-    let pid = herald.child.id();
+    let (receiver, arrivals) = start_receiver(args.retries).await;
     let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(args.concurrency)
+        .pool_max_idle_per_host(args.concurrency * args.endpoints.max(1))
         .build()
         .unwrap();
-    let auth = format!("Bearer {}", herald.token);
-    let post = |path: String, body: serde_json::Value| {
-        http.post(format!("{}{path}", herald.url))
-            .header("authorization", auth.clone())
-            .json(&body)
-            .send()
-    };
-    assert!(
-        post("/api/v1/app".into(), json!({"name": "bench", "uid": "bench"}))
+    let mut herald = (!args.direct).then(|| start_herald(&args, &database_url, dir.path()));
+    if let Some(herald) = &herald {
+        let auth = format!("Bearer {}", herald.token);
+        let post = |path: String, body: serde_json::Value| {
+            http.post(format!("{}{path}", herald.url))
+                .header("authorization", auth.clone())
+                .json(&body)
+                .send()
+        };
+        assert!(
+            post("/api/v1/app".into(), json!({"name": "bench", "uid": "bench"}))
+                .await
+                .unwrap()
+                .status()
+                .is_success()
+        );
+        for e in 0..args.endpoints {
+            let r = post(
+                "/api/v1/app/bench/endpoint".into(),
+                json!({"url": format!("{receiver}/e{e}")}),
+            )
             .await
-            .unwrap()
-            .status()
-            .is_success()
-    );
-    for e in 0..args.endpoints {
-        let r = post(
-            "/api/v1/app/bench/endpoint".into(),
-            json!({"url": format!("{receiver}/e{e}")}),
-        )
-        .await
-        .unwrap();
-        assert!(r.status().is_success());
+            .unwrap();
+            assert!(r.status().is_success());
+        }
     }
 
-    let herald_cpu0 = cpu_seconds(pid);
-    let db_cpu0 = if backend == "postgres" {
-        cpu_seconds_of("postgres")
-    } else {
-        0.0
+    let pids = herald.as_ref().map(Herald::pids).unwrap_or_default();
+    let herald_cpu = || pids.iter().map(|pid| cpu_seconds(*pid)).sum::<f64>();
+    let db_cpu = || {
+        if backend == "postgres" && herald.is_some() {
+            cpu_seconds_of("postgres")
+        } else {
+            0.0
+        }
     };
-    let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let (herald_cpu0, db_cpu0, own_cpu0) = (herald_cpu(), db_cpu(), cpu_seconds(std::process::id()));
     let started = Instant::now();
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let mut tasks = Vec::new();
-    for _ in 0..args.concurrency {
-        let (http, auth, url, sent, next) = (
-            http.clone(),
-            auth.clone(),
-            herald.url.clone(),
-            sent.clone(),
-            next.clone(),
-        );
-        let (total, rate) = (args.messages, args.rate);
-        tasks.push(tokio::spawn(async move {
-            loop {
-                let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if n >= total {
-                    break;
+    let (sent, accepted_in) = match &herald {
+        None => direct(&args, &receiver, &http).await,
+        Some(herald) => {
+            let (http, url, auth) = (
+                http.clone(),
+                herald.url.clone(),
+                format!("Bearer {}", herald.token),
+            );
+            send_all(&args, move |n| {
+                let (http, url, auth) = (http.clone(), url.clone(), auth.clone());
+                async move {
+                    let res = http
+                        .post(format!("{url}/api/v1/app/bench/msg"))
+                        .header("authorization", &auth)
+                        .json(&json!({"eventType": "bench.event", "payload": payload(n)}))
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(res.status(), 202, "{}", res.text().await.unwrap_or_default());
+                    let body: serde_json::Value = res.json().await.unwrap();
+                    body["id"].as_str().unwrap().to_owned()
                 }
-                if let Some(rate) = rate {
-                    let due = started + Duration::from_secs_f64(n as f64 / rate);
-                    tokio::time::sleep_until(due.into()).await;
-                }
-                let at = Instant::now();
-                let res = http
-                    .post(format!("{url}/api/v1/app/bench/msg"))
-                    .header("authorization", &auth)
-                    .json(&json!({"eventType": "bench.event", "payload": {"n": n, "pad": "x".repeat(200)}}))
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(res.status(), 202, "{}", res.text().await.unwrap_or_default());
-                let body: serde_json::Value = res.json().await.unwrap();
-                sent.lock()
-                    .unwrap()
-                    .insert(body["id"].as_str().unwrap().to_owned(), at);
-            }
-        }));
-    }
-    for t in tasks {
-        t.await.unwrap();
-    }
-    let accepted_in = started.elapsed();
+            })
+            .await
+        }
+    };
+    let requests_per_delivery = if args.retries { 2 } else { 1 };
     let expected = args.messages * args.endpoints;
     let deadline = Instant::now() + Duration::from_secs(300);
-    while arrivals.lock().unwrap().len() < expected && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    while arrivals.lock().unwrap().len() < expected * requests_per_delivery && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let arrivals = arrivals.lock().unwrap().clone();
-    let herald_cpu = cpu_seconds(pid) - herald_cpu0;
-    let db_cpu = if backend == "postgres" {
-        cpu_seconds_of("postgres") - db_cpu0
-    } else {
-        0.0
-    };
-    let rss = peak_rss_mib(pid);
-    let sent = sent.lock().unwrap().clone();
-    let mut unique = std::collections::HashSet::new();
+    let herald_cpu = herald_cpu() - herald_cpu0;
+    let db_cpu = db_cpu() - db_cpu0;
+    let own_cpu = cpu_seconds(std::process::id()) - own_cpu0;
+    let rss = pids.iter().map(|pid| peak_rss_mib(*pid)).fold(0.0, f64::max);
+    // Per message and endpoint, how many requests arrived; the latency is that of the
+    // first (with `--retries`, the refused first try: the pipeline's own latency).
+    let mut requests: HashMap<&str, usize> = HashMap::new();
     let mut latencies: Vec<f64> = Vec::with_capacity(arrivals.len());
     let mut last = started;
-    for (key, at) in &arrivals {
-        if unique.insert(key.clone()) {
+    for (key, at, _) in &arrivals {
+        let count = requests.entry(key.as_str()).or_default();
+        *count += 1;
+        if *count == 1 {
             let id = key.split('/').next().unwrap_or("");
             if let Some(sent_at) = sent.get(id) {
                 latencies.push(at.duration_since(*sent_at).as_secs_f64() * 1000.0);
@@ -312,7 +481,12 @@ async fn main() {
         last = last.max(*at);
     }
     latencies.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let delivered = unique.len();
+    // Delivered: as many requests as a delivery takes (two with `--retries`).
+    let delivered = requests.values().filter(|n| **n >= requests_per_delivery).count();
+    let duplicates: usize = requests
+        .values()
+        .map(|n| n.saturating_sub(requests_per_delivery))
+        .sum();
     let end_to_end = last.duration_since(started).as_secs_f64();
     let per_k = |cpu: f64| {
         if delivered == 0 {
@@ -321,10 +495,27 @@ async fn main() {
             cpu * 1000.0 / delivered as f64
         }
     };
+    let round = |v: f64, places: i32| (v * 10f64.powi(places)).round() / 10f64.powi(places);
+    let lags = if args.retries && herald.is_some() {
+        retry_lags(&database_url, &arrivals).await
+    } else {
+        Vec::new()
+    };
+    let retries = (!lags.is_empty()).then(|| {
+        json!({
+            "count": lags.len(),
+            "late_ms_p50": round(percentile(&lags, 0.50), 1),
+            "late_ms_p99": round(percentile(&lags, 0.99), 1),
+            "late_ms_max": round(lags.last().copied().unwrap_or(0.0), 1),
+            "early": lags.iter().filter(|l| **l < 0.0).count(),
+        })
+    });
     println!(
         "{}",
         json!({
-            "backend": backend,
+            "mode": if herald.is_none() { "direct" } else if args.workers > 0 { "api+workers" } else { "serve" },
+            "backend": if herald.is_none() { "none" } else { backend },
+            "workers": args.workers,
             "messages": args.messages,
             "endpoints": args.endpoints,
             "concurrency": args.concurrency,
@@ -332,22 +523,32 @@ async fn main() {
             "accepted_per_s": (args.messages as f64 / accepted_in.as_secs_f64()).round(),
             "deliveries_per_s": (delivered as f64 / end_to_end).round(),
             "latency_ms": {
-                "p50": (percentile(&latencies, 0.50) * 10.0).round() / 10.0,
-                "p95": (percentile(&latencies, 0.95) * 10.0).round() / 10.0,
-                "p99": (percentile(&latencies, 0.99) * 10.0).round() / 10.0,
+                "p50": round(percentile(&latencies, 0.50), 1),
+                "p95": round(percentile(&latencies, 0.95), 1),
+                "p99": round(percentile(&latencies, 0.99), 1),
             },
-            "herald_cpu_s_per_1000": (per_k(herald_cpu) * 1000.0).round() / 1000.0,
-            "db_cpu_s_per_1000": (per_k(db_cpu) * 1000.0).round() / 1000.0,
-            "herald_peak_rss_mib": (rss * 10.0).round() / 10.0,
+            "herald_cpu_s_per_1000": round(per_k(herald_cpu), 3),
+            "db_cpu_s_per_1000": round(per_k(db_cpu), 3),
+            "herald_and_db_cpu_ms_per_delivery": round(per_k(herald_cpu + db_cpu), 3),
+            "loadgen_and_receiver_cpu_s_per_1000": round(per_k(own_cpu), 3),
+            "herald_peak_rss_mib": round(rss, 1),
+            "retries": retries,
             "sent": args.messages,
             "delivered": delivered,
             "expected_deliveries": expected,
-            "duplicates": arrivals.len() - delivered,
+            "duplicates": duplicates,
             "lost": expected.saturating_sub(delivered),
         })
     );
-    let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
-    let _ = herald.child.wait();
+    if let Some(herald) = herald.as_mut() {
+        for pid in herald.pids() {
+            let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+        }
+        let _ = herald.child.wait();
+        for worker in &mut herald.workers {
+            let _ = worker.wait();
+        }
+    }
     if let Some((admin, name)) = pg_admin {
         let _ = Command::new("psql")
             .args([

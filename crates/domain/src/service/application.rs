@@ -8,7 +8,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, ModelTrait, QueryF
 use super::audit::{self, Actor, Target};
 use crate::{
     Context, DbContext, Error, Result,
-    entity::{StringMap, application},
+    entity::{StringMap, application, endpoint},
     id::{AppId, TenantId},
     pagination::{self, PageRequest, Paged},
     scope::TenantScoped,
@@ -87,6 +87,49 @@ pub async fn find<C: ConnectionTrait>(
         .await
         .context("loading an application")?
         .ok_or(Error::NotFound("application"))
+}
+
+/// An application by id or uid, within the tenant, with its enabled endpoints: one query,
+/// for accepting a message. `None` when there is no such application.
+pub(crate) async fn with_endpoints(
+    db: &sea_orm::DatabaseConnection,
+    backend: crate::db::Backend,
+    tenant: &TenantId,
+    id_or_uid: &str,
+) -> Result<Option<(application::Model, Vec<endpoint::Model>)>> {
+    use sea_orm::{FromQueryResult, Statement};
+    let (by, p1, p2) = match (AppId::parse(id_or_uid), backend) {
+        (Ok(_), crate::db::Backend::Postgres) => ("id", "$1", "$2"),
+        (Err(_), crate::db::Backend::Postgres) => ("uid", "$1", "$2"),
+        (Ok(_), crate::db::Backend::Sqlite) => ("id", "?", "?"),
+        (Err(_), crate::db::Backend::Sqlite) => ("uid", "?", "?"),
+    };
+    let sql = format!(
+        "SELECT {}, {} FROM application \
+         LEFT JOIN endpoint ON endpoint.app_id = application.id AND NOT endpoint.disabled \
+         WHERE application.tenant_id = {p1} AND application.{by} = {p2} AND NOT application.operational \
+         ORDER BY endpoint.id",
+        crate::db::aliased::<application::Column>("application", "a_"),
+        crate::db::aliased::<endpoint::Column>("endpoint", "e_"),
+    );
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            db.get_database_backend(),
+            sql,
+            [tenant.as_str().into(), id_or_uid.into()],
+        ))
+        .await
+        .context("loading an application and its endpoints")?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let app = application::Model::from_query_result(first, "a_").context("reading an application")?;
+    let endpoints = rows
+        .iter()
+        .map(|row| endpoint::Model::from_query_result_optional(row, "e_"))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .context("reading endpoints")?;
+    Ok(Some((app, endpoints.into_iter().flatten().collect())))
 }
 
 async fn find_optional<C: ConnectionTrait>(

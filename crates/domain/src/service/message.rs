@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryTrait, SqlErr, Statement,
     sea_query::{Expr, SimpleExpr},
 };
 
@@ -71,11 +71,17 @@ pub fn endpoint_wants(endpoint: &endpoint::Model, event_type: &str, channels: Op
     }
 }
 
-/// Accepts a message: in one transaction, creates the application if asked and missing,
-/// stores the message and one destination per endpoint that wants it. The destinations
-/// are the durable record of work to do: once this returns, the message will be
-/// delivered. After the commit, the ones a worker of this process had room for go to it
-/// directly (they were written leased to it); the workers are woken for the rest.
+/// Accepts a message: stores it with one destination per endpoint that wants it,
+/// creating the application first if asked and missing. The destinations are the
+/// durable record of work to do: once this returns, the message will be delivered.
+/// After the commit, the ones a worker of this process had room for go to it directly
+/// (they were written leased to it); the workers are woken for the rest.
+///
+/// The common case takes two statements: the application with its endpoints in one
+/// read, then the message with its destinations in one write (one statement on
+/// PostgreSQL, one short transaction on SQLite). Should the application or an endpoint
+/// go away in between, or the application not exist yet, it is done again in one
+/// transaction that reads and writes.
 pub async fn create(
     ctx: &Context,
     tenant: &TenantId,
@@ -84,6 +90,13 @@ pub async fn create(
     new: NewMessage,
     actor: &Actor,
 ) -> Result<(message::Model, Vec<destination::Model>)> {
+    if let Some((app, endpoints)) =
+        application::with_endpoints(&ctx.db, ctx.backend, tenant, app_id_or_uid).await?
+    {
+        if let Some(stored) = store(ctx, tenant, &app, &endpoints, &new).await? {
+            return Ok(stored);
+        }
+    }
     let txn = crate::db::begin_write(ctx).await?;
     let app = match application::find(&txn, tenant, app_id_or_uid).await {
         Ok(app) => app,
@@ -104,6 +117,190 @@ pub async fn create(
     let created = insert_in(&txn, tenant, &app, new, None, Some(&*ctx.dispatch)).await?;
     txn.commit().await.context("committing a message")?;
     Ok(created.announce(&*ctx.dispatch))
+}
+
+/// Writes `new` with its destinations to the `endpoints` of `app` read just before;
+/// `None` (nothing written) when one of them went away meanwhile.
+async fn store(
+    ctx: &Context,
+    tenant: &TenantId,
+    app: &crate::entity::application::Model,
+    endpoints: &[endpoint::Model],
+    new: &NewMessage,
+) -> Result<Option<(message::Model, Vec<destination::Model>)>> {
+    let msg = new_message(tenant, app, new.clone());
+    let wanted: Vec<&endpoint::Model> = endpoints
+        .iter()
+        .filter(|ep| endpoint_wants(ep, &msg.event_type, msg.channels.as_ref().map(|c| c.0.as_slice())))
+        .collect();
+    let slots = if wanted.is_empty() {
+        None
+    } else {
+        ctx.dispatch.reserve(wanted.len())
+    };
+    let destinations = new_destinations(&msg, &wanted, slots.as_ref().map_or(0, |s| s.count()));
+    let conflict = event_id_conflict(new);
+    let written = match ctx.backend {
+        Backend::Postgres => {
+            // One statement, so no transaction around it: the message and, in a
+            // data-modifying WITH, its destinations.
+            let insert =
+                message::Entity::insert(message::ActiveModel::from(msg.clone())).build(DbBackend::Postgres);
+            let mut values = insert.values.map(|v| v.0).unwrap_or_default();
+            let sql = if destinations.is_empty() {
+                insert.sql
+            } else {
+                values.push(destination_rows(&destinations).into());
+                format!(
+                    "WITH message_row AS ({}) \
+                     INSERT INTO destination ({DESTINATION_COLUMNS}) \
+                     SELECT {DESTINATION_COLUMNS} FROM jsonb_to_recordset(CAST(${} AS jsonb)) AS d({DESTINATION_TYPES})",
+                    insert.sql,
+                    values.len()
+                )
+            };
+            ctx.db
+                .execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, values))
+                .await
+                .map(drop)
+        }
+        Backend::Sqlite => {
+            let txn = crate::db::begin_write(ctx).await?;
+            let written = async {
+                message::Entity::insert(message::ActiveModel::from(msg.clone()))
+                    .exec_without_returning(&*txn)
+                    .await?;
+                insert_destinations(&txn, &destinations).await?;
+                txn.commit().await
+            };
+            written.await
+        }
+    };
+    if let Err(e) = &written
+        && matches!(e.sql_err(), Some(SqlErr::ForeignKeyConstraintViolation(_)))
+    {
+        return Ok(None);
+    }
+    written.conflict_means(conflict, "storing a message")?;
+    Ok(Some(
+        Stored {
+            message: msg,
+            destinations,
+            slots,
+        }
+        .announce(&*ctx.dispatch),
+    ))
+}
+
+/// The destination columns as [`destination_rows`] spells them, and their types.
+const DESTINATION_COLUMNS: &str = "id, tenant_id, app_id, message_id, endpoint_id, status, attempt_count, \
+     next_attempt_at, last_attempt_at, created_at, updated_at, next_trigger";
+const DESTINATION_TYPES: &str = "id text, tenant_id text, app_id text, message_id text, endpoint_id text, \
+     status text, attempt_count integer, next_attempt_at timestamptz, last_attempt_at timestamptz, \
+     created_at timestamptz, updated_at timestamptz, next_trigger text";
+
+/// Destinations as a JSON array of rows, bound as one parameter (see `DESTINATION_COLUMNS`).
+fn destination_rows(destinations: &[destination::Model]) -> String {
+    let at = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false);
+    let rows: Vec<serde_json::Value> = destinations
+        .iter()
+        .map(|d| {
+            serde_json::json!({
+                "id": d.id.as_str(),
+                "tenant_id": d.tenant_id.as_str(),
+                "app_id": d.app_id.as_str(),
+                "message_id": d.message_id.as_str(),
+                "endpoint_id": d.endpoint_id.as_str(),
+                "status": match d.status {
+                    destination::Status::Pending => "pending",
+                    destination::Status::Sending => "sending",
+                    destination::Status::Success => "success",
+                    destination::Status::Fail => "fail",
+                },
+                "attempt_count": d.attempt_count,
+                "next_attempt_at": d.next_attempt_at.map(at),
+                "last_attempt_at": d.last_attempt_at.map(at),
+                "created_at": at(d.created_at),
+                "updated_at": at(d.updated_at),
+                "next_trigger": match d.next_trigger {
+                    Trigger::Scheduled => "scheduled",
+                    Trigger::Manual => "manual",
+                },
+            })
+        })
+        .collect();
+    serde_json::Value::Array(rows).to_string()
+}
+
+fn event_id_conflict(new: &NewMessage) -> String {
+    match &new.event_id {
+        Some(id) => format!("a message with eventId `{id}` already exists in this application"),
+        None => String::new(),
+    }
+}
+
+fn new_message(
+    tenant: &TenantId,
+    app: &crate::entity::application::Model,
+    new: NewMessage,
+) -> message::Model {
+    message::Model {
+        id: MessageId::new(),
+        tenant_id: tenant.clone(),
+        app_id: app.id.clone(),
+        event_id: new.event_id,
+        event_type: new.event_type.as_str().to_owned(),
+        channels: new.channels.as_ref().map(Channels::to_strings).map(StringList),
+        tags: new.tags.map(StringList),
+        payload: Some(new.payload),
+        created_at: Utc::now(),
+    }
+}
+
+/// One destination of `msg` per endpoint, due now; the first `leased` written leased to
+/// this process's worker.
+fn new_destinations(
+    msg: &message::Model,
+    endpoints: &[&endpoint::Model],
+    leased: usize,
+) -> Vec<destination::Model> {
+    let now = msg.created_at;
+    let lease_ends = now + super::delivery::LEASE;
+    endpoints
+        .iter()
+        .enumerate()
+        .map(|(i, ep)| destination::Model {
+            id: DestinationId::new(),
+            tenant_id: msg.tenant_id.clone(),
+            app_id: msg.app_id.clone(),
+            message_id: msg.id.clone(),
+            endpoint_id: ep.id.clone(),
+            status: if i < leased {
+                destination::Status::Sending
+            } else {
+                destination::Status::Pending
+            },
+            attempt_count: 0,
+            next_attempt_at: Some(if i < leased { lease_ends } else { now }),
+            last_attempt_at: None,
+            created_at: now,
+            updated_at: now,
+            next_trigger: Trigger::Scheduled,
+        })
+        .collect()
+}
+
+async fn insert_destinations<C: ConnectionTrait>(
+    conn: &C,
+    destinations: &[destination::Model],
+) -> Result<(), DbErr> {
+    // Batches keep each INSERT under the databases' bound-parameter limits.
+    for chunk in destinations.chunks(500) {
+        destination::Entity::insert_many(chunk.iter().cloned().map(destination::ActiveModel::from))
+            .exec_without_returning(conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Sends a test event of `event_type` to one endpoint only (the dashboard's "send test
@@ -196,27 +393,12 @@ pub(crate) async fn insert_in(
     only: Option<&EndpointId>,
     dispatch: Option<&dyn Dispatch>,
 ) -> Result<Stored> {
-    let now = Utc::now();
-    let conflict = match &new.event_id {
-        Some(id) => format!("a message with eventId `{id}` already exists in this application"),
-        None => String::new(),
-    };
-    let channels = new.channels.as_ref().map(Channels::to_strings);
-    let msg = message::ActiveModel {
-        id: Set(MessageId::new()),
-        tenant_id: Set(tenant.clone()),
-        app_id: Set(app.id.clone()),
-        event_id: Set(new.event_id),
-        event_type: Set(new.event_type.as_str().to_owned()),
-        channels: Set(channels.clone().map(StringList)),
-        tags: Set(new.tags.map(StringList)),
-        payload: Set(Some(new.payload)),
-        created_at: Set(now),
-    }
-    .insert(txn)
-    .await
-    .conflict_means(conflict, "storing a message")?;
-
+    let conflict = event_id_conflict(&new);
+    let msg = new_message(tenant, app, new);
+    message::Entity::insert(message::ActiveModel::from(msg.clone()))
+        .exec_without_returning(txn)
+        .await
+        .conflict_means(conflict, "storing a message")?;
     let endpoints = endpoint::Entity::for_tenant(tenant)
         .filter(endpoint::Column::AppId.eq(app.id.clone()))
         .filter(endpoint::Column::Disabled.eq(false))
@@ -227,44 +409,17 @@ pub(crate) async fn insert_in(
         .iter()
         .filter(|ep| match only {
             Some(id) => ep.id == *id,
-            None => endpoint_wants(ep, &msg.event_type, channels.as_deref()),
+            None => endpoint_wants(ep, &msg.event_type, msg.channels.as_ref().map(|c| c.0.as_slice())),
         })
         .collect();
     let slots = match dispatch {
         Some(dispatch) if !wanted.is_empty() => dispatch.reserve(wanted.len()),
         _ => None,
     };
-    let leased = slots.as_ref().map_or(0, |s| s.count());
-    let lease_ends = now + super::delivery::LEASE;
-    let destinations: Vec<destination::Model> = wanted
-        .iter()
-        .enumerate()
-        .map(|(i, ep)| destination::Model {
-            id: DestinationId::new(),
-            tenant_id: tenant.clone(),
-            app_id: app.id.clone(),
-            message_id: msg.id.clone(),
-            endpoint_id: ep.id.clone(),
-            status: if i < leased {
-                destination::Status::Sending
-            } else {
-                destination::Status::Pending
-            },
-            attempt_count: 0,
-            next_attempt_at: Some(if i < leased { lease_ends } else { now }),
-            last_attempt_at: None,
-            created_at: now,
-            updated_at: now,
-            next_trigger: Trigger::Scheduled,
-        })
-        .collect();
-    // Batches keep each INSERT under the databases' bound-parameter limits.
-    for chunk in destinations.chunks(500) {
-        destination::Entity::insert_many(chunk.iter().cloned().map(destination::ActiveModel::from))
-            .exec(txn)
-            .await
-            .context("storing destinations")?;
-    }
+    let destinations = new_destinations(&msg, &wanted, slots.as_ref().map_or(0, |s| s.count()));
+    insert_destinations(txn, &destinations)
+        .await
+        .context("storing destinations")?;
     Ok(Stored {
         message: msg,
         destinations,

@@ -9,12 +9,12 @@
 //! claimed row carries its tenant, and everything done with it afterwards is scoped.
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Iden, Iterable, QueryResult, Statement, Value};
+use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, QueryResult, Statement, Value};
 
 use super::Claimed;
 use crate::{
     Context, DbContext, Result,
-    db::Backend,
+    db::{Backend, aliased},
     entity::{destination, message},
     id::DestinationId,
 };
@@ -23,17 +23,6 @@ use crate::{
 /// renews the leases of deliveries still in flight (a slow endpoint may take up to a
 /// minute), so this only bounds how long a crashed worker's work waits.
 pub const LEASE: Duration = Duration::seconds(30);
-
-/// `"t"."a" AS "pa", "t"."b" AS "pb", …` for every column of an entity.
-fn aliased<C: Iterable + Iden>(table: &str, prefix: &str) -> String {
-    C::iter()
-        .map(|c| {
-            let name = c.to_string();
-            format!("\"{table}\".\"{name}\" AS \"{prefix}{name}\"")
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
 
 fn claimed_from(row: &QueryResult) -> Result<Claimed> {
     Ok(Claimed {

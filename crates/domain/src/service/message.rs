@@ -90,12 +90,11 @@ pub async fn create(
     new: NewMessage,
     actor: &Actor,
 ) -> Result<(message::Model, Vec<destination::Model>)> {
-    if let Some((app, endpoints)) =
-        application::with_endpoints(&ctx.db, ctx.backend, tenant, app_id_or_uid).await?
+    let found = application::with_endpoints(&ctx.db, ctx.backend, tenant, app_id_or_uid).await?;
+    if let Some((app, endpoints)) = found
+        && let Some(stored) = store(ctx, tenant, &app, &endpoints, &new).await?
     {
-        if let Some(stored) = store(ctx, tenant, &app, &endpoints, &new).await? {
-            return Ok(stored);
-        }
+        return Ok(stored);
     }
     let txn = crate::db::begin_write(ctx).await?;
     let app = match application::find(&txn, tenant, app_id_or_uid).await {

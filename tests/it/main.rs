@@ -24,3 +24,4 @@ mod scoping;
 mod secrets;
 mod tokens;
 mod upgrade;
+mod wakeups;

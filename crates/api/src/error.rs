@@ -159,7 +159,7 @@ impl From<domain::Error> for ApiError {
             E::Unauthenticated(detail) => Self::unauthorized(detail),
             E::Forbidden(detail) => Self::http(StatusCode::FORBIDDEN, "forbidden", detail),
             other => {
-                tracing::error!(error = %other, "request failed");
+                tracing::error!(error = %other.chain(), "request failed");
                 Self::http(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal_error",

@@ -107,6 +107,18 @@ impl Error {
         }
     }
 
+    /// This error and its causes, `outer: inner: innermost`, for logs.
+    pub fn chain(&self) -> String {
+        let mut text = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        text
+    }
+
     /// True for errors a caller caused (4xx); false for our own failures (5xx).
     pub fn is_expected(&self) -> bool {
         !matches!(

@@ -199,20 +199,27 @@ impl Application {
         if let Some(workers) = settings.http_workers {
             server = server.workers(workers.max(1));
         }
-        let worker = in_process.then(|| {
+        let worker = if in_process {
+            // On PostgreSQL the worker has a pool of its own: a connection belongs to the
+            // runtime that opened it, and the HTTP server's runtimes end at shutdown
+            // while the worker still drains and records.
+            let worker_context = match context.backend {
+                db::Backend::Postgres => Context {
+                    db: connect(settings).await?,
+                    ..context.clone()
+                },
+                db::Backend::Sqlite => context.clone(),
+            };
             let (stop, mut stopped) = tokio::sync::watch::channel(false);
             let shutdown = async move {
                 let _ = stopped.wait_for(|s| *s).await;
             };
             let drain = worker_settings.shutdown_timeout;
-            let task = tokio::spawn(worker::run(
-                context.clone(),
-                dispatcher,
-                worker_settings,
-                shutdown,
-            ));
-            InProcessWorker { stop, task, drain }
-        });
+            let task = tokio::spawn(worker::run(worker_context, dispatcher, worker_settings, shutdown));
+            Some(InProcessWorker { stop, task, drain })
+        } else {
+            None
+        };
         Ok(Self {
             port: address.port(),
             server: server.run(),

@@ -54,7 +54,7 @@ pub(crate) async fn run(
         let claimed = match claim::claim(&ctx, wanted, now).await {
             Ok(claimed) => claimed,
             Err(e) => {
-                tracing::error!(error = %e, "claiming due deliveries failed; trying again shortly");
+                tracing::error!(error = %e.chain(), "claiming due deliveries failed; trying again shortly");
                 if tokio::time::timeout(RETRY_AFTER_ERROR, stopped.wait_for(|s| *s))
                     .await
                     .is_ok()
@@ -90,7 +90,7 @@ pub(crate) async fn run(
             Ok(Some(_)) => Duration::ZERO,
             Ok(None) => poll,
             Err(e) => {
-                tracing::warn!(error = %e, "could not read the next due time");
+                tracing::warn!(error = %e.chain(), "could not read the next due time");
                 poll
             }
         };

@@ -87,8 +87,8 @@ impl Engine {
         }
     }
 
-    /// Tries `job`'s destination once and records how it went. Never fails: what cannot
-    /// be recorded stays leased and is tried again when the lease runs out.
+    /// Tries `job`'s destination once and hands the outcome to the recorder. Never fails:
+    /// what cannot be recorded stays leased and is tried again when the lease runs out.
     pub(crate) async fn run(&self, job: Job) {
         let Job { claimed, slot } = job;
         let destination = claimed.destination.id.clone();
@@ -100,32 +100,22 @@ impl Engine {
             }
             Ok(Next::Settle(settlement)) => (settlement, None),
             Err(e) => {
-                tracing::error!(error = %e, %destination, "preparing a delivery failed; it is tried again when its lease runs out");
+                tracing::error!(error = %e.chain(), %destination, "preparing a delivery failed; it is tried again when its lease runs out");
                 return;
             }
         };
-        let failed = match &settlement {
-            Settlement::Tried { outcome, plan, .. } => {
-                !outcome.succeeded() || plan.endpoint.failing_since.is_some()
-            }
-            Settlement::Postponed { .. } | Settlement::Abandoned { .. } => false,
-        };
-        let recorded = self.recorder.record(settlement).await;
         if let Some(endpoint) = endpoint
-            && (failed || recorded.is_err())
+            && match &settlement {
+                Settlement::Tried { outcome, plan, .. } => {
+                    !outcome.succeeded() || plan.endpoint.failing_since.is_some()
+                }
+                Settlement::Postponed { .. } | Settlement::Abandoned { .. } => false,
+            }
         {
-            // The try may have changed the endpoint (failing mark, disabled): read it afresh.
+            // The try may change the endpoint (failing mark, disabled): read it afresh.
             self.endpoints.forget(&endpoint);
         }
-        match recorded {
-            Ok(settled) if !settled.moved => {
-                tracing::debug!(%destination, "another try of this destination was recorded first");
-            }
-            Ok(_) => {}
-            Err(e) => {
-                tracing::error!(error = %e, %destination, "recording a delivery failed; it is tried again when its lease runs out");
-            }
-        }
+        self.recorder.record(settlement).await;
         drop(slot);
     }
 
@@ -269,7 +259,7 @@ impl Engine {
                 .map(|(id, _)| id.clone())
                 .collect();
             if let Err(e) = claim::renew(&self.ctx, &long, Utc::now()).await {
-                tracing::warn!(error = %e, count = long.len(), "could not renew delivery leases");
+                tracing::warn!(error = %e.chain(), count = long.len(), "could not renew delivery leases");
             }
         }
     }

@@ -106,7 +106,8 @@ where
         shutdown.await;
         let _ = stop.send(true);
     });
-    let (recorder, recording) = recorder::start(ctx.clone(), settings.disable_after);
+    let (recorder, recording) =
+        recorder::start(ctx.clone(), settings.disable_after, 4 * settings.concurrency);
     let engine = Arc::new(Engine::new(
         ctx.clone(),
         settings.clone(),
@@ -179,7 +180,7 @@ where
             })
             .collect::<Vec<_>>();
         if let Err(e) = delivery::settle(&ctx, settings.disable_after, &settlements).await {
-            tracing::warn!(error = %e, "could not hand deliveries back; they are tried again when their leases run out");
+            tracing::warn!(error = %e.chain(), "could not hand deliveries back; they are tried again when their leases run out");
         }
     }
     drop(engine);
@@ -205,10 +206,10 @@ async fn retention_loop(
             return;
         }
         if let Err(e) = domain::service::retention::sweep(&ctx, retention, Utc::now()).await {
-            tracing::error!(error = %e, "the retention sweep failed; it runs again later");
+            tracing::error!(error = %e.chain(), "the retention sweep failed; it runs again later");
         }
         if let Err(e) = domain::service::session::purge_expired(&ctx.db, Utc::now()).await {
-            tracing::error!(error = %e, "deleting expired dashboard sessions failed; it runs again later");
+            tracing::error!(error = %e.chain(), "deleting expired dashboard sessions failed; it runs again later");
         }
         wait = SWEEP_EVERY;
     }

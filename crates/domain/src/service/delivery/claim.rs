@@ -94,15 +94,16 @@ pub async fn claim(ctx: &Context, limit: usize, now: DateTime<Utc>) -> Result<Ve
             }
             let sql = format!(
                 "SELECT {}, {} FROM destination JOIN message ON message.id = destination.message_id \
-                 WHERE destination.id IN (SELECT value FROM json_each(?))",
+                 WHERE {}",
                 aliased::<destination::Column>("destination", "d_"),
                 aliased::<message::Column>("message", "m_"),
+                in_id_list(Backend::Sqlite, "destination.id", "?"),
             );
             let rows = txn
                 .query_all_raw(Statement::from_sql_and_values(
                     DbBackend::Sqlite,
                     sql,
-                    [json_list(&ids)],
+                    [id_list(Backend::Sqlite, &ids)],
                 ))
                 .await
                 .context("loading claimed deliveries")?;
@@ -112,19 +113,23 @@ pub async fn claim(ctx: &Context, limit: usize, now: DateTime<Utc>) -> Result<Ve
     }
 }
 
-/// A JSON array of strings, bound as one parameter (`json_each` on SQLite,
-/// `jsonb_array_elements_text` on PostgreSQL): one statement text for any number of ids.
-pub(super) fn json_list<S: AsRef<str>>(items: &[S]) -> Value {
-    let list: Vec<&str> = items.iter().map(AsRef::as_ref).collect();
-    serde_json::to_string(&list).unwrap_or_default().into()
+/// Ids bound as one parameter, whatever their number, so that one statement text serves
+/// every batch: a PostgreSQL array, a JSON array on SQLite. Ids are letters, digits and
+/// `_`, so neither form needs escaping beyond the quotes.
+pub(super) fn id_list<S: AsRef<str>>(backend: Backend, ids: &[S]) -> Value {
+    let quoted: Vec<String> = ids.iter().map(|id| format!("\"{}\"", id.as_ref())).collect();
+    match backend {
+        Backend::Postgres => format!("{{{}}}", quoted.join(",")).into(),
+        Backend::Sqlite => format!("[{}]", quoted.join(",")).into(),
+    }
 }
 
-/// `column IN (the ids of a JSON array bound as the next parameter)`.
-pub(super) fn in_json_list(backend: Backend, column: &str, placeholder: &str) -> String {
+/// `column` is one of the ids of an [`id_list`] bound at `placeholder`. On PostgreSQL an
+/// array the planner can see into: it then looks each up by key, where from a JSON
+/// argument (of unknown length) it may choose to scan the table.
+pub(super) fn in_id_list(backend: Backend, column: &str, placeholder: &str) -> String {
     match backend {
-        Backend::Postgres => {
-            format!("{column} IN (SELECT jsonb_array_elements_text(CAST({placeholder} AS jsonb)))")
-        }
+        Backend::Postgres => format!("{column} = ANY(CAST({placeholder} AS text[]))"),
         Backend::Sqlite => format!("{column} IN (SELECT value FROM json_each({placeholder}))"),
     }
 }
@@ -155,13 +160,13 @@ pub async fn renew(ctx: &Context, held: &[DestinationId], now: DateTime<Utc>) ->
     let (first, second) = placeholders(ctx.backend);
     let sql = format!(
         "UPDATE destination SET next_attempt_at = {first} WHERE status = 'sending' AND {}",
-        in_json_list(ctx.backend, "id", second)
+        in_id_list(ctx.backend, "id", second)
     );
     let ids: Vec<&str> = held.iter().map(DestinationId::as_str).collect();
     let statement = Statement::from_sql_and_values(
         ctx.db.get_database_backend(),
         sql,
-        [(now + LEASE).into(), json_list(&ids)],
+        [(now + LEASE).into(), id_list(ctx.backend, &ids)],
     );
     match ctx.backend {
         Backend::Postgres => {

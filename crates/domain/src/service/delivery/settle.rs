@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, Statement, sea_query::Expr};
 use serde_json::json;
 
-use super::{Outcome, Plan, next_try, spoken};
+use super::{Outcome, Plan, claim::id_list, next_try, spoken};
 use crate::{
     Context, DbContext, Result,
     db::{Backend, WriteTxn},
@@ -241,7 +241,7 @@ async fn move_destinations(
              FROM jsonb_to_recordset(CAST($1 AS jsonb)) AS v( \
                  id text, expect integer, held boolean, status text, tries integer, \
                  next_at timestamptz, tried boolean) \
-             WHERE destination.id = v.id AND destination.attempt_count = v.expect \
+             WHERE destination.id = ANY(CAST($3 AS text[])) AND destination.id = v.id AND destination.attempt_count = v.expect \
                AND (NOT v.held OR destination.status = 'sending') \
              RETURNING destination.id"
         }
@@ -261,11 +261,17 @@ async fn move_destinations(
              RETURNING destination.id"
         }
     };
+    let mut values: Vec<sea_orm::Value> = vec![rows.into(), now.into()];
+    if backend == Backend::Postgres {
+        // The ids again, so the rows are found by key (see `in_id_list`).
+        let ids: Vec<&str> = batch.iter().map(|s| s.destination().as_str()).collect();
+        values.push(id_list(backend, &ids));
+    }
     let moved = txn
         .query_all_raw(Statement::from_sql_and_values(
             txn.get_database_backend(),
             sql,
-            [rows.into(), now.into()],
+            values,
         ))
         .await
         .context("moving destinations")?;
@@ -319,7 +325,7 @@ async fn log_attempts(
                 created_at: Set(now),
             }
         }))
-        .exec(&**txn)
+        .exec_without_returning(&**txn)
         .await
         .context("recording attempts")?;
     }

@@ -33,6 +33,8 @@ pub struct Context {
     pub writes: WriteGate,
     /// Who hears about deliveries made due, after their commit.
     pub dispatch: SharedDispatch,
+    /// Writes accepted messages, many at a time under load.
+    pub intake: crate::service::intake::Intake,
     /// This process's Prometheus metrics.
     pub metrics: Arc<Metrics>,
 }

@@ -132,6 +132,22 @@ impl WriteGate {
             Backend::Postgres => Self(None),
         }
     }
+
+    /// Starts a write transaction on `db` in this process's turn (see [`begin_write`]).
+    pub async fn begin(&self, db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
+        use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
+        let turn = match &self.0 {
+            Some(gate) => Some(gate.clone().lock_owned().await),
+            None => None,
+        };
+        let txn = db
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..Default::default()
+            })
+            .await?;
+        Ok(WriteTxn { txn, _turn: turn })
+    }
 }
 
 /// A write transaction that holds this process's turn to write (see [`WriteGate`]) until
@@ -190,23 +206,13 @@ impl ConnectionTrait for WriteTxn {
 /// whenever another connection wrote in between, and waiting does not help it.
 /// PostgreSQL ignores the mode.
 pub async fn begin_write(ctx: &crate::Context) -> crate::Result<WriteTxn> {
-    use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
-    let turn = match &ctx.writes.0 {
-        Some(gate) => Some(gate.clone().lock_owned().await),
-        None => None,
-    };
-    let txn = ctx
-        .db
-        .begin_with_options(TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..Default::default()
-        })
+    ctx.writes
+        .begin(&ctx.db)
         .await
         .map_err(|source| crate::Error::Database {
             context: "starting a transaction",
             source,
-        })?;
-    Ok(WriteTxn { txn, _turn: turn })
+        })
 }
 
 #[cfg(test)]

@@ -5,7 +5,10 @@ use std::{net::TcpListener, sync::Arc, time::Duration};
 
 use actix_web::{App, HttpServer, dev::Server, web};
 use anyhow::{Context as _, bail};
-use domain::{Context, DomainSettings, db, dispatch, service::delivery};
+use domain::{
+    Context, DomainSettings, db, dispatch,
+    service::{delivery, intake::Intake},
+};
 use migrations::{Migrator, MigratorTrait};
 
 use crate::{config::Settings, secrets};
@@ -19,6 +22,9 @@ pub enum Mode {
     Api,
 }
 
+/// Connections of the message writer: one per batch it may have in flight.
+const INTAKE_CONNECTIONS: u32 = domain::service::intake::PARALLEL_POSTGRES as u32;
+
 /// Opens the database and builds the service context. Nobody hears of work it makes
 /// due ([`dispatch::Quiet`]): a process that accepts or delivers messages replaces that
 /// with its [`worker::Dispatcher`] (see [`with_dispatcher`]).
@@ -26,9 +32,18 @@ pub async fn context(settings: &Settings, public_url: String) -> anyhow::Result<
     let keys = secrets::resolve(settings)?;
     let conn = connect(settings).await?;
     let backend = db::Backend::of(&settings.database_url)?;
+    let writes = db::WriteGate::for_backend(backend);
+    // On PostgreSQL the message writer has connections of its own, opened here on the
+    // main runtime (see `Application::build` on why runtimes matter); SQLite connections
+    // belong to no runtime.
+    let intake_db = match backend {
+        db::Backend::Postgres => db::connect(&settings.database_url, INTAKE_CONNECTIONS).await?,
+        db::Backend::Sqlite => conn.clone(),
+    };
     Ok(Context {
         backend,
-        writes: db::WriteGate::for_backend(backend),
+        intake: Intake::start(intake_db, backend, writes.clone()),
+        writes,
         dispatch: Arc::new(dispatch::Quiet),
         db: conn,
         jwt: Arc::new(keys.jwt()),

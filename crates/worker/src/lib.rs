@@ -77,8 +77,12 @@ impl Default for WorkerSettings {
 }
 
 async fn handle(job: Job, engine: Data<Arc<Engine>>) -> Result<(), BoxDynError> {
-    engine.run(job).await;
-    Ok(())
+    // Each delivery a task of its own, so that deliveries spread over the runtime's
+    // threads instead of taking turns in the worker's one.
+    let engine = Arc::clone(&engine);
+    tokio::spawn(async move { engine.run(job).await })
+        .await
+        .map_err(|e| Box::new(e) as BoxDynError)
 }
 
 fn on_panic(_: &Box<dyn std::any::Any + Send + 'static>) -> AbortError {

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryTrait, SqlErr, Statement,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, SqlErr,
     sea_query::{Expr, SimpleExpr},
 };
 
@@ -18,7 +18,7 @@ use crate::{
     id::{AppId, DestinationId, EndpointId, MessageId, TenantId},
     pagination::{self, PageRequest, Paged},
     scope::TenantScoped,
-    service::delivery::Claimed,
+    service::{delivery::Claimed, intake::Accepted},
     values::{Channels, EventTypeName, Uid},
 };
 
@@ -77,9 +77,9 @@ pub fn endpoint_wants(endpoint: &endpoint::Model, event_type: &str, channels: Op
 /// After the commit, the ones a worker of this process had room for go to it directly
 /// (they were written leased to it); the workers are woken for the rest.
 ///
-/// The common case takes two statements: the application with its endpoints in one
-/// read, then the message with its destinations in one write (one statement on
-/// PostgreSQL, one short transaction on SQLite). Should the application or an endpoint
+/// The common case takes two steps: the application with its endpoints in one read,
+/// then the message with its destinations in one write, shared with the messages other
+/// requests are accepting at the same moment ([`Intake`](super::intake::Intake)). Should the application or an endpoint
 /// go away in between, or the application not exist yet, it is done again in one
 /// transaction that reads and writes.
 pub async fn create(
@@ -138,97 +138,33 @@ async fn store(
         ctx.dispatch.reserve(wanted.len())
     };
     let destinations = new_destinations(&msg, &wanted, slots.as_ref().map_or(0, |s| s.count()));
-    let conflict = event_id_conflict(new);
-    let written = match ctx.backend {
-        Backend::Postgres => {
-            // One statement, so no transaction around it: the message and, in a
-            // data-modifying WITH, its destinations.
-            let insert =
-                message::Entity::insert(message::ActiveModel::from(msg.clone())).build(DbBackend::Postgres);
-            let mut values = insert.values.map(|v| v.0).unwrap_or_default();
-            let sql = if destinations.is_empty() {
-                insert.sql
-            } else {
-                values.push(destination_rows(&destinations).into());
-                format!(
-                    "WITH message_row AS ({}) \
-                     INSERT INTO destination ({DESTINATION_COLUMNS}) \
-                     SELECT {DESTINATION_COLUMNS} FROM jsonb_to_recordset(CAST(${} AS jsonb)) AS d({DESTINATION_TYPES})",
-                    insert.sql,
-                    values.len()
-                )
-            };
-            ctx.db
-                .execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, values))
-                .await
-                .map(drop)
-        }
-        Backend::Sqlite => {
-            let txn = crate::db::begin_write(ctx).await?;
-            let written = async {
-                message::Entity::insert(message::ActiveModel::from(msg.clone()))
-                    .exec_without_returning(&*txn)
-                    .await?;
-                insert_destinations(&txn, &destinations).await?;
-                txn.commit().await
-            };
-            written.await
-        }
+    let Some((accepted, written)) = ctx
+        .intake
+        .write(Accepted {
+            message: msg,
+            destinations,
+        })
+        .await
+    else {
+        return Err(Error::internal(
+            "storing a message",
+            "the server is shutting down",
+        ));
     };
     if let Err(e) = &written
         && matches!(e.sql_err(), Some(SqlErr::ForeignKeyConstraintViolation(_)))
     {
         return Ok(None);
     }
-    written.conflict_means(conflict, "storing a message")?;
+    written.conflict_means(event_id_conflict(new), "storing a message")?;
     Ok(Some(
         Stored {
-            message: msg,
-            destinations,
+            message: accepted.message,
+            destinations: accepted.destinations,
             slots,
         }
         .announce(&*ctx.dispatch),
     ))
-}
-
-/// The destination columns as [`destination_rows`] spells them, and their types.
-const DESTINATION_COLUMNS: &str = "id, tenant_id, app_id, message_id, endpoint_id, status, attempt_count, \
-     next_attempt_at, last_attempt_at, created_at, updated_at, next_trigger";
-const DESTINATION_TYPES: &str = "id text, tenant_id text, app_id text, message_id text, endpoint_id text, \
-     status text, attempt_count integer, next_attempt_at timestamptz, last_attempt_at timestamptz, \
-     created_at timestamptz, updated_at timestamptz, next_trigger text";
-
-/// Destinations as a JSON array of rows, bound as one parameter (see `DESTINATION_COLUMNS`).
-fn destination_rows(destinations: &[destination::Model]) -> String {
-    let at = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false);
-    let rows: Vec<serde_json::Value> = destinations
-        .iter()
-        .map(|d| {
-            serde_json::json!({
-                "id": d.id.as_str(),
-                "tenant_id": d.tenant_id.as_str(),
-                "app_id": d.app_id.as_str(),
-                "message_id": d.message_id.as_str(),
-                "endpoint_id": d.endpoint_id.as_str(),
-                "status": match d.status {
-                    destination::Status::Pending => "pending",
-                    destination::Status::Sending => "sending",
-                    destination::Status::Success => "success",
-                    destination::Status::Fail => "fail",
-                },
-                "attempt_count": d.attempt_count,
-                "next_attempt_at": d.next_attempt_at.map(at),
-                "last_attempt_at": d.last_attempt_at.map(at),
-                "created_at": at(d.created_at),
-                "updated_at": at(d.updated_at),
-                "next_trigger": match d.next_trigger {
-                    Trigger::Scheduled => "scheduled",
-                    Trigger::Manual => "manual",
-                },
-            })
-        })
-        .collect();
-    serde_json::Value::Array(rows).to_string()
 }
 
 fn event_id_conflict(new: &NewMessage) -> String {

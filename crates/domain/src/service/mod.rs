@@ -9,6 +9,7 @@ pub mod endpoint;
 pub mod endpoint_secret;
 pub mod event_type;
 pub mod idempotency;
+pub mod intake;
 pub mod message;
 pub mod operational;
 pub mod portal;

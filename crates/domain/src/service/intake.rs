@@ -1,0 +1,214 @@
+//! Accepted messages written together. Each request hands its message and destinations
+//! to one writer task and waits for the commit; whatever arrives while a batch is being
+//! written goes into the next, so under load many messages share one statement (on
+//! PostgreSQL) or one transaction (SQLite), and an idle server writes each at once. The
+//! writer is a task of its own, so a request that goes away (its client hung up) cannot
+//! cut a batch short for the others.
+//!
+//! A batch that fails is written again one message at a time, so that each request gets
+//! its own answer: a duplicate `eventId` is that message's 409, an application or
+//! endpoint deleted meanwhile only sends that message down the slower path.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, Statement};
+use serde_json::json;
+use tokio::{
+    sync::{mpsc, oneshot},
+    task::JoinSet,
+};
+
+use crate::{
+    db::{Backend, WriteGate},
+    entity::{destination, destination::Trigger, message},
+};
+
+/// At most this many messages per batch.
+const MAX_BATCH: usize = 128;
+
+/// A message with its destinations, ready to write.
+pub(crate) struct Accepted {
+    pub(crate) message: message::Model,
+    pub(crate) destinations: Vec<destination::Model>,
+}
+
+/// Each request gets its message back with how the write went.
+type Reply = oneshot::Sender<(Accepted, Result<(), DbErr>)>;
+
+/// The handle requests write through. Cloning is cheap; the writer stops when the last
+/// handle is dropped.
+#[derive(Clone, Debug)]
+pub struct Intake {
+    tx: mpsc::Sender<(Accepted, Reply)>,
+}
+
+impl Intake {
+    /// Starts the writer on `db`.
+    pub fn start(db: DatabaseConnection, backend: Backend, writes: WriteGate) -> Self {
+        let (tx, mut rx) = mpsc::channel::<(Accepted, Reply)>(4 * MAX_BATCH);
+        tokio::spawn(async move {
+            let mut writing = JoinSet::new();
+            let mut batch = Vec::with_capacity(MAX_BATCH);
+            while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+                while writing.len() >= parallel(backend) {
+                    let _ = writing.join_next().await;
+                }
+                let (db, writes) = (db.clone(), writes.clone());
+                let batch = std::mem::replace(&mut batch, Vec::with_capacity(MAX_BATCH));
+                writing.spawn(async move { write_and_reply(&db, backend, &writes, batch).await });
+            }
+            while writing.join_next().await.is_some() {}
+        });
+        Self { tx }
+    }
+
+    /// Writes `accepted` (with others) and waits for the commit; hands it back with the
+    /// outcome. `None` if the writer has stopped (the process is going down).
+    pub(crate) async fn write(&self, accepted: Accepted) -> Option<(Accepted, Result<(), DbErr>)> {
+        let (reply, answer) = oneshot::channel();
+        self.tx.send((accepted, reply)).await.ok()?;
+        answer.await.ok()
+    }
+}
+
+/// Batches in flight at once: on PostgreSQL several, so that a request waits for its own
+/// batch, not for the one before it too (their rows are distinct); SQLite has one writer.
+pub const PARALLEL_POSTGRES: usize = 4;
+
+fn parallel(backend: Backend) -> usize {
+    match backend {
+        Backend::Postgres => PARALLEL_POSTGRES,
+        Backend::Sqlite => 1,
+    }
+}
+
+async fn write_and_reply(
+    db: &DatabaseConnection,
+    backend: Backend,
+    writes: &WriteGate,
+    batch: Vec<(Accepted, Reply)>,
+) {
+    let (accepted, replies): (Vec<Accepted>, Vec<Reply>) = batch.into_iter().unzip();
+    match write(db, backend, writes, &accepted).await {
+        Ok(()) => {
+            for (one, reply) in accepted.into_iter().zip(replies) {
+                let _ = reply.send((one, Ok(())));
+            }
+        }
+        Err(e) if accepted.len() == 1 => {
+            if let (Some(one), Some(reply)) = (accepted.into_iter().next(), replies.into_iter().next()) {
+                let _ = reply.send((one, Err(e)));
+            }
+        }
+        Err(_) => {
+            for (one, reply) in accepted.into_iter().zip(replies) {
+                let alone = write(db, backend, writes, std::slice::from_ref(&one)).await;
+                let _ = reply.send((one, alone));
+            }
+        }
+    }
+}
+
+async fn write(
+    db: &DatabaseConnection,
+    backend: Backend,
+    writes: &WriteGate,
+    batch: &[Accepted],
+) -> Result<(), DbErr> {
+    match backend {
+        Backend::Postgres => {
+            // One statement, so no transaction around it: the messages and, in a
+            // data-modifying WITH, their destinations.
+            let destinations: Vec<&destination::Model> = batch.iter().flat_map(|a| &a.destinations).collect();
+            let sql = format!(
+                "WITH message_rows AS ( \
+                     INSERT INTO message ({MESSAGE_COLUMNS}) \
+                     SELECT {MESSAGE_COLUMNS} FROM jsonb_to_recordset(CAST($1 AS jsonb)) AS m({MESSAGE_TYPES})) \
+                 INSERT INTO destination ({DESTINATION_COLUMNS}) \
+                 SELECT {DESTINATION_COLUMNS} FROM jsonb_to_recordset(CAST($2 AS jsonb)) AS d({DESTINATION_TYPES})"
+            );
+            let messages = json!(batch.iter().map(|a| message_row(&a.message)).collect::<Vec<_>>());
+            let destinations = json!(destinations.into_iter().map(destination_row).collect::<Vec<_>>());
+            db.execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                sql,
+                [messages.to_string().into(), destinations.to_string().into()],
+            ))
+            .await
+            .map(drop)
+        }
+        Backend::Sqlite => {
+            let txn = writes.begin(db).await?;
+            message::Entity::insert_many(
+                batch
+                    .iter()
+                    .map(|a| message::ActiveModel::from(a.message.clone())),
+            )
+            .exec_without_returning(&*txn)
+            .await?;
+            let destinations: Vec<&destination::Model> = batch.iter().flat_map(|a| &a.destinations).collect();
+            // Batches keep each INSERT under the databases' bound-parameter limits.
+            for chunk in destinations.chunks(500) {
+                destination::Entity::insert_many(
+                    chunk.iter().map(|d| destination::ActiveModel::from((*d).clone())),
+                )
+                .exec_without_returning(&*txn)
+                .await?;
+            }
+            txn.commit().await
+        }
+    }
+}
+
+const MESSAGE_COLUMNS: &str =
+    "id, tenant_id, app_id, event_id, event_type, channels, tags, payload, created_at";
+const MESSAGE_TYPES: &str = "id text, tenant_id text, app_id text, event_id text, event_type text, \
+     channels jsonb, tags jsonb, payload text, created_at timestamptz";
+const DESTINATION_COLUMNS: &str = "id, tenant_id, app_id, message_id, endpoint_id, status, attempt_count, \
+     next_attempt_at, last_attempt_at, created_at, updated_at, next_trigger";
+const DESTINATION_TYPES: &str = "id text, tenant_id text, app_id text, message_id text, endpoint_id text, \
+     status text, attempt_count integer, next_attempt_at timestamptz, last_attempt_at timestamptz, \
+     created_at timestamptz, updated_at timestamptz, next_trigger text";
+
+/// How timestamps are bound everywhere else (`sqlx`'s own encoding).
+fn at(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, false)
+}
+
+fn message_row(m: &message::Model) -> serde_json::Value {
+    json!({
+        "id": m.id.as_str(),
+        "tenant_id": m.tenant_id.as_str(),
+        "app_id": m.app_id.as_str(),
+        "event_id": m.event_id,
+        "event_type": m.event_type,
+        "channels": m.channels.as_ref().map(|c| &c.0),
+        "tags": m.tags.as_ref().map(|t| &t.0),
+        "payload": m.payload,
+        "created_at": at(m.created_at),
+    })
+}
+
+fn destination_row(d: &destination::Model) -> serde_json::Value {
+    json!({
+        "id": d.id.as_str(),
+        "tenant_id": d.tenant_id.as_str(),
+        "app_id": d.app_id.as_str(),
+        "message_id": d.message_id.as_str(),
+        "endpoint_id": d.endpoint_id.as_str(),
+        "status": match d.status {
+            destination::Status::Pending => "pending",
+            destination::Status::Sending => "sending",
+            destination::Status::Success => "success",
+            destination::Status::Fail => "fail",
+        },
+        "attempt_count": d.attempt_count,
+        "next_attempt_at": d.next_attempt_at.map(at),
+        "last_attempt_at": d.last_attempt_at.map(at),
+        "created_at": at(d.created_at),
+        "updated_at": at(d.updated_at),
+        "next_trigger": match d.next_trigger {
+            Trigger::Scheduled => "scheduled",
+            Trigger::Manual => "manual",
+        },
+    })
+}

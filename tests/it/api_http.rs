@@ -93,7 +93,7 @@ async fn bad_tokens_answer_401_with_a_reason() {
         .await
         .unwrap();
     domain::service::token::revoke(
-        &app.ctx.db,
+        &app.ctx,
         &tenant,
         &principal.token,
         &domain::service::audit::Actor::Cli,

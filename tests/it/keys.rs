@@ -7,54 +7,16 @@ use chrono::Utc;
 use domain::{crypto::MainKey, entity::endpoint_secret, service::rekey};
 use herald::{
     config::{Secret, Settings},
-    startup::{self, Application, Mode},
+    startup,
 };
 use sea_orm::{EntityTrait, QueryOrder};
-use serde_json::{Value, json};
-use tests::TestApp;
+use serde_json::json;
+use tests::{OtherApi, TestApp};
 
 use crate::delivery::{Api, Got, Receiver, setup};
 
 fn new_main_key() -> Secret {
     Secret::new(MainKey::generate().unwrap().encode())
-}
-
-/// A second API process on the same database with other settings.
-struct OtherApi {
-    base_url: String,
-    handle: actix_web::dev::ServerHandle,
-    http: reqwest::Client,
-}
-
-impl OtherApi {
-    async fn spawn(settings: &Settings) -> Self {
-        let app = Application::build(settings, Mode::Api).await.unwrap();
-        let base_url = format!("http://127.0.0.1:{}", app.port());
-        let handle = app.handle();
-        tokio::spawn(app.run_until_stopped());
-        Self {
-            base_url,
-            handle,
-            http: reqwest::Client::new(),
-        }
-    }
-
-    async fn send(&self, token: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let url = format!("{}{path}", self.base_url);
-        let req = match body {
-            Some(body) => self.http.post(url).json(&body),
-            None => self.http.get(url),
-        };
-        let res = req.bearer_auth(token).send().await.unwrap();
-        let status = res.status().as_u16();
-        (status, res.json().await.unwrap_or(Value::Null))
-    }
-}
-
-impl Drop for OtherApi {
-    fn drop(&mut self) {
-        drop(self.handle.stop(false));
-    }
 }
 
 /// Runs a delivery worker with `settings` until `work` is done.

@@ -8,6 +8,7 @@ mod api_http;
 mod api_sdk;
 mod architecture;
 mod config;
+mod copies;
 mod dashboard;
 mod delivery;
 mod deploy;

@@ -21,11 +21,11 @@ async fn tokens_authenticate_until_revoked() {
     let principal = token::authenticate(&app.ctx, &jwt).await.unwrap();
     assert_eq!(principal.tenant, tenant);
 
-    token::revoke(&app.ctx.db, &tenant, &principal.token, &Actor::Cli)
+    token::revoke(&app.ctx, &tenant, &principal.token, &Actor::Cli)
         .await
         .unwrap();
     assert!(reason(token::authenticate(&app.ctx, &jwt).await.unwrap_err()).contains("revoked"));
-    token::revoke(&app.ctx.db, &tenant, &principal.token, &Actor::Cli)
+    token::revoke(&app.ctx, &tenant, &principal.token, &Actor::Cli)
         .await
         .unwrap();
 }

@@ -252,6 +252,57 @@ impl Worker {
     }
 }
 
+/// A second API process (`herald api`) on the database of `settings`, with its own
+/// pools and caches, as another machine behind the load balancer would be.
+pub struct OtherApi {
+    pub base_url: String,
+    handle: actix_web::dev::ServerHandle,
+    http: reqwest::Client,
+}
+
+impl OtherApi {
+    pub async fn spawn(settings: &Settings) -> Self {
+        let app = Application::build(settings, Mode::Api)
+            .await
+            .expect("building a second API");
+        let base_url = format!("http://127.0.0.1:{}", app.port());
+        let handle = app.handle();
+        tokio::spawn(app.run_until_stopped());
+        Self {
+            base_url,
+            handle,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// POSTs `body` (or GETs without one) with `token`: the status and the JSON answer.
+    pub async fn send(
+        &self,
+        token: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let url = format!("{}{path}", self.base_url);
+        let req = match body {
+            Some(body) => self.http.post(url).json(&body),
+            None => self.http.get(url),
+        };
+        let res = req
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("calling the second API");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(serde_json::Value::Null))
+    }
+}
+
+impl Drop for OtherApi {
+    fn drop(&mut self) {
+        drop(self.handle.stop(false));
+    }
+}
+
 /// Which database this run uses, for test names in output.
 pub fn backend_label() -> &'static str {
     if std::env::var(DATABASE_ENV).is_ok_and(|u| !u.is_empty()) {

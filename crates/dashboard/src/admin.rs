@@ -438,7 +438,7 @@ pub(crate) async fn create_token(signed: Signed, form: web::Form<TokenForm>) -> 
 pub(crate) async fn revoke_token(signed: Signed, req: HttpRequest, form: web::Form<Csrf>) -> Page {
     check(&signed.live, &form.csrf, signed.require_admin())?;
     let id = ApiTokenId::parse(param(&req, "token")).map_err(|_| Error::NotFound("API token"))?;
-    token::revoke(&signed.ctx.db, signed.tenant(), &id, &signed.live.actor()).await?;
+    token::revoke(&signed.ctx, signed.tenant(), &id, &signed.live.actor()).await?;
     Ok(see_other("/ui/tokens"))
 }
 

@@ -35,6 +35,8 @@ pub struct Context {
     pub dispatch: SharedDispatch,
     /// Writes accepted messages, many at a time under load.
     pub intake: crate::service::intake::Intake,
+    /// This process's short-lived copies of tokens and applications.
+    pub caches: Arc<crate::cache::Caches>,
     /// This process's Prometheus metrics.
     pub metrics: Arc<Metrics>,
 }

@@ -5,6 +5,7 @@
 //! through [`scope::TenantScoped`].
 
 pub mod auth;
+pub mod cache;
 pub mod context;
 pub mod crypto;
 pub mod db;

@@ -45,6 +45,7 @@ pub async fn context(settings: &Settings, public_url: String) -> anyhow::Result<
         intake: Intake::start(intake_db, backend, writes.clone()),
         writes,
         dispatch: Arc::new(dispatch::Quiet),
+        caches: Arc::default(),
         db: conn,
         jwt: Arc::new(keys.jwt()),
         keyring: Arc::new(keys.keyring()),

@@ -89,14 +89,15 @@ pub async fn find<C: ConnectionTrait>(
         .ok_or(Error::NotFound("application"))
 }
 
-/// An application by id or uid, within the tenant, with its enabled endpoints: one query,
-/// for accepting a message. `None` when there is no such application.
+/// An application by id or uid, within the tenant, with its enabled endpoints and their
+/// fingerprint: one query, for accepting a message. `None` when there is no such
+/// application.
 pub(crate) async fn with_endpoints(
     db: &sea_orm::DatabaseConnection,
     backend: crate::db::Backend,
     tenant: &TenantId,
     id_or_uid: &str,
-) -> Result<Option<(application::Model, Vec<endpoint::Model>)>> {
+) -> Result<Option<crate::cache::AppCopy>> {
     use sea_orm::{FromQueryResult, Statement};
     let (by, p1, p2) = match (AppId::parse(id_or_uid), backend) {
         (Ok(_), crate::db::Backend::Postgres) => ("id", "$1", "$2"),
@@ -105,12 +106,13 @@ pub(crate) async fn with_endpoints(
         (Err(_), crate::db::Backend::Sqlite) => ("uid", "?", "?"),
     };
     let sql = format!(
-        "SELECT {}, {} FROM application \
+        "SELECT {}, {}, {} AS fingerprint FROM application \
          LEFT JOIN endpoint ON endpoint.app_id = application.id AND NOT endpoint.disabled \
          WHERE application.tenant_id = {p1} AND application.{by} = {p2} AND NOT application.operational \
          ORDER BY endpoint.id",
         crate::db::aliased::<application::Column>("application", "a_"),
         crate::db::aliased::<endpoint::Column>("endpoint", "e_"),
+        fingerprint(backend, "application.id"),
     );
     let rows = db
         .query_all_raw(Statement::from_sql_and_values(
@@ -124,12 +126,40 @@ pub(crate) async fn with_endpoints(
         return Ok(None);
     };
     let app = application::Model::from_query_result(first, "a_").context("reading an application")?;
+    let fingerprint = first
+        .try_get::<String>("", "fingerprint")
+        .context("reading an application's fingerprint")?;
     let endpoints = rows
         .iter()
         .map(|row| endpoint::Model::from_query_result_optional(row, "e_"))
         .collect::<std::result::Result<Vec<_>, _>>()
         .context("reading endpoints")?;
-    Ok(Some((app, endpoints.into_iter().flatten().collect())))
+    Ok(Some(crate::cache::AppCopy {
+        app,
+        endpoints: endpoints.into_iter().flatten().collect(),
+        fingerprint,
+    }))
+}
+
+/// SQL for a text that changes whenever the application `app_id` (an SQL expression for
+/// its id) or any of its endpoints is created, changed or deleted: their number, the
+/// sum of their `updated_at` times, and the application's own `updated_at`. NULL when
+/// the application is gone.
+pub(crate) fn fingerprint(backend: crate::db::Backend, app_id: &str) -> String {
+    match backend {
+        crate::db::Backend::Postgres => format!(
+            "((SELECT CAST(COUNT(*) AS text) || ':' \
+                  || CAST(COALESCE(SUM(EXTRACT(EPOCH FROM fp_e.updated_at)), 0) AS text) \
+               FROM endpoint AS fp_e WHERE fp_e.app_id = {app_id}) \
+              || '/' || (SELECT CAST(EXTRACT(EPOCH FROM fp_a.updated_at) AS text) \
+               FROM application AS fp_a WHERE fp_a.id = {app_id}))"
+        ),
+        crate::db::Backend::Sqlite => format!(
+            "((SELECT COUNT(*) || ':' || COALESCE(SUM(unixepoch(fp_e.updated_at, 'subsec')), 0) \
+               FROM endpoint AS fp_e WHERE fp_e.app_id = {app_id}) \
+              || '/' || (SELECT fp_a.updated_at FROM application AS fp_a WHERE fp_a.id = {app_id}))"
+        ),
+    }
 }
 
 async fn find_optional<C: ConnectionTrait>(

@@ -5,9 +5,14 @@
 //! writer is a task of its own, so a request that goes away (its client hung up) cannot
 //! cut a batch short for the others.
 //!
-//! A batch that fails is written again one message at a time, so that each request gets
-//! its own answer: a duplicate `eventId` is that message's 409, an application or
-//! endpoint deleted meanwhile only sends that message down the slower path.
+//! Each message carries the fingerprint of its application and endpoints as the request
+//! read them (perhaps from this process's copy); the write checks it in the same
+//! statement and leaves out a message whose application changed since, which the
+//! request then accepts again from a fresh read. A batch that fails is written again
+//! one message at a time, so that each request gets its own answer: a duplicate
+//! `eventId` is that message's 409.
+
+use std::collections::HashSet;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, Statement};
@@ -29,10 +34,21 @@ const MAX_BATCH: usize = 128;
 pub(crate) struct Accepted {
     pub(crate) message: message::Model,
     pub(crate) destinations: Vec<destination::Model>,
+    /// Of the application and its endpoints the destinations were chosen from (see
+    /// [`application::fingerprint`](super::application::fingerprint)).
+    pub(crate) fingerprint: String,
+}
+
+/// How writing a message went.
+#[derive(Debug)]
+pub(crate) enum Written {
+    Stored,
+    /// Not written: its application or an endpoint changed since it was read.
+    Stale,
 }
 
 /// Each request gets its message back with how the write went.
-type Reply = oneshot::Sender<(Accepted, Result<(), DbErr>)>;
+type Reply = oneshot::Sender<(Accepted, Result<Written, DbErr>)>;
 
 /// The handle requests write through. Cloning is cheap; the writer stops when the last
 /// handle is dropped.
@@ -63,7 +79,7 @@ impl Intake {
 
     /// Writes `accepted` (with others) and waits for the commit; hands it back with the
     /// outcome. `None` if the writer has stopped (the process is going down).
-    pub(crate) async fn write(&self, accepted: Accepted) -> Option<(Accepted, Result<(), DbErr>)> {
+    pub(crate) async fn write(&self, accepted: Accepted) -> Option<(Accepted, Result<Written, DbErr>)> {
         let (reply, answer) = oneshot::channel();
         self.tx.send((accepted, reply)).await.ok()?;
         answer.await.ok()
@@ -89,9 +105,14 @@ async fn write_and_reply(
 ) {
     let (accepted, replies): (Vec<Accepted>, Vec<Reply>) = batch.into_iter().unzip();
     match write(db, backend, writes, &accepted).await {
-        Ok(()) => {
+        Ok(stored) => {
             for (one, reply) in accepted.into_iter().zip(replies) {
-                let _ = reply.send((one, Ok(())));
+                let written = if stored.contains(one.message.id.as_str()) {
+                    Written::Stored
+                } else {
+                    Written::Stale
+                };
+                let _ = reply.send((one, Ok(written)));
             }
         }
         Err(e) if accepted.len() == 1 => {
@@ -101,60 +122,117 @@ async fn write_and_reply(
         }
         Err(_) => {
             for (one, reply) in accepted.into_iter().zip(replies) {
-                let alone = write(db, backend, writes, std::slice::from_ref(&one)).await;
+                let alone = write(db, backend, writes, std::slice::from_ref(&one))
+                    .await
+                    .map(|stored| {
+                        if stored.is_empty() {
+                            Written::Stale
+                        } else {
+                            Written::Stored
+                        }
+                    });
                 let _ = reply.send((one, alone));
             }
         }
     }
 }
 
+/// Writes the messages of `batch` whose fingerprints still hold, with their
+/// destinations; returns the ids of those it wrote.
 async fn write(
     db: &DatabaseConnection,
     backend: Backend,
     writes: &WriteGate,
     batch: &[Accepted],
-) -> Result<(), DbErr> {
+) -> Result<HashSet<String>, DbErr> {
     match backend {
         Backend::Postgres => {
             // One statement, so no transaction around it: the messages and, in a
-            // data-modifying WITH, their destinations.
-            let destinations: Vec<&destination::Model> = batch.iter().flat_map(|a| &a.destinations).collect();
+            // data-modifying WITH, the destinations of those written.
             let sql = format!(
                 "WITH message_rows AS ( \
                      INSERT INTO message ({MESSAGE_COLUMNS}) \
-                     SELECT {MESSAGE_COLUMNS} FROM jsonb_to_recordset(CAST($1 AS jsonb)) AS m({MESSAGE_TYPES})) \
-                 INSERT INTO destination ({DESTINATION_COLUMNS}) \
-                 SELECT {DESTINATION_COLUMNS} FROM jsonb_to_recordset(CAST($2 AS jsonb)) AS d({DESTINATION_TYPES})"
+                     SELECT {MESSAGE_COLUMNS} FROM jsonb_to_recordset(CAST($1 AS jsonb)) \
+                         AS m({MESSAGE_TYPES}, fingerprint text) \
+                     WHERE {} = m.fingerprint \
+                     RETURNING id \
+                 ), destination_rows AS ( \
+                     INSERT INTO destination ({DESTINATION_COLUMNS}) \
+                     SELECT {DESTINATION_COLUMNS} FROM jsonb_to_recordset(CAST($2 AS jsonb)) AS d({DESTINATION_TYPES}) \
+                     WHERE d.message_id IN (SELECT id FROM message_rows) \
+                 ) \
+                 SELECT id FROM message_rows",
+                super::application::fingerprint(backend, "m.app_id"),
             );
-            let messages = json!(batch.iter().map(|a| message_row(&a.message)).collect::<Vec<_>>());
-            let destinations = json!(destinations.into_iter().map(destination_row).collect::<Vec<_>>());
-            db.execute_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                sql,
-                [messages.to_string().into(), destinations.to_string().into()],
-            ))
-            .await
-            .map(drop)
+            let messages = json!(
+                batch
+                    .iter()
+                    .map(|a| {
+                        let mut row = message_row(&a.message);
+                        row["fingerprint"] = json!(a.fingerprint);
+                        row
+                    })
+                    .collect::<Vec<_>>()
+            );
+            let destinations: Vec<serde_json::Value> = batch
+                .iter()
+                .flat_map(|a| &a.destinations)
+                .map(destination_row)
+                .collect();
+            let rows = db
+                .query_all_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    sql,
+                    [
+                        messages.to_string().into(),
+                        json!(destinations).to_string().into(),
+                    ],
+                ))
+                .await?;
+            rows.iter().map(|row| row.try_get::<String>("", "id")).collect()
         }
         Backend::Sqlite => {
             let txn = writes.begin(db).await?;
-            message::Entity::insert_many(
-                batch
-                    .iter()
-                    .map(|a| message::ActiveModel::from(a.message.clone())),
-            )
-            .exec_without_returning(&*txn)
-            .await?;
-            let destinations: Vec<&destination::Model> = batch.iter().flat_map(|a| &a.destinations).collect();
-            // Batches keep each INSERT under the databases' bound-parameter limits.
-            for chunk in destinations.chunks(500) {
-                destination::Entity::insert_many(
-                    chunk.iter().map(|d| destination::ActiveModel::from((*d).clone())),
+            let check = format!(
+                "SELECT {} AS fingerprint",
+                super::application::fingerprint(backend, "?")
+            );
+            let mut fresh = Vec::with_capacity(batch.len());
+            for accepted in batch {
+                let app_id = accepted.message.app_id.as_str();
+                let now = txn
+                    .query_one_raw(Statement::from_sql_and_values(
+                        DbBackend::Sqlite,
+                        check.clone(),
+                        [app_id.into(), app_id.into()],
+                    ))
+                    .await?
+                    .and_then(|row| row.try_get::<Option<String>>("", "fingerprint").ok().flatten());
+                if now.as_deref() == Some(accepted.fingerprint.as_str()) {
+                    fresh.push(accepted);
+                }
+            }
+            if !fresh.is_empty() {
+                message::Entity::insert_many(
+                    fresh
+                        .iter()
+                        .map(|a| message::ActiveModel::from(a.message.clone())),
                 )
                 .exec_without_returning(&*txn)
                 .await?;
+                let destinations: Vec<&destination::Model> =
+                    fresh.iter().flat_map(|a| &a.destinations).collect();
+                // Batches keep each INSERT under the databases' bound-parameter limits.
+                for chunk in destinations.chunks(500) {
+                    destination::Entity::insert_many(
+                        chunk.iter().map(|d| destination::ActiveModel::from((*d).clone())),
+                    )
+                    .exec_without_returning(&*txn)
+                    .await?;
+                }
             }
-            txn.commit().await
+            txn.commit().await?;
+            Ok(fresh.iter().map(|a| a.message.id.to_string()).collect())
         }
     }
 }

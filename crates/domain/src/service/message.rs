@@ -12,13 +12,17 @@ use super::{
 };
 use crate::{
     Context, DbContext, Error, Result,
+    cache::AppCopy,
     db::Backend,
     dispatch::{Dispatch, Slots},
     entity::{StringList, destination, destination::Trigger, endpoint, message},
     id::{AppId, DestinationId, EndpointId, MessageId, TenantId},
     pagination::{self, PageRequest, Paged},
     scope::TenantScoped,
-    service::{delivery::Claimed, intake::Accepted},
+    service::{
+        delivery::Claimed,
+        intake::{Accepted, Written},
+    },
     values::{Channels, EventTypeName, Uid},
 };
 
@@ -77,11 +81,13 @@ pub fn endpoint_wants(endpoint: &endpoint::Model, event_type: &str, channels: Op
 /// After the commit, the ones a worker of this process had room for go to it directly
 /// (they were written leased to it); the workers are woken for the rest.
 ///
-/// The common case takes two steps: the application with its endpoints in one read,
-/// then the message with its destinations in one write, shared with the messages other
-/// requests are accepting at the same moment ([`Intake`](super::intake::Intake)). Should the application or an endpoint
-/// go away in between, or the application not exist yet, it is done again in one
-/// transaction that reads and writes.
+/// The common case reads nothing: the application with its endpoints comes from this
+/// process's copy (read in one query when there is none), and the message with its
+/// destinations is written in one statement shared with the messages other requests
+/// are accepting at the same moment ([`Intake`](super::intake::Intake)), which checks
+/// that the copy still holds. Should the application or an endpoint have changed
+/// meanwhile, or the application not exist yet, it is done again in one transaction
+/// that reads and writes.
 pub async fn create(
     ctx: &Context,
     tenant: &TenantId,
@@ -90,11 +96,23 @@ pub async fn create(
     new: NewMessage,
     actor: &Actor,
 ) -> Result<(message::Model, Vec<destination::Model>)> {
-    let found = application::with_endpoints(&ctx.db, ctx.backend, tenant, app_id_or_uid).await?;
-    if let Some((app, endpoints)) = found
-        && let Some(stored) = store(ctx, tenant, &app, &endpoints, &new).await?
-    {
-        return Ok(stored);
+    let key = (tenant.clone(), app_id_or_uid.to_owned());
+    let copy = match ctx.caches.apps.get(&key) {
+        Some(copy) => Some(copy),
+        None => {
+            let read = application::with_endpoints(&ctx.db, ctx.backend, tenant, app_id_or_uid).await?;
+            if let Some(copy) = &read {
+                ctx.caches.apps.put(key.clone(), copy.clone());
+            }
+            read
+        }
+    };
+    if let Some(copy) = copy {
+        match store(ctx, tenant, &copy, &new).await? {
+            Some(stored) => return Ok(stored),
+            // Changed since it was read: the copy goes, the message takes the slow path.
+            None => ctx.caches.apps.forget(&key),
+        }
     }
     let txn = crate::db::begin_write(ctx).await?;
     let app = match application::find(&txn, tenant, app_id_or_uid).await {
@@ -118,17 +136,17 @@ pub async fn create(
     Ok(created.announce(&*ctx.dispatch))
 }
 
-/// Writes `new` with its destinations to the `endpoints` of `app` read just before;
-/// `None` (nothing written) when one of them went away meanwhile.
+/// Writes `new` with its destinations to the endpoints of `copy`; `None` (nothing
+/// written) when the application or one of its endpoints changed since `copy` was read.
 async fn store(
     ctx: &Context,
     tenant: &TenantId,
-    app: &crate::entity::application::Model,
-    endpoints: &[endpoint::Model],
+    copy: &AppCopy,
     new: &NewMessage,
 ) -> Result<Option<(message::Model, Vec<destination::Model>)>> {
-    let msg = new_message(tenant, app, new.clone());
-    let wanted: Vec<&endpoint::Model> = endpoints
+    let msg = new_message(tenant, &copy.app, new.clone());
+    let wanted: Vec<&endpoint::Model> = copy
+        .endpoints
         .iter()
         .filter(|ep| endpoint_wants(ep, &msg.event_type, msg.channels.as_ref().map(|c| c.0.as_slice())))
         .collect();
@@ -143,6 +161,7 @@ async fn store(
         .write(Accepted {
             message: msg,
             destinations,
+            fingerprint: copy.fingerprint.clone(),
         })
         .await
     else {
@@ -151,20 +170,22 @@ async fn store(
             "the server is shutting down",
         ));
     };
-    if let Err(e) = &written
-        && matches!(e.sql_err(), Some(SqlErr::ForeignKeyConstraintViolation(_)))
-    {
-        return Ok(None);
+    // An endpoint deleted while the statement ran (after the fingerprint's look).
+    let written = match written {
+        Err(e) if matches!(e.sql_err(), Some(SqlErr::ForeignKeyConstraintViolation(_))) => Ok(Written::Stale),
+        other => other,
+    };
+    match written.conflict_means(event_id_conflict(new), "storing a message")? {
+        Written::Stale => Ok(None),
+        Written::Stored => Ok(Some(
+            Stored {
+                message: accepted.message,
+                destinations: accepted.destinations,
+                slots,
+            }
+            .announce(&*ctx.dispatch),
+        )),
     }
-    written.conflict_means(event_id_conflict(new), "storing a message")?;
-    Ok(Some(
-        Stored {
-            message: accepted.message,
-            destinations: accepted.destinations,
-            slots,
-        }
-        .announce(&*ctx.dispatch),
-    ))
 }
 
 fn event_id_conflict(new: &NewMessage) -> String {

@@ -93,31 +93,41 @@ pub async fn create<C: ConnectionTrait>(
 }
 
 /// Checks a bearer token: signature, audience, expiry, and that its row exists and is
-/// not revoked. Every failure is `Unauthenticated` with a reason.
+/// not revoked. Every failure is `Unauthenticated` with a reason. The row is read at most
+/// once per [`TOKEN_TTL`](crate::cache::TOKEN_TTL) per process: a revocation made in
+/// this process counts at once, one made in another within that time.
 pub async fn authenticate(ctx: &Context, bearer: &str) -> Result<ApiPrincipal> {
     let claims = ctx.jwt.verify_api_token(bearer)?;
-    let record = api_token::Entity::find_in_tenant(&claims.sub, claims.jti.clone())
-        .one(&ctx.db)
-        .await
-        .context("loading an API token")?
-        .ok_or_else(|| Error::unauthenticated("the token is not known to this Herald"))?;
     let now = Utc::now();
+    let record = match ctx.caches.tokens.get(&claims.jti) {
+        Some(record) if record.tenant_id == claims.sub => record,
+        _ => {
+            let record = api_token::Entity::find_in_tenant(&claims.sub, claims.jti.clone())
+                .one(&ctx.db)
+                .await
+                .context("loading an API token")?
+                .ok_or_else(|| Error::unauthenticated("the token is not known to this Herald"))?;
+            if record.revoked_at.is_none()
+                && record
+                    .last_used_at
+                    .is_none_or(|at| now - at > LAST_USED_RESOLUTION)
+            {
+                api_token::Entity::update_for_tenant(&record.tenant_id)
+                    .filter(api_token::Column::Id.eq(record.id.clone()))
+                    .col_expr(api_token::Column::LastUsedAt, now.into())
+                    .exec(&ctx.db)
+                    .await
+                    .context("noting an API token's use")?;
+            }
+            ctx.caches.tokens.put(record.id.clone(), record.clone());
+            record
+        }
+    };
     if record.revoked_at.is_some() {
         return Err(Error::unauthenticated("the token has been revoked"));
     }
     if record.expires_at.is_some_and(|at| at <= now) {
         return Err(Error::unauthenticated("the token has expired"));
-    }
-    if record
-        .last_used_at
-        .is_none_or(|at| now - at > LAST_USED_RESOLUTION)
-    {
-        api_token::Entity::update_for_tenant(&record.tenant_id)
-            .filter(api_token::Column::Id.eq(record.id.clone()))
-            .col_expr(api_token::Column::LastUsedAt, now.into())
-            .exec(&ctx.db)
-            .await
-            .context("noting an API token's use")?;
     }
     Ok(ApiPrincipal {
         tenant: record.tenant_id,
@@ -134,13 +144,10 @@ pub async fn list<C: ConnectionTrait>(conn: &C, tenant: &TenantId) -> Result<Vec
         .context("listing API tokens")
 }
 
-/// Revokes a token at once; revoking twice is not an error.
-pub async fn revoke<C: ConnectionTrait>(
-    conn: &C,
-    tenant: &TenantId,
-    id: &ApiTokenId,
-    actor: &Actor,
-) -> Result<()> {
+/// Revokes a token: at once in this process, within
+/// [`TOKEN_TTL`](crate::cache::TOKEN_TTL) in others. Revoking twice is not an error.
+pub async fn revoke(ctx: &Context, tenant: &TenantId, id: &ApiTokenId, actor: &Actor) -> Result<()> {
+    let conn = &ctx.db;
     let record = api_token::Entity::find_in_tenant(tenant, id.clone())
         .one(conn)
         .await
@@ -160,5 +167,6 @@ pub async fn revoke<C: ConnectionTrait>(
         )
         .await?;
     }
+    ctx.caches.tokens.forget(id);
     Ok(())
 }

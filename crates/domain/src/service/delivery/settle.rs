@@ -1,7 +1,9 @@
-//! What the outcomes of a batch of tries do, written together in one transaction: one
-//! statement moves every destination of the batch that still expects its outcome, one
-//! multi-row insert logs the attempts of those, and only the rare outcomes (a failure, a
-//! recovery, an endpoint to disable, an operational event) take statements of their own.
+//! What the outcomes of a batch of tries do, written together: one statement moves every
+//! destination of the batch that still expects its outcome and (on PostgreSQL, in the
+//! same statement) logs the attempts of those; only the rare outcomes (a failure, a
+//! recovery, an endpoint to disable, an operational event) take statements of their own,
+//! in one transaction with it. A batch of nothing but successes on healthy endpoints is
+//! that one statement on PostgreSQL, and needs no transaction around it.
 
 use std::collections::HashSet;
 
@@ -86,58 +88,82 @@ pub async fn settle(ctx: &Context, disable_after: Duration, batch: &[Settlement]
         moved: vec![false; batch.len()],
         ..Report::default()
     };
-    if batch.is_empty() {
+    // A destination twice in one batch (claimed again after its lease ran out) moves
+    // once: the first settlement stands for it, the others are stale.
+    let mut seen = HashSet::new();
+    let mut unique = Vec::with_capacity(batch.len());
+    for (i, settlement) in batch.iter().enumerate() {
+        if seen.insert(settlement.destination().clone()) {
+            let m = planned_move(settlement, now)?;
+            let attempt = matches!(settlement, Settlement::Tried { .. }).then(AttemptId::new);
+            unique.push((i, settlement, m, attempt));
+        }
+    }
+    if unique.is_empty() {
         return Ok(report);
     }
-    let moves = batch
-        .iter()
-        .map(|s| planned_move(s, now))
-        .collect::<Result<Vec<Move>>>()?;
-    let txn = crate::db::begin_write(ctx).await?;
-    let moved = move_destinations(ctx.backend, &txn, batch, &moves, now).await?;
-    // A destination twice in one batch (claimed again after its lease ran out) moves once.
-    let mut seen = HashSet::new();
-    for (i, settlement) in batch.iter().enumerate() {
-        let id = settlement.destination();
-        report.moved[i] = moved.contains(id.as_str()) && seen.insert(id.clone());
-        if report.moved[i]
-            && let Some(at) = moves[i].next_at
-            && moves[i].status == destination::Status::Pending
+    let needs_care = |s: &Settlement, m: &Move| match s {
+        Settlement::Tried { plan, outcome, .. } => {
+            !outcome.succeeded() || plan.endpoint.failing_since.is_some() || attempt_event(plan, m).is_some()
+        }
+        Settlement::Postponed { .. } | Settlement::Abandoned { .. } => false,
+    };
+    let careless = !unique.iter().any(|(_, s, m, _)| needs_care(s, m));
+    let moved = if careless && ctx.backend == Backend::Postgres {
+        // The common batch (successes on healthy endpoints): one statement, no
+        // transaction around it.
+        move_and_log_in_one(&ctx.db, &unique, now).await?
+    } else {
+        let txn = crate::db::begin_write(ctx).await?;
+        let moved = match ctx.backend {
+            Backend::Postgres => move_and_log_in_one(&*txn, &unique, now).await?,
+            Backend::Sqlite => {
+                let moved = move_destinations(&txn, &unique, now).await?;
+                let logged: Vec<_> = unique
+                    .iter()
+                    .filter(|(_, s, _, _)| moved.contains(s.destination().as_str()))
+                    .collect();
+                log_attempts(&txn, &logged, now).await?;
+                moved
+            }
+        };
+        let mut marked = HashSet::new();
+        for (_, settlement, m, attempt) in &unique {
+            if let (Settlement::Tried { plan, outcome, .. }, Some(attempt)) = (settlement, attempt)
+                && moved.contains(plan.destination.id.as_str())
+                && needs_care(settlement, m)
+            {
+                report.queued |= follow_up(
+                    &txn,
+                    plan,
+                    outcome,
+                    m,
+                    attempt.clone(),
+                    disable_after,
+                    now,
+                    &mut marked,
+                )
+                .await?;
+            }
+        }
+        txn.commit().await.context("committing a batch of attempts")?;
+        moved
+    };
+    for (i, settlement, m, _) in &unique {
+        report.moved[*i] = moved.contains(settlement.destination().as_str());
+        if report.moved[*i]
+            && let Some(at) = m.next_at
+            && m.status == destination::Status::Pending
         {
             report.next_due = Some(report.next_due.map_or(at, |due| due.min(at)));
         }
     }
-    let tried: Vec<(&Plan, &Outcome, &Move)> = batch
-        .iter()
-        .zip(&moves)
-        .zip(&report.moved)
-        .filter_map(|((s, m), moved)| match s {
-            Settlement::Tried { plan, outcome, .. } if *moved => Some((&**plan, outcome, m)),
-            _ => None,
-        })
-        .collect();
-    let attempt_ids = log_attempts(&txn, &tried, now).await?;
-    let mut marked = HashSet::new();
-    for ((plan, outcome, m), attempt_id) in tried.iter().zip(attempt_ids) {
-        let needs_care =
-            !outcome.succeeded() || plan.endpoint.failing_since.is_some() || attempt_event(plan, m).is_some();
-        if needs_care {
-            report.queued |= follow_up(
-                &txn,
-                plan,
-                outcome,
-                m,
-                attempt_id,
-                disable_after,
-                now,
-                &mut marked,
-            )
-            .await?;
-        }
-    }
-    txn.commit().await.context("committing a batch of attempts")?;
     Ok(report)
 }
+
+/// One settlement of a batch: its place in the batch, what it does to its destination,
+/// and the id of its attempt (a try's).
+type Unique<'a> = (usize, &'a Settlement, Move, Option<AttemptId>);
 
 fn planned_move(settlement: &Settlement, now: DateTime<Utc>) -> Result<Move> {
     Ok(match settlement {
@@ -202,19 +228,12 @@ fn timestamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::AutoSi, false)
 }
 
-/// Moves every destination of the batch that still expects its settlement, with one
-/// statement over a JSON array of rows; returns the ids it moved.
-async fn move_destinations(
-    backend: Backend,
-    txn: &WriteTxn,
-    batch: &[Settlement],
-    moves: &[Move],
-    now: DateTime<Utc>,
-) -> Result<HashSet<String>> {
-    let rows: Vec<serde_json::Value> = batch
+/// The rows of a batch's destinations as one JSON array, bound as one parameter: one
+/// statement text for any batch.
+fn move_rows(unique: &[Unique<'_>]) -> String {
+    let rows: Vec<serde_json::Value> = unique
         .iter()
-        .zip(moves)
-        .map(|(s, m)| {
+        .map(|(_, s, m, _)| {
             let (expect, held) = match s {
                 Settlement::Tried { plan, .. } => (plan.destination.attempt_count, false),
                 Settlement::Postponed { tries, .. } | Settlement::Abandoned { tries, .. } => (*tries, true),
@@ -230,10 +249,32 @@ async fn move_destinations(
             })
         })
         .collect();
-    let rows = serde_json::Value::Array(rows).to_string();
-    let sql = match backend {
-        Backend::Postgres => {
-            "UPDATE destination SET \
+    serde_json::Value::Array(rows).to_string()
+}
+
+/// PostgreSQL: moves every destination of the batch that still expects its settlement
+/// and logs the attempts of those that moved, in one statement; returns the ids moved.
+async fn move_and_log_in_one<C: ConnectionTrait>(
+    conn: &C,
+    unique: &[Unique<'_>],
+    now: DateTime<Utc>,
+) -> Result<HashSet<String>> {
+    let ids: Vec<&str> = unique
+        .iter()
+        .map(|(_, s, _, _)| s.destination().as_str())
+        .collect();
+    let attempts: Vec<serde_json::Value> = unique
+        .iter()
+        .filter_map(|(_, s, m, id)| match (s, id) {
+            (Settlement::Tried { plan, outcome, .. }, Some(id)) => {
+                Some(attempt_row(plan, outcome, m, id, now))
+            }
+            _ => None,
+        })
+        .collect();
+    let sql = format!(
+        "WITH moved AS ( \
+             UPDATE destination SET \
                  status = v.status, attempt_count = v.tries, next_attempt_at = v.next_at, \
                  last_attempt_at = CASE WHEN v.tried THEN $2 ELSE destination.last_attempt_at END, \
                  next_trigger = CASE WHEN v.tried THEN 'scheduled' ELSE destination.next_trigger END, \
@@ -241,37 +282,100 @@ async fn move_destinations(
              FROM jsonb_to_recordset(CAST($1 AS jsonb)) AS v( \
                  id text, expect integer, held boolean, status text, tries integer, \
                  next_at timestamptz, tried boolean) \
-             WHERE destination.id = ANY(CAST($3 AS text[])) AND destination.id = v.id AND destination.attempt_count = v.expect \
+             WHERE destination.id = ANY(CAST($3 AS text[])) AND destination.id = v.id \
+               AND destination.attempt_count = v.expect \
                AND (NOT v.held OR destination.status = 'sending') \
-             RETURNING destination.id"
-        }
-        Backend::Sqlite => {
-            "UPDATE destination SET \
-                 status = v.status, attempt_count = v.tries, next_attempt_at = v.next_at, \
-                 last_attempt_at = CASE WHEN v.tried THEN ?2 ELSE destination.last_attempt_at END, \
-                 next_trigger = CASE WHEN v.tried THEN 'scheduled' ELSE destination.next_trigger END, \
-                 updated_at = ?2 \
-             FROM (SELECT value ->> 'id' AS id, value ->> 'expect' AS expect, \
-                          value ->> 'held' AS held, value ->> 'status' AS status, \
-                          value ->> 'tries' AS tries, value ->> 'next_at' AS next_at, \
-                          value ->> 'tried' AS tried \
-                   FROM json_each(?1)) AS v \
-             WHERE destination.id = v.id AND destination.attempt_count = v.expect \
-               AND (NOT v.held OR destination.status = 'sending') \
-             RETURNING destination.id"
-        }
-    };
-    let mut values: Vec<sea_orm::Value> = vec![rows.into(), now.into()];
-    if backend == Backend::Postgres {
-        // The ids again, so the rows are found by key (see `in_id_list`).
-        let ids: Vec<&str> = batch.iter().map(|s| s.destination().as_str()).collect();
-        values.push(id_list(backend, &ids));
-    }
+             RETURNING destination.id \
+         ), logged AS ( \
+             INSERT INTO attempt ({ATTEMPT_COLUMNS}) \
+             SELECT {ATTEMPT_COLUMNS} FROM jsonb_to_recordset(CAST($4 AS jsonb)) AS a({ATTEMPT_TYPES}) \
+             WHERE a.destination_id IN (SELECT id FROM moved) \
+         ) \
+         SELECT id FROM moved"
+    );
+    let moved = conn
+        .query_all_raw(Statement::from_sql_and_values(
+            conn.get_database_backend(),
+            sql,
+            [
+                move_rows(unique).into(),
+                now.into(),
+                id_list(Backend::Postgres, &ids),
+                serde_json::Value::Array(attempts).to_string().into(),
+            ],
+        ))
+        .await
+        .context("recording attempts")?;
+    moved
+        .iter()
+        .map(|row| row.try_get::<String>("", "id"))
+        .collect::<std::result::Result<_, _>>()
+        .context("reading moved destinations")
+}
+
+const ATTEMPT_COLUMNS: &str = "id, tenant_id, app_id, message_id, endpoint_id, destination_id, number, trigger, \
+     status, url, response_status, response_body, duration_ms, error_kind, error_reason, next_attempt_at, created_at";
+const ATTEMPT_TYPES: &str = "id text, tenant_id text, app_id text, message_id text, endpoint_id text, \
+     destination_id text, number integer, trigger text, status text, url text, response_status integer, \
+     response_body text, duration_ms bigint, error_kind text, error_reason text, next_attempt_at timestamptz, \
+     created_at timestamptz";
+
+fn attempt_row(
+    plan: &Plan,
+    outcome: &Outcome,
+    m: &Move,
+    id: &AttemptId,
+    now: DateTime<Utc>,
+) -> serde_json::Value {
+    json!({
+        "id": id.as_str(),
+        "tenant_id": plan.destination.tenant_id.as_str(),
+        "app_id": plan.destination.app_id.as_str(),
+        "message_id": plan.destination.message_id.as_str(),
+        "endpoint_id": plan.endpoint.id.as_str(),
+        "destination_id": plan.destination.id.as_str(),
+        "number": m.tries,
+        "trigger": match plan.trigger() {
+            Trigger::Scheduled => "scheduled",
+            Trigger::Manual => "manual",
+        },
+        "status": if outcome.succeeded() { "success" } else { "fail" },
+        "url": outcome.url,
+        "response_status": outcome.response_status,
+        "response_body": outcome.response_body,
+        "duration_ms": i64::try_from(outcome.duration.as_millis()).unwrap_or(i64::MAX),
+        "error_kind": outcome.error.as_ref().map(|(kind, _)| kind.as_str()),
+        "error_reason": outcome.error.as_ref().map(|(_, reason)| reason),
+        "next_attempt_at": m.next_at.map(timestamp),
+        "created_at": timestamp(now),
+    })
+}
+
+/// SQLite: moves every destination of the batch that still expects its settlement, with
+/// one statement; returns the ids moved.
+async fn move_destinations(
+    txn: &WriteTxn,
+    unique: &[Unique<'_>],
+    now: DateTime<Utc>,
+) -> Result<HashSet<String>> {
+    let sql = "UPDATE destination SET \
+             status = v.status, attempt_count = v.tries, next_attempt_at = v.next_at, \
+             last_attempt_at = CASE WHEN v.tried THEN ?2 ELSE destination.last_attempt_at END, \
+             next_trigger = CASE WHEN v.tried THEN 'scheduled' ELSE destination.next_trigger END, \
+             updated_at = ?2 \
+         FROM (SELECT value ->> 'id' AS id, value ->> 'expect' AS expect, \
+                      value ->> 'held' AS held, value ->> 'status' AS status, \
+                      value ->> 'tries' AS tries, value ->> 'next_at' AS next_at, \
+                      value ->> 'tried' AS tried \
+               FROM json_each(?1)) AS v \
+         WHERE destination.id = v.id AND destination.attempt_count = v.expect \
+           AND (NOT v.held OR destination.status = 'sending') \
+         RETURNING destination.id";
     let moved = txn
         .query_all_raw(Statement::from_sql_and_values(
             txn.get_database_backend(),
             sql,
-            values,
+            [move_rows(unique).into(), now.into()],
         ))
         .await
         .context("moving destinations")?;
@@ -291,45 +395,46 @@ fn destination_status(status: destination::Status) -> &'static str {
     }
 }
 
-/// One multi-row insert of the attempts of the tries that moved their destinations.
-async fn log_attempts(
-    txn: &WriteTxn,
-    tried: &[(&Plan, &Outcome, &Move)],
-    now: DateTime<Utc>,
-) -> Result<Vec<AttemptId>> {
-    let ids: Vec<AttemptId> = tried.iter().map(|_| AttemptId::new()).collect();
+/// SQLite: one multi-row insert of the attempts of the tries that moved their
+/// destinations.
+async fn log_attempts(txn: &WriteTxn, moved: &[&Unique<'_>], now: DateTime<Utc>) -> Result<()> {
+    let tried: Vec<(&Plan, &Outcome, &Move, &AttemptId)> = moved
+        .iter()
+        .filter_map(|(_, s, m, id)| match (s, id) {
+            (Settlement::Tried { plan, outcome, .. }, Some(id)) => Some((&**plan, outcome, m, id)),
+            _ => None,
+        })
+        .collect();
     // Batches keep each INSERT under the databases' bound-parameter limits.
-    for (chunk, chunk_ids) in tried.chunks(500).zip(ids.chunks(500)) {
-        attempt::Entity::insert_many(chunk.iter().zip(chunk_ids).map(|((plan, outcome, m), id)| {
-            attempt::ActiveModel {
-                id: Set(id.clone()),
-                tenant_id: Set(plan.destination.tenant_id.clone()),
-                app_id: Set(plan.destination.app_id.clone()),
-                message_id: Set(plan.destination.message_id.clone()),
-                endpoint_id: Set(plan.endpoint.id.clone()),
-                destination_id: Set(plan.destination.id.clone()),
-                number: Set(m.tries),
-                trigger: Set(plan.trigger()),
-                status: Set(if outcome.succeeded() {
-                    attempt::Status::Success
-                } else {
-                    attempt::Status::Fail
-                }),
-                url: Set(outcome.url.clone()),
-                response_status: Set(outcome.response_status.map(i32::from)),
-                response_body: Set(outcome.response_body.clone()),
-                duration_ms: Set(i64::try_from(outcome.duration.as_millis()).unwrap_or(i64::MAX)),
-                error_kind: Set(outcome.error.as_ref().map(|(kind, _)| *kind)),
-                error_reason: Set(outcome.error.as_ref().map(|(_, reason)| reason.clone())),
-                next_attempt_at: Set(m.next_at),
-                created_at: Set(now),
-            }
+    for chunk in tried.chunks(500) {
+        attempt::Entity::insert_many(chunk.iter().map(|(plan, outcome, m, id)| attempt::ActiveModel {
+            id: Set((*id).clone()),
+            tenant_id: Set(plan.destination.tenant_id.clone()),
+            app_id: Set(plan.destination.app_id.clone()),
+            message_id: Set(plan.destination.message_id.clone()),
+            endpoint_id: Set(plan.endpoint.id.clone()),
+            destination_id: Set(plan.destination.id.clone()),
+            number: Set(m.tries),
+            trigger: Set(plan.trigger()),
+            status: Set(if outcome.succeeded() {
+                attempt::Status::Success
+            } else {
+                attempt::Status::Fail
+            }),
+            url: Set(outcome.url.clone()),
+            response_status: Set(outcome.response_status.map(i32::from)),
+            response_body: Set(outcome.response_body.clone()),
+            duration_ms: Set(i64::try_from(outcome.duration.as_millis()).unwrap_or(i64::MAX)),
+            error_kind: Set(outcome.error.as_ref().map(|(kind, _)| *kind)),
+            error_reason: Set(outcome.error.as_ref().map(|(_, reason)| reason.clone())),
+            next_attempt_at: Set(m.next_at),
+            created_at: Set(now),
         }))
         .exec_without_returning(&**txn)
         .await
         .context("recording attempts")?;
     }
-    Ok(ids)
+    Ok(())
 }
 
 /// The operational event a try causes about its message, if any.

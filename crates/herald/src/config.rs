@@ -42,7 +42,8 @@ impl fmt::Debug for Secret {
 pub struct Settings {
     /// `sqlite://FILE` (the embedded default) or `postgres://USER@HOST/DB`.
     pub database_url: String,
-    /// Pool size; default 8 on SQLite, 20 on PostgreSQL.
+    /// Pool size; default 4 on SQLite (one writes at a time; the rest read), 20 on
+    /// PostgreSQL.
     pub database_max_connections: Option<u32>,
     /// Address the HTTP server listens on.
     pub listen: String,
@@ -200,7 +201,7 @@ impl Settings {
         self.database_max_connections
             .unwrap_or(match domain::db::Backend::of(&self.database_url) {
                 Ok(domain::db::Backend::Postgres) => 20,
-                _ => 8,
+                _ => 4,
             })
     }
 }

@@ -1,13 +1,18 @@
-//! The claimer: takes due destinations from the database, as many as the worker has free
-//! slots for, in one statement, and passes them to the worker as slots come free. It sleeps while nothing is
-//! due, until a wake-up, the next due time (a retry's, or a lease's end), or the poll
-//! interval, whichever comes first.
+//! The claimer: takes due destinations from the database in batches and passes them to
+//! the worker as its slots come free. Claiming runs ahead of sending by up to one
+//! worker's worth of deliveries (a buffer as deep as the worker's slots), so that a
+//! backlog never leaves slots idle while the next claim is on its way. It sleeps while
+//! nothing is due, until a wake-up, the next due time (a retry's, or a lease's end), or
+//! the poll interval, whichever comes first.
 
 use std::time::Duration;
 
 use chrono::Utc;
-use domain::{Context, service::delivery::claim};
-use tokio::sync::watch;
+use domain::{
+    Context,
+    service::delivery::{Claimed, claim},
+};
+use tokio::sync::{mpsc, watch};
 
 use crate::{
     backend::{Job, Work},
@@ -16,9 +21,9 @@ use crate::{
 
 /// At most this many destinations per claim.
 const MAX_BATCH: usize = 256;
-/// After a claim that filled every free slot, the next one waits for this share of the
-/// slots to be free, so that a backlog is taken in batches rather than one by one.
-const BACKLOG_SHARE: u32 = 4;
+/// Once the buffer has run low, the next claim waits until at least this share of it is
+/// free, so that a backlog is taken in batches rather than one by one.
+const REFILL_SHARE: usize = 4;
 /// After a failed claim (the database is away), this long before the next.
 const RETRY_AFTER_ERROR: Duration = Duration::from_secs(1);
 
@@ -27,31 +32,41 @@ pub(crate) async fn run(
     dispatcher: Dispatcher,
     work: Work,
     poll: Duration,
-    mut stopped: watch::Receiver<bool>,
+    stopped: watch::Receiver<bool>,
 ) {
     let slots = dispatcher.slots();
-    let total = u32::try_from(slots.available_permits())
-        .unwrap_or(u32::MAX)
-        .max(1);
+    let depth = slots.available_permits().max(1);
+    let (buffer, buffered) = mpsc::channel::<Claimed>(depth);
+    let feeding = tokio::spawn(feed(buffered, dispatcher.clone(), work.clone(), stopped.clone()));
+    claim_into(&ctx, &dispatcher, &buffer, depth, poll, stopped).await;
+    drop(buffer);
+    let _ = feeding.await;
+}
+
+/// Claims into `buffer` whenever it has room, until `stopped`.
+async fn claim_into(
+    ctx: &Context,
+    dispatcher: &Dispatcher,
+    buffer: &mpsc::Sender<Claimed>,
+    depth: usize,
+    poll: Duration,
+    mut stopped: watch::Receiver<bool>,
+) {
     let mut backlog = false;
     loop {
-        // Wait for room, but do not hold it while claiming: work accepted meanwhile in
-        // this process goes straight to the worker, and must not find the slots taken.
-        let least = if backlog {
-            (total / BACKLOG_SHARE).max(1)
-        } else {
-            1
-        };
-        tokio::select! {
-            room = slots.acquire_many(least) => match room {
-                Ok(room) => drop(room),
-                Err(_) => return, // closed: the worker stops
+        let least = if backlog { (depth / REFILL_SHARE).max(1) } else { 1 };
+        // Room for `least` more, without holding it: only this task fills the buffer.
+        let room = tokio::select! {
+            room = buffer.reserve_many(least) => match room {
+                Ok(room) => room,
+                Err(_) => return,
             },
             _ = stopped.wait_for(|s| *s) => return,
-        }
-        let wanted = slots.available_permits().clamp(1, MAX_BATCH);
+        };
+        drop(room);
+        let wanted = buffer.capacity().clamp(1, MAX_BATCH);
         let now = Utc::now();
-        let claimed = match claim::claim(&ctx, wanted, now).await {
+        let claimed = match claim::claim(ctx, wanted, now).await {
             Ok(claimed) => claimed,
             Err(e) => {
                 tracing::error!(error = %e.chain(), "claiming due deliveries failed; trying again shortly");
@@ -66,21 +81,17 @@ pub(crate) async fn run(
         };
         let got = claimed.len();
         for claimed in claimed {
-            // Slots are handed out in the order they were asked for: what was claimed
-            // waits its turn behind nothing that came later.
-            let Ok(slot) = slots.clone().acquire_owned().await else {
-                // The worker stopped: the rest of the claim goes back at once.
-                work.send_unslotted(claimed);
-                continue;
-            };
-            work.send(Job::new(claimed, slot));
+            // Never waits: no more was claimed than there was room for.
+            if buffer.send(claimed).await.is_err() {
+                return;
+            }
         }
         backlog = got == wanted;
         if backlog {
             continue;
         }
         // Less was due than there was room for: sleep until more may be.
-        let wait = match claim::next_due(&ctx).await {
+        let wait = match claim::next_due(ctx).await {
             Ok(Some(at)) if at > now => (at - Utc::now())
                 .to_std()
                 .map_or(Duration::ZERO, |d| d + Duration::from_millis(1))
@@ -100,5 +111,41 @@ pub(crate) async fn run(
                 _ = stopped.wait_for(|s| *s) => return,
             }
         }
+    }
+}
+
+/// Passes claimed work to the worker as slots come free. Slots are handed out in the
+/// order they were asked for, so claimed work waits its turn behind nothing that came
+/// later. When the worker stops, what is still buffered goes back to the queue.
+async fn feed(
+    mut buffered: mpsc::Receiver<Claimed>,
+    dispatcher: Dispatcher,
+    work: Work,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let slots = dispatcher.slots();
+    loop {
+        let claimed = tokio::select! {
+            next = buffered.recv() => match next {
+                Some(claimed) => claimed,
+                None => return,
+            },
+            _ = stopped.wait_for(|s| *s) => break,
+        };
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot.ok(),
+            _ = stopped.wait_for(|s| *s) => None,
+        };
+        match slot {
+            Some(slot) => work.send(Job::new(claimed, slot)),
+            None => {
+                work.send_unslotted(claimed);
+                break;
+            }
+        }
+    }
+    buffered.close();
+    while let Some(claimed) = buffered.recv().await {
+        work.send_unslotted(claimed);
     }
 }

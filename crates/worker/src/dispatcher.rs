@@ -25,8 +25,10 @@ use crate::backend::{Job, Work};
 /// The PostgreSQL channel on which new due work is announced.
 const CHANNEL: &str = "herald_due";
 
-/// At most one `NOTIFY` per this long: announcements in between are one.
-const ANNOUNCE_SPACING: Duration = Duration::from_millis(2);
+/// At most one `NOTIFY` per this long: announcements in between are one. Every
+/// listening worker claims on each, so this trades a few milliseconds of latency for
+/// far fewer claims that find little or nothing.
+const ANNOUNCE_SPACING: Duration = Duration::from_millis(10);
 
 /// This process's side of delivery: its worker's slots (none in a process without a
 /// worker), the wake-up of its claimer, and the announcer for other processes.

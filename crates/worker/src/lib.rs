@@ -80,9 +80,19 @@ async fn handle(job: Job, engine: Data<Arc<Engine>>) -> Result<(), BoxDynError> 
     // Each delivery a task of its own, so that deliveries spread over the runtime's
     // threads instead of taking turns in the worker's one.
     let engine = Arc::clone(&engine);
-    tokio::spawn(async move { engine.run(job).await })
-        .await
-        .map_err(|e| Box::new(e) as BoxDynError)
+    let mut task = AbortOnDrop(tokio::spawn(async move { engine.run(job).await }));
+    (&mut task.0).await.map_err(|e| Box::new(e) as BoxDynError)
+}
+
+/// A delivery's task ends with the apalis task that runs it: a delivery cut off at the
+/// shutdown deadline stops there (its destination stays leased and is tried again when
+/// the lease runs out) instead of running on unseen.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 fn on_panic(_: &Box<dyn std::any::Any + Send + 'static>) -> AbortError {

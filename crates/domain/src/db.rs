@@ -104,6 +104,14 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
     }
 }
 
+/// A time as text, for times passed inside JSON parameters: the form `sqlx` binds
+/// timestamps in (RFC 3339, `+00:00`, as many fraction digits as needed). PostgreSQL and
+/// SQLite read it back as the same instant, and on SQLite, which compares times as text,
+/// it sorts like time.
+pub(crate) fn time_text(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
+}
+
 /// `"t"."a" AS "pa", "t"."b" AS "pb", …` for every column of an entity: a join's rows,
 /// read back per entity with `Model::from_query_result(row, prefix)`.
 pub(crate) fn aliased<C: sea_orm::Iterable + sea_orm::Iden>(table: &str, prefix: &str) -> String {

@@ -14,8 +14,7 @@
 
 use std::collections::HashSet;
 
-use chrono::{DateTime, SecondsFormat, Utc};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, Statement};
+use sea_orm::{ActiveEnum, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, Statement};
 use serde_json::json;
 use tokio::{
     sync::{mpsc, oneshot},
@@ -23,8 +22,8 @@ use tokio::{
 };
 
 use crate::{
-    db::{Backend, WriteGate},
-    entity::{destination, destination::Trigger, message},
+    db::{Backend, WriteGate, time_text},
+    entity::{destination, message},
 };
 
 /// At most this many messages per batch.
@@ -247,11 +246,6 @@ const DESTINATION_TYPES: &str = "id text, tenant_id text, app_id text, message_i
      status text, attempt_count integer, next_attempt_at timestamptz, last_attempt_at timestamptz, \
      created_at timestamptz, updated_at timestamptz, next_trigger text";
 
-/// How timestamps are bound everywhere else (`sqlx`'s own encoding).
-fn at(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::AutoSi, false)
-}
-
 fn message_row(m: &message::Model) -> serde_json::Value {
     json!({
         "id": m.id.as_str(),
@@ -262,7 +256,7 @@ fn message_row(m: &message::Model) -> serde_json::Value {
         "channels": m.channels.as_ref().map(|c| &c.0),
         "tags": m.tags.as_ref().map(|t| &t.0),
         "payload": m.payload,
-        "created_at": at(m.created_at),
+        "created_at": time_text(m.created_at),
     })
 }
 
@@ -273,20 +267,12 @@ fn destination_row(d: &destination::Model) -> serde_json::Value {
         "app_id": d.app_id.as_str(),
         "message_id": d.message_id.as_str(),
         "endpoint_id": d.endpoint_id.as_str(),
-        "status": match d.status {
-            destination::Status::Pending => "pending",
-            destination::Status::Sending => "sending",
-            destination::Status::Success => "success",
-            destination::Status::Fail => "fail",
-        },
+        "status": d.status.to_value(),
         "attempt_count": d.attempt_count,
-        "next_attempt_at": d.next_attempt_at.map(at),
-        "last_attempt_at": d.last_attempt_at.map(at),
-        "created_at": at(d.created_at),
-        "updated_at": at(d.updated_at),
-        "next_trigger": match d.next_trigger {
-            Trigger::Scheduled => "scheduled",
-            Trigger::Manual => "manual",
-        },
+        "next_attempt_at": d.next_attempt_at.map(time_text),
+        "last_attempt_at": d.last_attempt_at.map(time_text),
+        "created_at": time_text(d.created_at),
+        "updated_at": time_text(d.updated_at),
+        "next_trigger": d.next_trigger.to_value(),
     })
 }

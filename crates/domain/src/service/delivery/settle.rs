@@ -8,7 +8,9 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, Statement, sea_query::Expr};
+use sea_orm::{
+    ActiveEnum, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, Statement, sea_query::Expr,
+};
 use serde_json::json;
 
 use super::{Outcome, Plan, claim::id_list, next_try, spoken};
@@ -222,12 +224,6 @@ fn planned_move(settlement: &Settlement, now: DateTime<Utc>) -> Result<Move> {
     })
 }
 
-/// SQLite and PostgreSQL both read this text format back as the same instant, and it
-/// sorts like time: it is how timestamps are bound everywhere else.
-fn timestamp(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::AutoSi, false)
-}
-
 /// The rows of a batch's destinations as one JSON array, bound as one parameter: one
 /// statement text for any batch.
 fn move_rows(unique: &[Unique<'_>]) -> String {
@@ -242,9 +238,9 @@ fn move_rows(unique: &[Unique<'_>]) -> String {
                 "id": s.destination().as_str(),
                 "expect": expect,
                 "held": held,
-                "status": destination_status(m.status),
+                "status": m.status.to_value(),
                 "tries": m.tries,
-                "next_at": m.next_at.map(timestamp),
+                "next_at": m.next_at.map(crate::db::time_text),
                 "tried": m.tried,
             })
         })
@@ -306,11 +302,7 @@ async fn move_and_log_in_one<C: ConnectionTrait>(
         ))
         .await
         .context("recording attempts")?;
-    moved
-        .iter()
-        .map(|row| row.try_get::<String>("", "id"))
-        .collect::<std::result::Result<_, _>>()
-        .context("reading moved destinations")
+    ids_of(&moved)
 }
 
 const ATTEMPT_COLUMNS: &str = "id, tenant_id, app_id, message_id, endpoint_id, destination_id, number, trigger, \
@@ -335,10 +327,7 @@ fn attempt_row(
         "endpoint_id": plan.endpoint.id.as_str(),
         "destination_id": plan.destination.id.as_str(),
         "number": m.tries,
-        "trigger": match plan.trigger() {
-            Trigger::Scheduled => "scheduled",
-            Trigger::Manual => "manual",
-        },
+        "trigger": plan.trigger().to_value(),
         "status": if outcome.succeeded() { "success" } else { "fail" },
         "url": outcome.url,
         "response_status": outcome.response_status,
@@ -346,8 +335,8 @@ fn attempt_row(
         "duration_ms": i64::try_from(outcome.duration.as_millis()).unwrap_or(i64::MAX),
         "error_kind": outcome.error.as_ref().map(|(kind, _)| kind.as_str()),
         "error_reason": outcome.error.as_ref().map(|(_, reason)| reason),
-        "next_attempt_at": m.next_at.map(timestamp),
-        "created_at": timestamp(now),
+        "next_attempt_at": m.next_at.map(crate::db::time_text),
+        "created_at": crate::db::time_text(now),
     })
 }
 
@@ -379,20 +368,15 @@ async fn move_destinations(
         ))
         .await
         .context("moving destinations")?;
-    moved
-        .iter()
+    ids_of(&moved)
+}
+
+/// The `id` column of the rows a statement returned.
+fn ids_of(rows: &[sea_orm::QueryResult]) -> Result<HashSet<String>> {
+    rows.iter()
         .map(|row| row.try_get::<String>("", "id"))
         .collect::<std::result::Result<_, _>>()
         .context("reading moved destinations")
-}
-
-fn destination_status(status: destination::Status) -> &'static str {
-    match status {
-        destination::Status::Pending => "pending",
-        destination::Status::Sending => "sending",
-        destination::Status::Success => "success",
-        destination::Status::Fail => "fail",
-    }
 }
 
 /// SQLite: one multi-row insert of the attempts of the tries that moved their
@@ -567,7 +551,7 @@ mod tests {
     /// The text form must sort like time, or due-order claims and comparisons on SQLite
     /// (which compares text) go wrong.
     #[test]
-    fn timestamps_sort_like_time() {
+    fn time_texts_sort_like_time() {
         let base = DateTime::parse_from_rfc3339("2026-11-30T10:00:00Z")
             .unwrap()
             .with_timezone(&Utc);
@@ -580,7 +564,11 @@ mod tests {
             base + Duration::seconds(1) + Duration::nanoseconds(1),
         ];
         for pair in times.windows(2) {
-            assert!(timestamp(pair[0]) < timestamp(pair[1]), "{:?}", pair);
+            assert!(
+                crate::db::time_text(pair[0]) < crate::db::time_text(pair[1]),
+                "{:?}",
+                pair
+            );
         }
     }
 }

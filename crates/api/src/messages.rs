@@ -390,7 +390,7 @@ pub(crate) async fn destinations_of_message(
                 endpoint: EndpointOut::from(ep),
                 status,
                 status_text,
-                next_attempt: dest.next_attempt_at,
+                next_attempt: dest.next_try_at(),
             }
         })),
     )
@@ -431,7 +431,7 @@ pub(crate) async fn messages_of_endpoint(
                 message: MessageOut::new(msg, with_content),
                 status,
                 status_text,
-                next_attempt: dest.next_attempt_at,
+                next_attempt: dest.next_try_at(),
             }
         })),
     )

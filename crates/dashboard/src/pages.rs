@@ -1202,7 +1202,7 @@ pub(crate) async fn log(scope: AppScope, query: web::Query<LogQuery>) -> Page {
                 .data
                 .into_iter()
                 .map(|d| LogRow {
-                    when: When::of(d.next_attempt_at.unwrap_or(d.created_at)),
+                    when: When::of(d.next_try_at().unwrap_or(d.created_at)),
                     status: destination_status(d.status),
                     code: "—".into(),
                     duration: format!("{} tries so far", d.attempt_count),

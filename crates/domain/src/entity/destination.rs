@@ -58,6 +58,47 @@ impl Related<super::message::Entity> for Entity {
     }
 }
 
+impl Model {
+    /// When the next try is due, for people to read: `next_attempt_at` while pending.
+    /// While a worker holds the destination that column is the end of its lease, and the
+    /// try is happening now.
+    pub fn next_try_at(&self) -> Option<DateTimeUtc> {
+        match self.status {
+            Status::Pending => self.next_attempt_at,
+            Status::Sending | Status::Success | Status::Fail => None,
+        }
+    }
+}
+
 impl ActiveModelBehavior for ActiveModel {}
 
 crate::scope::tenant_scoped!(Entity, Column::TenantId);
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+
+    #[test]
+    fn only_a_pending_destination_shows_a_next_try() {
+        let now = Utc::now();
+        let mut d = Model {
+            id: DestinationId::new(),
+            tenant_id: TenantId::new(),
+            app_id: AppId::new(),
+            message_id: MessageId::new(),
+            endpoint_id: EndpointId::new(),
+            status: Status::Pending,
+            attempt_count: 1,
+            next_attempt_at: Some(now),
+            last_attempt_at: None,
+            created_at: now,
+            updated_at: now,
+            next_trigger: Trigger::Scheduled,
+        };
+        assert_eq!(d.next_try_at(), Some(now));
+        d.status = Status::Sending;
+        assert_eq!(d.next_try_at(), None, "a lease's end is not a try's time");
+    }
+}

@@ -129,20 +129,7 @@ async fn work_the_previous_version_queued_is_delivered_after_the_upgrade() {
         &ctx,
         &tenant.id,
         app.id.as_str(),
-        service::endpoint::NewEndpoint {
-            url: domain::values::EndpointUrl::parse(&receiver.url).unwrap(),
-            uid: None,
-            description: String::new(),
-            disabled: false,
-            event_types: None,
-            channels: None,
-            rate_limit: None,
-            timeout_secs: None,
-            retry_schedule: None,
-            metadata: Default::default(),
-            secret: None,
-            headers: Default::default(),
-        },
+        service::endpoint::NewEndpoint::at(domain::values::EndpointUrl::parse(&receiver.url).unwrap()),
         &Actor::Cli,
     )
     .await

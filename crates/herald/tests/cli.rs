@@ -928,20 +928,9 @@ async fn keys_rotate_moves_secrets_to_the_new_main_key_and_refuses_a_wrong_one()
             &ctx,
             &tenant,
             app.id.as_str(),
-            endpoint::NewEndpoint {
-                url: domain::values::EndpointUrl::parse(&format!("https://example.com/{n}")).unwrap(),
-                uid: None,
-                description: String::new(),
-                disabled: false,
-                event_types: None,
-                channels: None,
-                rate_limit: None,
-                timeout_secs: None,
-                retry_schedule: None,
-                metadata: Default::default(),
-                secret: None,
-                headers: Default::default(),
-            },
+            endpoint::NewEndpoint::at(
+                domain::values::EndpointUrl::parse(&format!("https://example.com/{n}")).unwrap(),
+            ),
             &domain::service::audit::Actor::Cli,
         )
         .await

@@ -134,6 +134,27 @@ pub struct NewEndpoint {
     pub headers: BTreeMap<String, String>,
 }
 
+impl NewEndpoint {
+    /// An endpoint at `url` with every other field at its default: no filters, limits
+    /// or headers, Herald's own signing key.
+    pub fn at(url: EndpointUrl) -> Self {
+        Self {
+            url,
+            uid: None,
+            description: String::new(),
+            disabled: false,
+            event_types: None,
+            channels: None,
+            rate_limit: None,
+            timeout_secs: None,
+            retry_schedule: None,
+            metadata: BTreeMap::new(),
+            secret: None,
+            headers: BTreeMap::new(),
+        }
+    }
+}
+
 /// A PATCH: `None` leaves a field alone; `Some(None)` clears a nullable one.
 #[derive(Clone, Debug, Default)]
 pub struct EndpointChanges {

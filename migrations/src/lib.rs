@@ -8,6 +8,7 @@ mod m20261123_000001_core;
 mod m20261123_000002_operational;
 mod m20261123_000003_session;
 mod m20261130_000004_delivery_queue;
+mod m20261130_000005_delivery_options;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_operational::Migration),
             Box::new(m20261123_000003_session::Migration),
             Box::new(m20261130_000004_delivery_queue::Migration),
+            Box::new(m20261130_000005_delivery_options::Migration),
         ]
     }
 }

@@ -19,6 +19,8 @@ mod metrics;
 mod migrations;
 mod openapi;
 mod operational;
+mod options;
+mod options_pages;
 mod queue;
 mod retention;
 mod scoping;

@@ -146,6 +146,7 @@ async fn plan(app: &TestApp, claimed: &Claimed) -> Box<Plan> {
         message: claimed.message.clone(),
         endpoint,
         keys: Vec::new(),
+        send_at: None,
     })
 }
 

@@ -79,6 +79,9 @@ async fn seed(db: &DatabaseConnection, tenant: &TenantId) -> Seeded {
         failing_since: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
+        ordered: Set(None),
+        access: Set(None),
+        credentials: Set(None),
     }
     .insert(db)
     .await

@@ -52,6 +52,9 @@ async fn an_endpoint(app: &TestApp) -> (domain::id::TenantId, EndpointId) {
         failing_since: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
+        ordered: Set(None),
+        access: Set(None),
+        credentials: Set(None),
     }
     .insert(&app.ctx.db)
     .await

@@ -107,7 +107,7 @@ async fn work_the_previous_version_queued_is_delivered_after_the_upgrade() {
             .await
             .unwrap(),
     }
-    // A tenant with one endpoint at the receiver (these tables did not change).
+    // A tenant with one endpoint at the receiver.
     let ctx = startup::context(&settings, String::new()).await.unwrap();
     let tenant = service::tenant::create(&ctx.db, "Old").await.unwrap();
     let (app, _) = service::application::create(
@@ -125,12 +125,50 @@ async fn work_the_previous_version_queued_is_delivered_after_the_upgrade() {
     )
     .await
     .unwrap();
-    let endpoint = service::endpoint::create(
+    // The endpoint as that schema has it (later versions added columns).
+    let endpoint = domain::id::EndpointId::new();
+    let p = |i: usize| match db.backend {
+        Backend::Sqlite => "?".to_owned(),
+        Backend::Postgres => format!("${i}"),
+    };
+    let json = |i: usize| match db.backend {
+        Backend::Sqlite => p(i),
+        Backend::Postgres => format!("CAST({} AS jsonb)", p(i)),
+    };
+    let now = Utc::now();
+    conn.execute_raw(Statement::from_sql_and_values(
+        conn.get_database_backend(),
+        format!(
+            "INSERT INTO endpoint (id, tenant_id, app_id, url, description, disabled, headers, metadata, \
+             created_at, updated_at) VALUES ({}, {}, {}, {}, '', false, {}, {}, {}, {})",
+            p(1),
+            p(2),
+            p(3),
+            p(4),
+            json(5),
+            json(6),
+            p(7),
+            p(8)
+        ),
+        [
+            endpoint.as_str().into(),
+            tenant.id.as_str().into(),
+            app.id.as_str().into(),
+            receiver.url.as_str().into(),
+            "{}".into(),
+            "{}".into(),
+            now.into(),
+            now.into(),
+        ],
+    ))
+    .await
+    .unwrap();
+    service::endpoint_secret::store(
         &ctx,
+        &ctx.db,
         &tenant.id,
-        app.id.as_str(),
-        service::endpoint::NewEndpoint::at(domain::values::EndpointUrl::parse(&receiver.url).unwrap()),
-        &Actor::Cli,
+        &endpoint,
+        &domain::signing::SigningSecret::generate().unwrap(),
     )
     .await
     .unwrap();
@@ -160,10 +198,6 @@ async fn work_the_previous_version_queued_is_delivered_after_the_upgrade() {
         .await
         .unwrap();
         let destination = DestinationId::new();
-        let p = |i: usize| match db.backend {
-            Backend::Sqlite => "?".to_owned(),
-            Backend::Postgres => format!("${i}"),
-        };
         conn.execute_raw(Statement::from_sql_and_values(
             conn.get_database_backend(),
             format!(
@@ -186,7 +220,7 @@ async fn work_the_previous_version_queued_is_delivered_after_the_upgrade() {
                 tenant.id.as_str().into(),
                 app.id.as_str().into(),
                 msg.id.as_str().into(),
-                endpoint.id.as_str().into(),
+                endpoint.as_str().into(),
                 status.into(),
                 tries.into(),
                 (status == "pending").then_some(now).into(),

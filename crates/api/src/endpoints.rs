@@ -7,15 +7,19 @@ use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Duration, Utc};
 use domain::{
     Context,
-    entity::endpoint,
+    entity::{endpoint, endpoint::OnFailure},
     id::EndpointId,
     pagination::Order,
     service::{
         application as apps,
+        delivery::lane,
         endpoint::{self as endpoints, EndpointChanges, NewEndpoint},
     },
     signing::SigningSecret,
-    values::{Channels, EndpointUrl, EventTypeName, Uid},
+    values::{
+        AccessInput, AuthInput, Channels, EndpointUrl, EventTypeName, TlsInput, Uid,
+        access::{Auth, ClientAuth},
+    },
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -62,6 +66,189 @@ pub(crate) struct EndpointIn {
     /// Custom headers sent with every delivery.
     #[serde(default)]
     pub headers: Option<BTreeMap<String, String>>,
+    #[serde(flatten)]
+    pub options: OptionsIn,
+}
+
+/// Herald's delivery options, on every endpoint body (the Svix SDKs do not send them, so
+/// an absent field leaves the option as it is, also on PUT).
+#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct OptionsIn {
+    /// Herald's extension: one delivery at a time, in the order messages were accepted.
+    /// A message goes only after every earlier one for this endpoint succeeded or
+    /// finally failed; retries keep their place.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<bool>)]
+    pub ordered: Option<Option<bool>>,
+    /// Herald's extension: when a message of an ordered endpoint finally fails, `release`
+    /// (the default) lets the next one go; `stop` holds the line until a message is resent
+    /// or the line released (`POST …/line/release`). Setting it makes the endpoint ordered.
+    #[serde(default)]
+    pub ordered_on_failure: Option<OnFailureIn>,
+    /// Herald's extension: credentials for the receiver's gateway, sent with every
+    /// delivery besides the signature. Secrets are write-only; `null` removes them.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<AuthIn>)]
+    pub auth: Option<Option<AuthIn>>,
+    /// Herald's extension: a TLS client certificate (mutual TLS) and a CA to trust for this
+    /// endpoint only. The key is write-only; `null` removes them.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<TlsIn>)]
+    pub tls: Option<Option<TlsIn>>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) enum OnFailureIn {
+    Release,
+    Stop,
+}
+
+impl From<OnFailureIn> for OnFailure {
+    fn from(value: OnFailureIn) -> Self {
+        match value {
+            OnFailureIn::Release => Self::Release,
+            OnFailureIn::Stop => Self::Stop,
+        }
+    }
+}
+
+impl From<OnFailure> for OnFailureIn {
+    fn from(value: OnFailure) -> Self {
+        match value {
+            OnFailure::Release => Self::Release,
+            OnFailure::Stop => Self::Stop,
+        }
+    }
+}
+
+/// How the client id and secret go to the token server.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) enum ClientAuthIn {
+    /// HTTP Basic (`client_secret_basic`).
+    #[default]
+    Basic,
+    /// Form fields (`client_secret_post`).
+    Body,
+}
+
+#[derive(Clone, Deserialize, ToSchema)]
+#[serde(tag = "type")]
+pub(crate) enum AuthIn {
+    /// `Authorization: Basic`.
+    #[serde(rename = "basic")]
+    Basic { username: String, password: String },
+    /// `Authorization: Bearer` with a static token.
+    #[serde(rename = "bearer")]
+    Bearer { token: String },
+    /// OAuth 2.0 client credentials: Herald fetches a token from `tokenUrl`, keeps it until
+    /// shortly before it expires, sends it as a bearer token and fetches a new one once
+    /// when the endpoint answers 401.
+    #[serde(rename = "oauth2", rename_all = "camelCase")]
+    OAuth2 {
+        token_url: String,
+        client_id: String,
+        client_secret: String,
+        #[serde(default)]
+        scopes: Vec<String>,
+        #[serde(default)]
+        audience: Option<String>,
+        /// Extra form parameters of the token request.
+        #[serde(default)]
+        params: BTreeMap<String, String>,
+        #[serde(default)]
+        client_auth: ClientAuthIn,
+    },
+}
+
+impl std::fmt::Debug for AuthIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuthIn { … }")
+    }
+}
+
+impl From<AuthIn> for AuthInput {
+    fn from(value: AuthIn) -> Self {
+        match value {
+            AuthIn::Basic { username, password } => Self::Basic { username, password },
+            AuthIn::Bearer { token } => Self::Bearer { token },
+            AuthIn::OAuth2 {
+                token_url,
+                client_id,
+                client_secret,
+                scopes,
+                audience,
+                params,
+                client_auth,
+            } => Self::OAuth2 {
+                token_url,
+                client_id,
+                client_secret,
+                scopes,
+                audience,
+                params,
+                client_auth: match client_auth {
+                    ClientAuthIn::Basic => ClientAuth::Basic,
+                    ClientAuthIn::Body => ClientAuth::Body,
+                },
+            },
+        }
+    }
+}
+
+#[derive(Clone, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TlsIn {
+    /// The client certificate chain, PEM.
+    #[serde(default)]
+    pub client_cert: Option<String>,
+    /// Its private key, PEM (write-only).
+    #[serde(default)]
+    pub client_key: Option<String>,
+    /// CA certificates (PEM) trusted for this endpoint besides the usual ones.
+    #[serde(default)]
+    pub ca_cert: Option<String>,
+}
+
+impl std::fmt::Debug for TlsIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TlsIn { … }")
+    }
+}
+
+impl OptionsIn {
+    /// (ordered, access) as the domain takes them; `None` leaves each as it is.
+    #[expect(clippy::type_complexity, reason = "two optional changes, each clearable")]
+    fn parse(self) -> Result<(Option<Option<OnFailure>>, Option<Option<AccessInput>>), domain::Error> {
+        let ordered = match (self.ordered, self.ordered_on_failure) {
+            (Some(Some(false)), Some(_)) => {
+                return Err(domain::Error::invalid(
+                    "orderedOnFailure",
+                    "only an ordered endpoint has a line to release or stop",
+                ));
+            }
+            (Some(None) | Some(Some(false)), None) => Some(None),
+            (_, Some(on_failure)) => Some(Some(on_failure.into())),
+            (Some(Some(true)), None) => Some(Some(OnFailure::Release)),
+            (None, None) => None,
+        };
+        let access = match (self.auth, self.tls) {
+            (None, None) => None,
+            (auth, tls) => Some(Some(AccessInput::parse_halves(
+                auth.map(|a| a.map(AuthInput::from)),
+                tls.map(|t| {
+                    t.map(|t| TlsInput {
+                        client_cert: t.client_cert,
+                        client_key: t.client_key,
+                        ca_cert: t.ca_cert,
+                    })
+                }),
+            )?)),
+        };
+        Ok((ordered, access))
+    }
 }
 
 fn parse_types(types: Option<Vec<String>>) -> Result<Option<Vec<EventTypeName>>, domain::Error> {
@@ -90,7 +277,10 @@ impl TryFrom<EndpointIn> for NewEndpoint {
     type Error = domain::Error;
 
     fn try_from(input: EndpointIn) -> Result<Self, Self::Error> {
+        let (ordered, access) = input.options.parse()?;
         Ok(Self {
+            ordered,
+            access,
             url: EndpointUrl::parse(&input.url)?,
             uid: input.uid.as_deref().map(Uid::parse).transpose()?,
             description: input.description,
@@ -150,13 +340,18 @@ pub(crate) struct EndpointPatch {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<BTreeMap<String, String>>)]
     pub metadata: Option<Option<BTreeMap<String, String>>>,
+    #[serde(flatten)]
+    pub options: OptionsIn,
 }
 
 impl TryFrom<EndpointPatch> for EndpointChanges {
     type Error = domain::Error;
 
     fn try_from(input: EndpointPatch) -> Result<Self, Self::Error> {
+        let (ordered, access) = input.options.parse()?;
         Ok(Self {
+            ordered,
+            access,
             url: not_null("url", input.url)?
                 .as_deref()
                 .map(EndpointUrl::parse)
@@ -210,6 +405,74 @@ pub(crate) struct EndpointOut {
     pub metadata: BTreeMap<String, String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Herald's extension: whether deliveries go one at a time, in acceptance order
+    /// (absent when they do not).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub ordered: bool,
+    /// What a finally failed message does to the line (ordered endpoints).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ordered_on_failure: Option<OnFailureIn>,
+    /// Gateway credentials, without their secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AuthOut>,
+    /// The TLS client certificate and CA, without the key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsOut>,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(tag = "type")]
+pub(crate) enum AuthOut {
+    #[serde(rename = "basic")]
+    Basic { username: String },
+    #[serde(rename = "bearer")]
+    Bearer {},
+    #[serde(rename = "oauth2", rename_all = "camelCase")]
+    OAuth2 {
+        token_url: String,
+        client_id: String,
+        scopes: Vec<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        audience: Option<String>,
+        params: BTreeMap<String, String>,
+        client_auth: ClientAuthIn,
+    },
+}
+
+impl From<Auth> for AuthOut {
+    fn from(value: Auth) -> Self {
+        match value {
+            Auth::Basic { username } => Self::Basic { username },
+            Auth::Bearer {} => Self::Bearer {},
+            Auth::OAuth2 {
+                token_url,
+                client_id,
+                scopes,
+                audience,
+                params,
+                client_auth,
+            } => Self::OAuth2 {
+                token_url,
+                client_id,
+                scopes,
+                audience,
+                params,
+                client_auth: match client_auth {
+                    ClientAuth::Basic => ClientAuthIn::Basic,
+                    ClientAuth::Body => ClientAuthIn::Body,
+                },
+            },
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TlsOut {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_cert: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_cert: Option<String>,
 }
 
 impl From<endpoint::Model> for EndpointOut {
@@ -231,6 +494,13 @@ impl From<endpoint::Model> for EndpointOut {
             metadata: ep.metadata.0,
             created_at: ep.created_at,
             updated_at: ep.updated_at,
+            ordered: ep.ordered.is_some(),
+            ordered_on_failure: ep.ordered.map(OnFailureIn::from),
+            auth: ep.access.as_ref().and_then(|a| a.auth.clone()).map(AuthOut::from),
+            tls: ep.access.and_then(|a| a.tls).map(|t| TlsOut {
+                client_cert: t.client_cert,
+                ca_cert: t.ca_cert,
+            }),
         }
     }
 }
@@ -374,6 +644,8 @@ pub(crate) struct EndpointUpdate {
     pub retry_schedule: Option<Vec<u64>>,
     #[serde(default)]
     pub metadata: Option<BTreeMap<String, String>>,
+    #[serde(flatten)]
+    pub options: OptionsIn,
 }
 
 impl From<EndpointUpdate> for EndpointIn {
@@ -391,6 +663,7 @@ impl From<EndpointUpdate> for EndpointIn {
             metadata: input.metadata,
             secret: None,
             headers: None,
+            options: input.options,
         }
     }
 }
@@ -615,4 +888,57 @@ pub(crate) async fn recover(
         task: "endpoint.recover",
         updated_at: Utc::now(),
     }))
+}
+
+/// Where an endpoint's deliveries stand with its rate and its line.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct LineOut {
+    /// The message at the head of the line (ordered endpoints).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub head: Option<String>,
+    /// Unfinished deliveries behind the head.
+    pub behind: i64,
+    /// The finally failed message that stopped the line, if it is stopped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped_by: Option<String>,
+    /// Deliveries held back by the endpoint's rate.
+    pub held_by_rate: i64,
+    /// When the rate lets the next delivery go, if that is later than now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_turn: Option<DateTime<Utc>>,
+}
+
+/// Herald's extension: the endpoint's line (ordered delivery) and rate, as they stand.
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/line", tag = "Endpoint",
+    params(("app_id" = String, Path), ("endpoint_id" = String, Path)),
+    responses((status = 200, body = LineOut), (status = 404, body = HttpErrorOut)))]
+pub(crate) async fn line(ctx: web::Data<Context>, caller: Caller, path: AppEp) -> ApiResult<HttpResponse> {
+    let ep = endpoints::find_in_app(&ctx.db, &caller.0.tenant, &path.0, &path.1).await?;
+    let s = lane::standing(&ctx.db, ctx.backend, &caller.0.tenant, &ep, Utc::now()).await?;
+    Ok(HttpResponse::Ok().json(LineOut {
+        head: s.head.map(|m| m.to_string()),
+        behind: s.behind,
+        stopped_by: s.stopped_by.map(|m| m.to_string()),
+        held_by_rate: s.held_by_rate,
+        next_turn: s.next_turn,
+    }))
+}
+
+/// Herald's extension: restarts a line stopped by a failed message (`orderedOnFailure:
+/// stop`); the next message goes and the failed one stays failed. 409 when the line is
+/// not stopped.
+#[utoipa::path(post, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/line/release", tag = "Endpoint",
+    params(("app_id" = String, Path), ("endpoint_id" = String, Path)),
+    responses((status = 204), (status = 404, body = HttpErrorOut), (status = 409, body = HttpErrorOut)))]
+pub(crate) async fn release_line(
+    ctx: web::Data<Context>,
+    caller: Caller,
+    path: AppEp,
+) -> ApiResult<HttpResponse> {
+    let ep = endpoints::find_in_app(&ctx.db, &caller.0.tenant, &path.0, &path.1).await?;
+    if !lane::release(&ctx, &caller.0.tenant, &ep, &caller.0.actor()).await? {
+        return Err(domain::Error::Conflict("the endpoint's line is not stopped".into()).into());
+    }
+    Ok(HttpResponse::NoContent().finish())
 }

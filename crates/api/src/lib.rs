@@ -103,6 +103,11 @@ impl Api {
                 patch().to(endpoints::patch_headers),
             )
             .route("/app/{app_id}/endpoint/{ep}/stats", get().to(endpoints::stats))
+            .route("/app/{app_id}/endpoint/{ep}/line", get().to(endpoints::line))
+            .route(
+                "/app/{app_id}/endpoint/{ep}/line/release",
+                post().to(endpoints::release_line),
+            )
             .route(
                 "/app/{app_id}/endpoint/{ep}/recover",
                 post().to(endpoints::recover),

@@ -9,6 +9,7 @@
 mod admin;
 mod auth;
 mod error;
+mod options;
 mod pages;
 mod session;
 mod view;
@@ -90,6 +91,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
             .route(&at("/endpoints/{ep}/rotate"), post().to(pages::rotate_secret))
             .route(&at("/endpoints/{ep}/test"), post().to(pages::send_test))
             .route(&at("/endpoints/{ep}/recover"), post().to(pages::recover))
+            .route(&at("/endpoints/{ep}/release"), post().to(options::release))
             .route(&at("/messages/{msg}"), get().to(pages::message))
             .route(&at("/messages/{msg}/resend"), post().to(pages::resend));
     }

@@ -26,6 +26,7 @@ use serde::Deserialize;
 
 use crate::{
     error::{PageError, see_other},
+    options::{DeliveryView, OptionsForm, OptionsView},
     session::{self, AppScope, PORTAL_COOKIE, Signed},
     view::{Chart, Chrome, When, attempt_status, destination_status},
 };
@@ -63,16 +64,32 @@ impl Errors {
             Error::Invalid { field, reason } => {
                 // The services name fields as the REST API does; the forms have their own
                 // names. A field no form shows becomes an error of the whole form.
-                let form_field = match field.split('.').next().unwrap_or_default() {
-                    "filterTypes" | "eventTypes" | "event_types" => "event_types",
-                    "channels" => "channels",
-                    "rateLimit" | "throttleRate" | "rate_limit" => "rate_limit",
-                    "timeoutSeconds" | "timeout" => "timeout",
-                    "schemas" | "schema" => "schema",
-                    known @ ("url" | "name" | "uid" | "event_type" | "since" | "until" | "recover_since"
-                    | "description" | "days" | "role" | "email" | "password"
-                    | "current_password" | "own_password" | "headers") => known,
-                    _ => "",
+                let form_field = match field.as_ref() {
+                    "auth.username" => "auth_username",
+                    "auth.password" => "auth_password",
+                    "auth.token" => "auth_token",
+                    "auth.tokenUrl" => "oauth_token_url",
+                    "auth.clientId" => "oauth_client_id",
+                    "auth.clientSecret" => "oauth_client_secret",
+                    "auth.scopes" => "oauth_scopes",
+                    "auth.audience" => "oauth_audience",
+                    "auth.params" => "oauth_params",
+                    "auth.clientAuth" => "oauth_client_auth",
+                    "tls.clientCert" => "tls_client_cert",
+                    "tls.clientKey" => "tls_client_key",
+                    "tls.caCert" => "tls_ca_cert",
+                    other => match other.split('.').next().unwrap_or_default() {
+                        "filterTypes" | "eventTypes" | "event_types" => "event_types",
+                        "channels" => "channels",
+                        "rateLimit" | "throttleRate" | "rate_limit" => "rate_limit",
+                        "timeoutSeconds" | "timeout" => "timeout",
+                        "schemas" | "schema" => "schema",
+                        known @ ("url" | "name" | "uid" | "event_type" | "since" | "until"
+                        | "recover_since" | "description" | "days" | "role" | "email"
+                        | "password" | "current_password" | "own_password" | "headers"
+                        | "ordered" | "auth_type") => known,
+                        _ => "",
+                    },
                 };
                 let reason = if form_field.is_empty() {
                     format!("{field}: {reason}")
@@ -370,9 +387,18 @@ struct AppPage {
     endpoints: Vec<EndpointRow>,
     messages: Vec<MessageRow>,
     portal_link: String,
-    url: String,
-    description: String,
+    new: NewEndpointView,
+    opts: OptionsView,
     errors: Errors,
+}
+
+/// The "Add endpoint" form's fields: empty, or as typed when they were refused.
+#[derive(Default)]
+pub(crate) struct NewEndpointView {
+    pub(crate) url: String,
+    pub(crate) description: String,
+    pub(crate) event_types: String,
+    pub(crate) options: OptionsView,
 }
 
 fn endpoint_state(ep: &endpoint_entity::Model) -> String {
@@ -388,8 +414,7 @@ fn endpoint_state(ep: &endpoint_entity::Model) -> String {
 async fn app_page(
     scope: &AppScope,
     portal_link: String,
-    url: String,
-    description: String,
+    mut new: NewEndpointView,
     errors: Errors,
     status: StatusCode,
 ) -> Page {
@@ -447,8 +472,8 @@ async fn app_page(
             endpoints,
             messages,
             portal_link,
-            url,
-            description,
+            opts: std::mem::take(&mut new.options),
+            new,
             errors,
         },
     )
@@ -458,8 +483,7 @@ pub(crate) async fn app(scope: AppScope) -> Page {
     app_page(
         &scope,
         String::new(),
-        String::new(),
-        String::new(),
+        NewEndpointView::default(),
         Errors::default(),
         StatusCode::OK,
     )
@@ -507,8 +531,7 @@ pub(crate) async fn rename_app(scope: AppScope, form: web::Form<AppForm>) -> Pag
             return app_page(
                 &scope,
                 String::new(),
-                String::new(),
-                String::new(),
+                NewEndpointView::default(),
                 Errors::from_error(e)?,
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
@@ -559,8 +582,7 @@ pub(crate) async fn portal_link(scope: AppScope, form: web::Form<Csrf>) -> Page 
     app_page(
         &scope,
         access.url,
-        String::new(),
-        String::new(),
+        NewEndpointView::default(),
         Errors::default(),
         StatusCode::OK,
     )
@@ -585,6 +607,8 @@ pub(crate) struct EndpointForm {
     timeout: String,
     /// A checkbox: present means "on".
     disabled: Option<String>,
+    #[serde(flatten)]
+    options: OptionsForm,
 }
 
 /// A comma-separated list, blanks dropped; `None` when empty.
@@ -623,6 +647,7 @@ pub(crate) async fn create_endpoint(scope: AppScope, form: web::Form<EndpointFor
     check(&scope.live, &form.csrf, scope.require_write())?;
     let form = form.into_inner();
     let new = (|| -> Result<NewEndpoint, Error> {
+        let options = form.options.for_create()?;
         Ok(NewEndpoint {
             url: EndpointUrl::parse_field("url", form.url.trim())?,
             uid: None,
@@ -636,6 +661,8 @@ pub(crate) async fn create_endpoint(scope: AppScope, form: web::Form<EndpointFor
             metadata: BTreeMap::new(),
             secret: None,
             headers: BTreeMap::new(),
+            ordered: options.ordered,
+            access: options.access,
         })
     })();
     let created = match new {
@@ -658,8 +685,12 @@ pub(crate) async fn create_endpoint(scope: AppScope, form: web::Form<EndpointFor
             app_page(
                 &scope,
                 String::new(),
-                form.url,
-                form.description,
+                NewEndpointView {
+                    options: OptionsView::from_form(None, &form.options),
+                    url: form.url,
+                    description: form.description,
+                    event_types: form.event_types,
+                },
                 errors,
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
@@ -691,6 +722,10 @@ struct EndpointPage {
     attempts: Vec<LogRow>,
     pager: Pager,
     filter: LogQuery,
+    /// The endpoint form's delivery options (`endpoint_options.html`).
+    opts: OptionsView,
+    delivery: DeliveryView,
+    notice: &'static str,
     errors: Errors,
 }
 
@@ -708,6 +743,7 @@ pub(crate) struct EndpointView {
     pub(crate) headers: Vec<(String, String)>,
     /// The editable headers as `Name: value` lines (sensitive ones left out).
     pub(crate) headers_text: String,
+    pub(crate) options: OptionsView,
 }
 
 impl EndpointView {
@@ -746,6 +782,7 @@ impl EndpointView {
                 .filter(|(k, _)| !endpoints::is_sensitive_header(k))
                 .map(|(k, v)| format!("{k}: {v}\n"))
                 .collect(),
+            options: OptionsView::of(Some(ep)),
         }
     }
 
@@ -759,6 +796,7 @@ impl EndpointView {
             rate_limit: form.rate_limit.clone(),
             timeout: form.timeout.clone(),
             disabled: form.disabled.is_some(),
+            options: OptionsView::from_form(Some(ep), &form.options),
             ..Self::of(ep)
         }
     }
@@ -783,6 +821,9 @@ pub(crate) struct LogQuery {
     pub(crate) iterator: Option<String>,
     #[serde(default)]
     pub(crate) reveal: Option<String>,
+    /// The endpoint page after "Release the line": `1` if it was stopped.
+    #[serde(default)]
+    pub(crate) released: Option<String>,
 }
 
 impl LogQuery {
@@ -907,6 +948,14 @@ async fn endpoint_page(
     .map(|t| t.name)
     .collect();
     options.insert(0, "herald.test".into());
+    let delivery = DeliveryView::of(scope, ep).await?;
+    let notice = match query.released.as_deref() {
+        Some("1") => "The line was released: the next message goes now.",
+        Some(_) => "The line was not stopped; there was nothing to release.",
+        None => "",
+    };
+    let mut view = form.unwrap_or_else(|| EndpointView::of(ep));
+    let opts = std::mem::take(&mut view.options);
     let section = if scope.portal { "portal" } else { "apps" };
     html(
         status,
@@ -915,7 +964,7 @@ async fn endpoint_page(
             base: scope.base.clone(),
             app_name: scope.app.name.clone(),
             link: scope.endpoint_link(ep),
-            ep: form.unwrap_or_else(|| EndpointView::of(ep)),
+            ep: view,
             stats,
             chart: Chart::of(&hours),
             secrets,
@@ -924,6 +973,9 @@ async fn endpoint_page(
             attempts,
             pager,
             filter: query,
+            opts,
+            delivery,
+            notice,
             errors,
         },
     )
@@ -954,7 +1006,10 @@ async fn endpoint_answer(
     }
 }
 
-async fn find_endpoint(scope: &AppScope, req: &HttpRequest) -> Result<endpoint_entity::Model, PageError> {
+pub(crate) async fn find_endpoint(
+    scope: &AppScope,
+    req: &HttpRequest,
+) -> Result<endpoint_entity::Model, PageError> {
     Ok(endpoints::find(&scope.ctx.db, scope.tenant(), &scope.app.id, param(req, "ep")).await?)
 }
 
@@ -976,7 +1031,10 @@ pub(crate) async fn edit_endpoint(scope: AppScope, req: HttpRequest, form: web::
     let ep = find_endpoint(&scope, &req).await?;
     let form = form.into_inner();
     let changes = (|| -> Result<EndpointChanges, Error> {
+        let options = form.options.for_edit(&ep)?;
         Ok(EndpointChanges {
+            ordered: options.ordered,
+            access: options.access,
             url: Some(EndpointUrl::parse_field("url", form.url.trim())?),
             description: Some(form.description.trim().to_owned()),
             disabled: Some(form.disabled.is_some()),

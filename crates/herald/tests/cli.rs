@@ -471,18 +471,21 @@ struct SlowReceiver {
     url: String,
     started: Arc<Mutex<HashMap<String, usize>>>,
     answered: Arc<Mutex<HashMap<String, usize>>>,
+    arrivals: Arc<Mutex<Vec<Instant>>>,
 }
 
 impl SlowReceiver {
     fn start(delay: Duration) -> Self {
         let started: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
         let answered: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
-        let (s, a) = (started.clone(), answered.clone());
+        let arrivals: Arc<Mutex<Vec<Instant>>> = Arc::default();
+        let (s, a, t) = (started.clone(), answered.clone(), arrivals.clone());
         let server = HttpServer::new(move || {
-            let (s, a) = (s.clone(), a.clone());
+            let (s, a, t) = (s.clone(), a.clone(), t.clone());
             App::new().default_service(web::to(move |req: HttpRequest| {
-                let (s, a) = (s.clone(), a.clone());
+                let (s, a, t) = (s.clone(), a.clone(), t.clone());
                 async move {
+                    t.lock().unwrap().push(Instant::now());
                     let id = req
                         .headers()
                         .get("webhook-id")
@@ -505,7 +508,23 @@ impl SlowReceiver {
             url,
             started,
             answered,
+            arrivals,
         }
+    }
+
+    /// The most requests that arrived within any one second.
+    fn busiest_second(&self) -> usize {
+        let mut at = self.arrivals.lock().unwrap().clone();
+        at.sort();
+        (0..at.len())
+            .map(|i| {
+                at[i..]
+                    .iter()
+                    .take_while(|t| **t - at[i] < Duration::from_secs(1))
+                    .count()
+            })
+            .max()
+            .unwrap_or(0)
     }
 
     fn started(&self) -> HashMap<String, usize> {
@@ -518,7 +537,8 @@ impl SlowReceiver {
 }
 
 /// A migrated database with one tenant, and `herald serve` running as the API only (no
-/// in-process worker), with an application `c` whose one endpoint is `receiver_url`.
+/// in-process worker), with an application `c` whose one endpoint is `endpoint` (the
+/// body that creates it).
 struct ApiOnly {
     child: Child,
     base: String,
@@ -536,7 +556,7 @@ impl Drop for ApiOnly {
 }
 
 impl ApiOnly {
-    async fn start(db: &TestDb, receiver_url: &str) -> Self {
+    async fn start(db: &TestDb, endpoint: serde_json::Value) -> Self {
         assert!(run(keyed(&mut herald(db)).arg("migrate"), None).status.success());
         let tenant = only_line(&run(
             keyed(&mut herald(db)).args(["tenant", "create", "Crash"]),
@@ -575,8 +595,7 @@ impl ApiOnly {
         assert!(ready.is_some(), "the API did not come up");
         api.post("/app", serde_json::json!({"name": "C", "uid": "c"}))
             .await;
-        api.post("/app/c/endpoint", serde_json::json!({"url": receiver_url}))
-            .await;
+        api.post("/app/c/endpoint", endpoint).await;
         api
     }
 
@@ -649,7 +668,7 @@ async fn killed_api_and_worker_processes_lose_no_accepted_message() {
     let db = TestDb::new().await;
     // A receiver that takes a moment per request, so kills land mid-run.
     let receiver = SlowReceiver::start(Duration::from_millis(20));
-    let mut api = ApiOnly::start(&db, &receiver.url).await;
+    let mut api = ApiOnly::start(&db, serde_json::json!({"url": receiver.url})).await;
     const MESSAGES: usize = 2000;
     let accepted = api.send(MESSAGES).await;
     // SIGKILL the API right after its last 202.
@@ -686,6 +705,34 @@ async fn killed_api_and_worker_processes_lose_no_accepted_message() {
     eprintln!("crash test: {MESSAGES} accepted, all delivered, {duplicates} duplicates");
 }
 
+/// An endpoint's rate holds across processes: `herald serve` as the API and three
+/// `herald worker`s on one database, an endpoint at 10 per second, 100 messages queued
+/// before the workers start. No second sees more than 11 (the window's edge), and every
+/// message arrives once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_worker_processes_together_keep_an_endpoints_rate() {
+    init();
+    let db = TestDb::new().await;
+    let receiver = SlowReceiver::start(Duration::ZERO);
+    let api = ApiOnly::start(&db, serde_json::json!({"url": receiver.url, "throttleRate": 10})).await;
+    const MESSAGES: usize = 100;
+    let accepted = api.send(MESSAGES).await;
+    let mut workers: Vec<Child> = (0..3).map(|_| spawn_worker(&db, &[])).collect();
+    let open = api.wait_for_success(&db, Duration::from_secs(60)).await;
+    for worker in &mut workers {
+        let _ = worker.kill();
+        let _ = worker.wait();
+    }
+    assert_eq!(open, 0, "destinations not delivered");
+    let answered = receiver.answered();
+    assert!(
+        accepted.iter().all(|id| answered.get(id) == Some(&1)),
+        "every message once: {answered:?}"
+    );
+    let busiest = receiver.busiest_second();
+    assert!(busiest <= 11, "{busiest} requests within one second at 10/s");
+}
+
 /// SIGTERM drains: the worker starts no new delivery, lets the ones in flight finish and
 /// records them, and exits cleanly within its shutdown timeout; another worker delivers
 /// the rest, and nothing is delivered twice.
@@ -694,7 +741,7 @@ async fn sigterm_lets_deliveries_in_flight_finish_and_starts_no_new_ones() {
     init();
     let db = TestDb::new().await;
     let receiver = SlowReceiver::start(Duration::from_secs(2));
-    let api = ApiOnly::start(&db, &receiver.url).await;
+    let api = ApiOnly::start(&db, serde_json::json!({"url": receiver.url})).await;
     const MESSAGES: usize = 30;
     let accepted = api.send(MESSAGES).await;
 

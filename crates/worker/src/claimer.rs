@@ -10,7 +10,8 @@ use std::time::Duration;
 use chrono::Utc;
 use domain::{
     Context,
-    service::delivery::{Claimed, claim},
+    dispatch::Dispatch,
+    service::delivery::{Claimed, claim, lane},
 };
 use tokio::sync::{mpsc, watch};
 
@@ -26,6 +27,8 @@ const MAX_BATCH: usize = 256;
 const REFILL_SHARE: usize = 4;
 /// After a failed claim (the database is away), this long before the next.
 const RETRY_AFTER_ERROR: Duration = Duration::from_secs(1);
+/// How often parked deliveries that should not be are woken (see `lane::sweep`).
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 pub(crate) async fn run(
     ctx: Context,
@@ -38,9 +41,28 @@ pub(crate) async fn run(
     let depth = slots.available_permits().max(1);
     let (buffer, buffered) = mpsc::channel::<Claimed>(depth);
     let feeding = tokio::spawn(feed(buffered, dispatcher.clone(), work.clone(), stopped.clone()));
+    let sweeping = tokio::spawn(sweep(ctx.clone(), dispatcher.clone(), stopped.clone()));
     claim_into(&ctx, &dispatcher, &buffer, depth, poll, stopped).await;
     drop(buffer);
     let _ = feeding.await;
+    let _ = sweeping.await;
+}
+
+/// Every [`SWEEP_EVERY`] until `stopped`, wakes line heads left parked.
+async fn sweep(ctx: Context, dispatcher: Dispatcher, mut stopped: watch::Receiver<bool>) {
+    loop {
+        if tokio::time::timeout(SWEEP_EVERY, stopped.wait_for(|s| *s))
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        match lane::sweep(&ctx, Utc::now()).await {
+            Ok(0) => {}
+            Ok(_) => dispatcher.wake(Utc::now()),
+            Err(e) => tracing::warn!(error = %e.chain(), "could not wake parked deliveries"),
+        }
+    }
 }
 
 /// Claims into `buffer` whenever it has room, until `stopped`.

@@ -83,6 +83,7 @@ impl Resolve for GuardedResolver {
 pub struct Sender {
     client: reqwest::Client,
     policy: Arc<NetworkPolicy>,
+    connections: usize,
 }
 
 /// One request to make.
@@ -99,7 +100,17 @@ impl Sender {
     /// and opened again between deliveries.
     pub fn new(policy: NetworkPolicy, connections: usize) -> Result<Self, reqwest::Error> {
         let policy = Arc::new(policy);
-        let client = reqwest::Client::builder()
+        let client = Self::builder(&policy, connections).build()?;
+        Ok(Self {
+            client,
+            policy,
+            connections,
+        })
+    }
+
+    /// Every client's settings: no redirects, no proxy, the guarded resolver.
+    fn builder(policy: &Arc<NetworkPolicy>, connections: usize) -> reqwest::ClientBuilder {
+        reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .connect_timeout(Duration::from_secs(10))
@@ -107,12 +118,80 @@ impl Sender {
             .dns_resolver(GuardedResolver {
                 policy: policy.clone(),
             })
-            .build()?;
-        Ok(Self { client, policy })
+    }
+
+    /// A client like the shared one that also presents a TLS client certificate and
+    /// trusts `ca` (PEM), for one endpoint; or why it cannot be made.
+    pub fn with_tls(
+        &self,
+        identity: Option<(&str, &str)>,
+        ca: Option<&str>,
+    ) -> Result<reqwest::Client, String> {
+        let mut builder = Self::builder(&self.policy, self.connections);
+        if let Some((cert, key)) = identity {
+            let pem = format!("{}\n{}", key.trim(), cert.trim());
+            let identity = reqwest::Identity::from_pem(pem.as_bytes())
+                .map_err(|e| format!("the TLS client certificate or key is unusable: {e}"))?;
+            builder = builder.identity(identity);
+        }
+        if let Some(ca) = ca {
+            for cert in reqwest::Certificate::from_pem_bundle(ca.as_bytes())
+                .map_err(|e| format!("the endpoint's CA certificate is unusable: {e}"))?
+            {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        builder
+            .build()
+            .map_err(|e| format!("the endpoint's TLS settings are unusable: {e}"))
+    }
+
+    /// The address of `url` if it is an IP literal the policy refuses (literals skip the
+    /// resolver).
+    fn refused_literal(&self, url: &str) -> Option<String> {
+        let url = reqwest::Url::parse(url).ok()?;
+        let ip = match url.host() {
+            Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip),
+            Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip),
+            _ => return None,
+        };
+        self.policy.check(ip).err().map(|blocked| blocked.to_string())
+    }
+
+    /// Posts a form to an OAuth token endpoint through the guarded client: the body and
+    /// status, or why there is none.
+    pub async fn post_form(
+        &self,
+        url: &str,
+        headers: &[(String, String)],
+        form: String,
+        timeout: Duration,
+    ) -> Result<(u16, String), (ErrorKind, String)> {
+        if let Some(refused) = self.refused_literal(url) {
+            return Err((ErrorKind::Blocked, refused));
+        }
+        let mut builder = self
+            .client
+            .post(url)
+            .timeout(timeout)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", "application/json")
+            .body(form);
+        for (name, value) in headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        let response = builder.send().await.map_err(|e| classify(&e, timeout))?;
+        let status = response.status().as_u16();
+        Ok((status, read_limited(response).await))
     }
 
     /// Sends one request and describes what happened; never fails.
     pub async fn send(&self, req: Request<'_>) -> Outcome {
+        self.send_on(&self.client, req).await
+    }
+
+    /// [`Self::send`] through `client` (one made by [`Self::with_tls`]).
+    pub async fn send_on(&self, client: &reqwest::Client, req: Request<'_>) -> Outcome {
         let started = Instant::now();
         let outcome = |status: Option<u16>,
                        body: Option<String>,
@@ -125,24 +204,10 @@ impl Sender {
             error,
             retry_after,
         };
-        // IP literals skip the resolver: check them here.
-        if let Ok(url) = reqwest::Url::parse(req.url) {
-            let literal = match url.host() {
-                Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
-                Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
-                _ => None,
-            };
-            if let Some(ip) = literal
-                && let Err(blocked) = self.policy.check(ip)
-            {
-                return outcome(None, None, Some((ErrorKind::Blocked, blocked.to_string())), None);
-            }
+        if let Some(refused) = self.refused_literal(req.url) {
+            return outcome(None, None, Some((ErrorKind::Blocked, refused)), None);
         }
-        let mut builder = self
-            .client
-            .post(req.url)
-            .timeout(req.timeout)
-            .body(req.body.clone());
+        let mut builder = client.post(req.url).timeout(req.timeout).body(req.body.clone());
         for (name, value) in &req.headers {
             builder = builder.header(name.as_str(), value.as_str());
         }

@@ -4,7 +4,6 @@
 
 use std::{
     collections::HashMap,
-    num::NonZeroU32,
     sync::{Arc, Mutex, PoisonError},
     time::{Duration, Instant},
 };
@@ -12,21 +11,18 @@ use std::{
 use chrono::Utc;
 use domain::{
     Context,
-    id::{DestinationId, EndpointId},
-    service::delivery::{self, EndpointCache, Next, Outcome, Plan, Settlement, claim},
+    entity::attempt::ErrorKind,
+    id::DestinationId,
+    service::delivery::{self, EndpointCache, Next, Outcome, Plan, Settlement, claim, lane},
     signing,
+    values::access::Auth,
 };
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::watch;
 
-use crate::{WorkerSettings, backend::Job, client, recorder::Recorder};
+use crate::{WorkerSettings, access::Access, backend::Job, client, recorder::Recorder};
 
 /// How long a worker trusts its copy of an endpoint (see [`EndpointCache`]).
 const ENDPOINT_CACHE_TTL: Duration = Duration::from_secs(1);
-
-/// How long a delivery waits in place for its endpoint's rate limit before it is put
-/// back in the queue (not an attempt) for a second later.
-const MAX_THROTTLE_WAIT: Duration = Duration::from_secs(2);
 
 /// Deliveries in flight longer than this have their leases renewed, this often.
 const RENEW_EVERY: Duration = Duration::from_secs(10);
@@ -36,7 +32,7 @@ pub(crate) struct Engine {
     settings: WorkerSettings,
     sender: client::Sender,
     recorder: Recorder,
-    limiters: Mutex<HashMap<EndpointId, (u32, Arc<DefaultDirectRateLimiter>)>>,
+    access: Access,
     endpoints: EndpointCache,
     /// Deliveries in flight and when each started, for lease renewal.
     in_flight: Mutex<HashMap<DestinationId, Instant>>,
@@ -70,7 +66,7 @@ impl Engine {
             settings,
             sender,
             recorder,
-            limiters: Mutex::default(),
+            access: Access::default(),
             endpoints: EndpointCache::new(ENDPOINT_CACHE_TTL),
             in_flight: Mutex::default(),
         }
@@ -119,28 +115,26 @@ impl Engine {
         drop(slot);
     }
 
-    /// Respects the endpoint's rate, then sends: the settlement of the try, or of its
-    /// postponement.
+    /// Waits for the turn the endpoint's rate gave this delivery, if any, then sends: the
+    /// settlement of the try.
     async fn attempt(&self, plan: Box<Plan>) -> Settlement {
-        let rate = plan
-            .endpoint
-            .rate_limit
-            .and_then(|r| u32::try_from(r).ok())
-            .unwrap_or(0);
-        if let Some(limiter) = self.limiter(&plan.endpoint.id, rate)
-            && tokio::time::timeout(MAX_THROTTLE_WAIT, limiter.until_ready())
-                .await
-                .is_err()
-        {
-            // Over the endpoint's rate for a while: try again shortly; not an attempt.
-            self.ctx.metrics.limited("endpoint");
-            return Settlement::Postponed {
-                destination: plan.destination.id.clone(),
-                tries: plan.destination.attempt_count,
-                at: Utc::now() + chrono::Duration::seconds(1),
-            };
+        if let Some(at) = plan.send_at {
+            if let Ok(wait) = (at - Utc::now()).to_std() {
+                self.ctx.metrics.limited("endpoint");
+                tokio::time::sleep(wait).await;
+            }
+            let slack = lane::interval(plan.endpoint.rate_limit.unwrap_or(1)) / 2;
+            if Utc::now() - at > slack {
+                // Sent this late it could crowd the turns given after it: take a new
+                // turn instead (not an attempt).
+                return Settlement::Postponed {
+                    destination: plan.destination.id.clone(),
+                    tries: plan.destination.attempt_count,
+                    at: Utc::now(),
+                };
+            }
         }
-        let outcome = self.sender.send(self.request(&plan)).await;
+        let outcome = self.deliver(&plan).await;
         self.observe(&plan, &outcome);
         tracing::info!(
             tenant = %plan.destination.tenant_id,
@@ -163,16 +157,78 @@ impl Engine {
         }
     }
 
-    fn limiter(&self, endpoint: &EndpointId, per_second: u32) -> Option<Arc<DefaultDirectRateLimiter>> {
-        let rate = NonZeroU32::new(per_second)?;
-        let mut limiters = self.limiters.lock().unwrap_or_else(PoisonError::into_inner);
-        let entry = limiters
-            .entry(endpoint.clone())
-            .or_insert_with(|| (per_second, Arc::new(RateLimiter::direct(Quota::per_second(rate)))));
-        if entry.0 != per_second {
-            *entry = (per_second, Arc::new(RateLimiter::direct(Quota::per_second(rate))));
+    /// Sends `plan` with the credentials and client its endpoint asks for. An OAuth
+    /// endpoint that answers 401 gets one more request, with a token fetched afresh.
+    async fn deliver(&self, plan: &Plan) -> Outcome {
+        if plan.endpoint.access.is_none() {
+            return self.sender.send(self.request(plan, None)).await;
         }
-        Some(entry.1.clone())
+        let failed = |(kind, reason): (ErrorKind, String)| Outcome {
+            url: plan.endpoint.url.clone(),
+            response_status: None,
+            response_body: None,
+            duration: Duration::ZERO,
+            error: Some((kind, reason)),
+            retry_after: None,
+        };
+        let credentials = match domain::service::endpoint::open_credentials(&self.ctx, &plan.endpoint) {
+            Ok(credentials) => credentials,
+            Err(e) => {
+                return failed((
+                    ErrorKind::Auth,
+                    format!("the endpoint's credentials do not open: {e}"),
+                ));
+            }
+        };
+        let client = match self.access.client(&self.sender, &plan.endpoint, &credentials) {
+            Ok(client) => client,
+            Err(e) => return failed(e),
+        };
+        let send = |authorization: Option<String>| {
+            let request = self.request(plan, authorization);
+            let client = client.clone();
+            async move {
+                match client {
+                    Some(client) => self.sender.send_on(&client, request).await,
+                    None => self.sender.send(request).await,
+                }
+            }
+        };
+        let timeout = self.timeout(plan);
+        let authorization = match self
+            .access
+            .authorization(&self.sender, &plan.endpoint, &credentials, timeout, false)
+            .await
+        {
+            Ok(authorization) => authorization,
+            Err(e) => return failed(e),
+        };
+        let outcome = send(authorization).await;
+        let oauth = matches!(
+            plan.endpoint.access.as_ref().and_then(|a| a.auth.as_ref()),
+            Some(Auth::OAuth2 { .. })
+        );
+        if !(oauth && outcome.response_status == Some(401)) {
+            return outcome;
+        }
+        // The token may have been revoked before its time: once more, with a new one.
+        self.access.forget_token(&plan.endpoint.id).await;
+        match self
+            .access
+            .authorization(&self.sender, &plan.endpoint, &credentials, timeout, true)
+            .await
+        {
+            Ok(authorization) => send(authorization).await,
+            Err(e) => failed(e),
+        }
+    }
+
+    fn timeout(&self, plan: &Plan) -> Duration {
+        plan.endpoint
+            .timeout_secs
+            .and_then(|s| u64::try_from(s).ok())
+            .map(Duration::from_secs)
+            .unwrap_or(self.settings.default_timeout)
     }
 
     fn observe(&self, plan: &Plan, outcome: &Outcome) {
@@ -197,7 +253,7 @@ impl Engine {
         }
     }
 
-    fn request<'a>(&self, plan: &'a Plan) -> client::Request<'a> {
+    fn request<'a>(&self, plan: &'a Plan, authorization: Option<String>) -> client::Request<'a> {
         let body = plan.message.payload.as_deref().unwrap_or("{}");
         let timestamp = Utc::now().timestamp();
         let id = plan.message.id.as_str();
@@ -223,19 +279,17 @@ impl Engine {
                 .headers
                 .0
                 .iter()
+                .filter(|(k, _)| authorization.is_none() || !k.eq_ignore_ascii_case("authorization"))
                 .map(|(k, v)| (k.clone(), v.clone())),
         );
-        let timeout = plan
-            .endpoint
-            .timeout_secs
-            .and_then(|s| u64::try_from(s).ok())
-            .map(Duration::from_secs)
-            .unwrap_or(self.settings.default_timeout);
+        if let Some(authorization) = authorization {
+            headers.push(("authorization".to_owned(), authorization));
+        }
         client::Request {
             url: &plan.endpoint.url,
             headers,
             body: body.to_owned(),
-            timeout,
+            timeout: self.timeout(plan),
         }
     }
 

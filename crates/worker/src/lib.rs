@@ -10,6 +10,7 @@
 //! [`Deliveries`]: backend::Deliveries
 //! [`Engine`]: engine::Engine
 
+mod access;
 mod backend;
 mod claimer;
 mod client;

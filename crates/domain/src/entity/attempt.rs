@@ -45,6 +45,10 @@ pub enum ErrorKind {
     /// The endpoint answered a redirect, which Herald does not follow.
     #[sea_orm(string_value = "redirect")]
     Redirect,
+    /// The endpoint's credentials could not be had: the OAuth token server refused or
+    /// failed, or the stored credentials would not open.
+    #[sea_orm(string_value = "auth")]
+    Auth,
     /// Anything else that stopped the request (a malformed response, a reset).
     #[sea_orm(string_value = "other")]
     Other,
@@ -95,6 +99,7 @@ impl ErrorKind {
             Self::Tls => "tls",
             Self::Blocked => "blocked",
             Self::Redirect => "redirect",
+            Self::Auth => "auth",
             Self::Other => "other",
         }
     }

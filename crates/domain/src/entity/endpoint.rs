@@ -3,7 +3,22 @@
 use sea_orm::entity::prelude::*;
 
 use super::{Delays, StringList, StringMap};
-use crate::id::{AppId, EndpointId, TenantId};
+use crate::{
+    id::{AppId, EndpointId, TenantId},
+    values::Access,
+};
+
+/// An ordered endpoint's line, when a message there finally fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum OnFailure {
+    /// The next message goes; the failed one stays failed.
+    #[sea_orm(string_value = "release")]
+    Release,
+    /// Nothing more goes until someone acts: resends a message or releases the line.
+    #[sea_orm(string_value = "stop")]
+    Stop,
+}
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "endpoint")]
@@ -41,6 +56,22 @@ pub struct Model {
     pub failing_since: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Ordered delivery (one at a time, in acceptance order), and what a final failure
+    /// does to the line; `None` means unordered.
+    pub ordered: Option<OnFailure>,
+    /// Gateway credentials and TLS identity, without their secrets.
+    #[sea_orm(column_type = "JsonBinary")]
+    pub access: Option<Access>,
+    /// The secrets of `access`, sealed under the main key (the endpoint id is the
+    /// associated data).
+    pub credentials: Option<Vec<u8>>,
+}
+
+impl Model {
+    /// Whether claims must take turns on this endpoint: it has a rate or a line.
+    pub fn paced(&self) -> bool {
+        self.rate_limit.is_some_and(|r| r > 0) || self.ordered.is_some()
+    }
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

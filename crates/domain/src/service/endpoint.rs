@@ -11,19 +11,19 @@ use sea_orm::{
 use super::{
     application,
     audit::{self, Actor, Target},
-    endpoint_secret, event_type, operational,
+    delivery, endpoint_secret, event_type, operational,
 };
 use crate::{
     Context, DbContext, Error, Result,
     entity::{
-        Delays, StringList, StringMap, application as app_entity, destination, endpoint,
+        Delays, StringList, StringMap, application as app_entity, destination, endpoint, endpoint::OnFailure,
         endpoint_secret as secret_entity,
     },
     id::{AppId, EndpointId, TenantId},
     pagination::{self, PageRequest, Paged},
     scope::TenantScoped,
     signing::SigningSecret,
-    values::{Channels, EndpointUrl, EventTypeName, Uid},
+    values::{Access, AccessInput, Channels, EndpointUrl, EventTypeName, Uid, access::Credentials},
 };
 
 /// At most this many channels on one endpoint.
@@ -132,6 +132,11 @@ pub struct NewEndpoint {
     pub secret: Option<SigningSecret>,
     /// Only on create: custom headers, already checked with [`parse_headers`].
     pub headers: BTreeMap<String, String>,
+    /// Ordered delivery. `None` leaves it as it is on a PUT (unordered on create).
+    pub ordered: Option<Option<OnFailure>>,
+    /// Gateway credentials and TLS identity. `None` leaves them as they are on a PUT
+    /// (none on create).
+    pub access: Option<Option<AccessInput>>,
 }
 
 impl NewEndpoint {
@@ -151,6 +156,8 @@ impl NewEndpoint {
             metadata: BTreeMap::new(),
             secret: None,
             headers: BTreeMap::new(),
+            ordered: None,
+            access: None,
         }
     }
 }
@@ -168,6 +175,8 @@ pub struct EndpointChanges {
     pub timeout_secs: Option<Option<u8>>,
     pub retry_schedule: Option<Option<Vec<u32>>>,
     pub metadata: Option<BTreeMap<String, String>>,
+    pub ordered: Option<Option<OnFailure>>,
+    pub access: Option<Option<AccessInput>>,
 }
 
 /// Delivery counts of one endpoint by destination status.
@@ -181,6 +190,34 @@ pub struct Stats {
 
 fn uid_taken(uid: &Uid) -> String {
     format!("an endpoint with uid `{uid}` already exists in this application")
+}
+
+/// Lays `access` over what `endpoint` has (see [`AccessInput::over`]) and seals the
+/// secrets under the main key with the endpoint's id as associated data; `None` clears
+/// both.
+fn seal_access(
+    ctx: &Context,
+    endpoint: &endpoint::Model,
+    access: Option<AccessInput>,
+) -> Result<(Option<Access>, Option<Vec<u8>>)> {
+    let Some(access) = access else {
+        return Ok((None, None));
+    };
+    let Some((open, secrets)) = access.over(endpoint.access.clone(), open_credentials(ctx, endpoint)?) else {
+        return Ok((None, None));
+    };
+    let plain = serde_json::to_vec(&secrets).map_err(|e| Error::internal("sealing credentials", e))?;
+    let sealed = ctx.keyring.seal(&plain, endpoint.id.as_str().as_bytes())?;
+    Ok((Some(open), Some(sealed)))
+}
+
+/// Opens the sealed secrets of an endpoint's access settings (empty when it has none).
+pub fn open_credentials(ctx: &Context, endpoint: &endpoint::Model) -> Result<Credentials> {
+    let Some(sealed) = &endpoint.credentials else {
+        return Ok(Credentials::default());
+    };
+    let plain = ctx.keyring.open(sealed, endpoint.id.as_str().as_bytes())?;
+    serde_json::from_slice(&plain).map_err(|e| Error::internal("opening credentials", e))
 }
 
 /// Finds an endpoint by id or uid within an application of the tenant.
@@ -298,10 +335,26 @@ async fn insert<C: ConnectionTrait>(
         failing_since: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
+        ordered: Set(new.ordered.flatten()),
+        access: Set(None),
+        credentials: Set(None),
     }
     .insert(conn)
     .await
     .conflict_means(conflict, "creating an endpoint")?;
+    let model = match new.access.flatten() {
+        Some(access) => {
+            let (open, sealed) = seal_access(ctx, &model, Some(access))?;
+            let mut active: endpoint::ActiveModel = model.into();
+            active.access = Set(open);
+            active.credentials = Set(sealed);
+            active
+                .update(conn)
+                .await
+                .context("storing endpoint credentials")?
+        }
+        None => model,
+    };
     let secret = match new.secret {
         Some(secret) => secret,
         None => SigningSecret::generate()?,
@@ -362,9 +415,11 @@ pub async fn upsert<'a>(
                 timeout_secs: Some(new.timeout_secs),
                 retry_schedule: Some(new.retry_schedule),
                 metadata: Some(new.metadata),
+                ordered: new.ordered,
+                access: new.access,
             };
             (
-                apply_changes(&txn, tenant, &app, existing, changes, actor).await?,
+                apply_changes(ctx, &txn, tenant, &app, existing, changes, actor).await?,
                 false,
             )
         }
@@ -384,6 +439,7 @@ pub async fn upsert<'a>(
 }
 
 async fn apply_changes<C: ConnectionTrait>(
+    ctx: &Context,
     conn: &C,
     tenant: &TenantId,
     app: &app_entity::Model,
@@ -394,8 +450,20 @@ async fn apply_changes<C: ConnectionTrait>(
     if let Some(Some(types)) = &changes.event_types {
         check_filter(conn, tenant, app, types).await?;
     }
+    let was_ordered = existing.ordered.is_some();
+    let sealed = changes
+        .access
+        .map(|access| seal_access(ctx, &existing, access))
+        .transpose()?;
     let mut active: endpoint::ActiveModel = existing.into();
     let mut conflict = String::new();
+    if let Some(ordered) = changes.ordered {
+        active.ordered = Set(ordered);
+    }
+    if let Some((open, sealed)) = sealed {
+        active.access = Set(open);
+        active.credentials = Set(sealed);
+    }
     if let Some(url) = changes.url {
         active.url = Set(url.as_str().to_owned());
     }
@@ -436,6 +504,9 @@ async fn apply_changes<C: ConnectionTrait>(
         .update(conn)
         .await
         .conflict_means(conflict, "updating an endpoint")?;
+    if was_ordered && model.ordered.is_none() {
+        delivery::lane::unorder(conn, ctx.backend, &model.id, Utc::now()).await?;
+    }
     audit::record(
         conn,
         tenant,
@@ -459,7 +530,7 @@ pub async fn patch<'a>(
     let txn = crate::db::begin_write(ctx).await?;
     let app = owner_app(&txn, tenant, owner.into(), false).await?;
     let existing = find(&txn, tenant, &app.id, id_or_uid).await?;
-    let model = apply_changes(&txn, tenant, &app, existing, changes, actor).await?;
+    let model = apply_changes(ctx, &txn, tenant, &app, existing, changes, actor).await?;
     txn.commit().await.context("committing an endpoint")?;
     Ok(model)
 }

@@ -145,15 +145,14 @@ async fn store(
     new: &NewMessage,
 ) -> Result<Option<(message::Model, Vec<destination::Model>)>> {
     let msg = new_message(tenant, &copy.app, new.clone());
-    let wanted: Vec<&endpoint::Model> = copy
+    let mut wanted: Vec<&endpoint::Model> = copy
         .endpoints
         .iter()
         .filter(|ep| endpoint_wants(ep, &msg.event_type, msg.channels.as_ref().map(|c| c.0.as_slice())))
         .collect();
-    let slots = if wanted.is_empty() {
-        None
-    } else {
-        ctx.dispatch.reserve(wanted.len())
+    let slots = match handed_over(&mut wanted) {
+        0 => None,
+        n => ctx.dispatch.reserve(n),
     };
     let destinations = new_destinations(&msg, &wanted, slots.as_ref().map_or(0, |s| s.count()));
     let Some((accepted, written)) = ctx
@@ -211,6 +210,14 @@ fn new_message(
         payload: Some(new.payload),
         created_at: Utc::now(),
     }
+}
+
+/// Puts the endpoints whose deliveries may be handed to this process's worker first and
+/// says how many they are: not those with a rate or a line, whose turns only a claim may
+/// give (see `delivery::lane`).
+fn handed_over(wanted: &mut [&endpoint::Model]) -> usize {
+    wanted.sort_by_key(|ep| ep.paced());
+    wanted.iter().take_while(|ep| !ep.paced()).count()
 }
 
 /// One destination of `msg` per endpoint, due now; the first `leased` written leased to
@@ -327,6 +334,7 @@ impl Stored {
                 .map(|d| Claimed {
                     destination: d.clone(),
                     message: message.clone(),
+                    send_at: None,
                 })
                 .collect();
             slots.fill(work);
@@ -361,15 +369,15 @@ pub(crate) async fn insert_in(
         .all(txn)
         .await
         .context("loading endpoints")?;
-    let wanted: Vec<&endpoint::Model> = endpoints
+    let mut wanted: Vec<&endpoint::Model> = endpoints
         .iter()
         .filter(|ep| match only {
             Some(id) => ep.id == *id,
             None => endpoint_wants(ep, &msg.event_type, msg.channels.as_ref().map(|c| c.0.as_slice())),
         })
         .collect();
-    let slots = match dispatch {
-        Some(dispatch) if !wanted.is_empty() => dispatch.reserve(wanted.len()),
+    let slots = match (dispatch, handed_over(&mut wanted)) {
+        (Some(dispatch), n) if n > 0 => dispatch.reserve(n),
         _ => None,
     };
     let destinations = new_destinations(&msg, &wanted, slots.as_ref().map_or(0, |s| s.count()));

@@ -1,4 +1,5 @@
-//! Main key rotation: re-sealing every endpoint secret under the current main key.
+//! Main key rotation: re-sealing every endpoint secret (signing keys, and the sealed
+//! credentials of endpoints' access settings) under the current main key.
 //!
 //! While a rotation runs, every process is configured with the new key as
 //! `HERALD_MAIN_KEY` and the old one as a fallback, so secrets sealed under either open
@@ -19,7 +20,10 @@ use sea_orm::{
 };
 
 use crate::{
-    Context, DbContext, Error, Result, crypto::Keyring, entity::endpoint_secret, id::EndpointSecretId,
+    Context, DbContext, Error, Result,
+    crypto::Keyring,
+    entity::{endpoint, endpoint_secret},
+    id::{EndpointId, EndpointSecretId},
 };
 
 /// Rows read and re-sealed per transaction, unless the caller says otherwise.
@@ -70,6 +74,36 @@ async fn batch<C: ConnectionTrait>(
         .context("reading endpoint secrets")
 }
 
+/// Up to `size` endpoints with sealed credentials after `after`, in id order.
+async fn credential_batch<C: ConnectionTrait>(
+    conn: &C,
+    after: Option<&EndpointId>,
+    size: u64,
+) -> Result<Vec<(EndpointId, Vec<u8>)>> {
+    #[expect(clippy::disallowed_methods, reason = "a key rotation covers every tenant")]
+    let mut query = endpoint::Entity::find()
+        .select_only()
+        .column(endpoint::Column::Id)
+        .column(endpoint::Column::Credentials)
+        .filter(endpoint::Column::Credentials.is_not_null())
+        .order_by_asc(endpoint::Column::Id);
+    if let Some(after) = after {
+        query = query.filter(endpoint::Column::Id.gt(after.clone()));
+    }
+    query
+        .limit(size)
+        .into_tuple()
+        .all(conn)
+        .await
+        .context("reading endpoint credentials")
+}
+
+fn open_credentials(keyring: &Keyring, endpoint: &EndpointId, sealed: &[u8]) -> Result<Vec<u8>> {
+    keyring
+        .open(sealed, endpoint.as_str().as_bytes())
+        .map_err(|e| Error::rejected(format!("the credentials of endpoint {endpoint} do not open: {e}")))
+}
+
 /// Opens `row` or says which row would not open, and why.
 fn open(keyring: &Keyring, row: &endpoint_secret::Model) -> Result<Vec<u8>> {
     keyring
@@ -99,6 +133,19 @@ pub async fn census(ctx: &Context) -> Result<Census> {
         }
         match rows.last() {
             Some(last) if rows.len() as u64 == BATCH => after = Some(last.id.clone()),
+            _ => break,
+        }
+    }
+    let mut after = None;
+    loop {
+        let rows = credential_batch(&ctx.db, after.as_ref(), BATCH).await?;
+        for (endpoint, sealed) in &rows {
+            open_credentials(&ctx.keyring, endpoint, sealed)?;
+            let key = Keyring::sealed_by(sealed).unwrap_or_default();
+            *census.by_key.entry(key).or_default() += 1;
+        }
+        match rows.last() {
+            Some((last, _)) if rows.len() as u64 == BATCH => after = Some(last.clone()),
             _ => return Ok(census),
         }
     }
@@ -138,6 +185,33 @@ pub async fn reseal(ctx: &Context, batch_size: u64) -> Result<Resealed> {
         txn.commit().await.context("committing a re-seal batch")?;
         match rows.last() {
             Some(last) if rows.len() as u64 == batch_size => after = Some(last.id.clone()),
+            _ => break,
+        }
+    }
+    let mut after = None;
+    loop {
+        let txn = crate::db::begin_write(ctx).await?;
+        let rows = credential_batch(&txn, after.as_ref(), batch_size).await?;
+        for (endpoint, sealed) in &rows {
+            if ctx.keyring.sealed_by_current(sealed) {
+                done.unchanged += 1;
+                continue;
+            }
+            let plain = open_credentials(&ctx.keyring, endpoint, sealed)?;
+            let resealed = ctx.keyring.seal(&plain, endpoint.as_str().as_bytes())?;
+            #[expect(clippy::disallowed_methods, reason = "a key rotation covers every tenant")]
+            let updated = endpoint::Entity::update_many()
+                .col_expr(endpoint::Column::Credentials, Expr::value(resealed))
+                .filter(endpoint::Column::Id.eq(endpoint.clone()))
+                .filter(endpoint::Column::Credentials.eq(sealed.clone()))
+                .exec(&txn)
+                .await
+                .context("re-sealing endpoint credentials")?;
+            done.resealed += updated.rows_affected;
+        }
+        txn.commit().await.context("committing a re-seal batch")?;
+        match rows.last() {
+            Some((last, _)) if rows.len() as u64 == batch_size => after = Some(last.clone()),
             _ => return Ok(done),
         }
     }

@@ -1,5 +1,6 @@
 //! Parse-don't-validate value types: once made, each carries the proof that it is valid.
 
+pub mod access;
 mod channel;
 mod email;
 mod endpoint_url;
@@ -7,6 +8,7 @@ mod event_type_name;
 mod role;
 mod uid;
 
+pub use access::{Access, AccessInput, AuthInput, TlsInput};
 pub use channel::{Channel, Channels};
 pub use email::Email;
 pub use endpoint_url::EndpointUrl;

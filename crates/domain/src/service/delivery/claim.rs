@@ -24,16 +24,28 @@ use crate::{
 /// minute), so this only bounds how long a crashed worker's work waits.
 pub const LEASE: Duration = Duration::seconds(30);
 
-fn claimed_from(row: &QueryResult) -> Result<Claimed> {
+pub(super) fn claimed_from(row: &QueryResult) -> Result<Claimed> {
     Ok(Claimed {
         destination: destination::Model::from_query_result(row, "d_")
             .context("reading a claimed destination")?,
         message: message::Model::from_query_result(row, "m_").context("reading a claimed message")?,
+        send_at: None,
     })
 }
 
-/// Claims up to `limit` due destinations for `LEASE`, oldest due first.
+/// An endpoint whose deliveries need no turns: no rate, no line (see [`super::lane`]).
+const FREE: &str = "(e.rate_limit IS NULL OR e.rate_limit <= 0) AND e.ordered IS NULL";
+
+/// Claims up to `limit` due destinations for `LEASE`: those of endpoints without a rate
+/// or a line, oldest due first, then the turns of those with one (see [`super::lane`]).
 pub async fn claim(ctx: &Context, limit: usize, now: DateTime<Utc>) -> Result<Vec<Claimed>> {
+    let mut claimed = claim_free(ctx, limit, now).await?;
+    let more = super::lane::claim(ctx, limit - claimed.len(), now).await?;
+    claimed.extend(more);
+    Ok(claimed)
+}
+
+async fn claim_free(ctx: &Context, limit: usize, now: DateTime<Utc>) -> Result<Vec<Claimed>> {
     if limit == 0 {
         return Ok(Vec::new());
     }
@@ -43,10 +55,10 @@ pub async fn claim(ctx: &Context, limit: usize, now: DateTime<Utc>) -> Result<Ve
         Backend::Postgres => {
             let sql = format!(
                 "WITH due AS ( \
-                     SELECT id FROM destination \
-                     WHERE status IN ('pending', 'sending') AND next_attempt_at <= $1 \
-                     ORDER BY next_attempt_at LIMIT $2 \
-                     FOR UPDATE SKIP LOCKED \
+                     SELECT d.id FROM destination AS d JOIN endpoint AS e ON e.id = d.endpoint_id \
+                     WHERE d.status IN ('pending', 'sending') AND d.next_attempt_at <= $1 AND {FREE} \
+                     ORDER BY d.next_attempt_at LIMIT $2 \
+                     FOR UPDATE OF d SKIP LOCKED \
                  ), claimed AS ( \
                      UPDATE destination SET status = 'sending', next_attempt_at = $3, updated_at = $1 \
                      FROM due WHERE destination.id = due.id \
@@ -73,12 +85,14 @@ pub async fn claim(ctx: &Context, limit: usize, now: DateTime<Utc>) -> Result<Ve
             let leased = txn
                 .query_all_raw(Statement::from_sql_and_values(
                     DbBackend::Sqlite,
-                    "UPDATE destination SET status = 'sending', next_attempt_at = ?, updated_at = ? \
-                     WHERE id IN ( \
-                         SELECT id FROM destination \
-                         WHERE status IN ('pending', 'sending') AND next_attempt_at <= ? \
-                         ORDER BY next_attempt_at LIMIT ?) \
-                     RETURNING id",
+                    format!(
+                        "UPDATE destination SET status = 'sending', next_attempt_at = ?, updated_at = ? \
+                         WHERE id IN ( \
+                             SELECT d.id FROM destination AS d JOIN endpoint AS e ON e.id = d.endpoint_id \
+                             WHERE d.status IN ('pending', 'sending') AND d.next_attempt_at <= ? AND {FREE} \
+                             ORDER BY d.next_attempt_at LIMIT ?) \
+                         RETURNING id"
+                    ),
                     [until.into(), now.into(), now.into(), limit.into()],
                 ))
                 .await
@@ -116,7 +130,7 @@ pub async fn claim(ctx: &Context, limit: usize, now: DateTime<Utc>) -> Result<Ve
 /// Ids bound as one parameter, whatever their number, so that one statement text serves
 /// every batch: a PostgreSQL array, a JSON array on SQLite. Ids are letters, digits and
 /// `_`, so neither form needs escaping beyond the quotes.
-pub(super) fn id_list<S: AsRef<str>>(backend: Backend, ids: &[S]) -> Value {
+pub(crate) fn id_list<S: AsRef<str>>(backend: Backend, ids: &[S]) -> Value {
     let quoted: Vec<String> = ids.iter().map(|id| format!("\"{}\"", id.as_ref())).collect();
     match backend {
         Backend::Postgres => format!("{{{}}}", quoted.join(",")).into(),
@@ -127,7 +141,7 @@ pub(super) fn id_list<S: AsRef<str>>(backend: Backend, ids: &[S]) -> Value {
 /// `column` is one of the ids of an [`id_list`] bound at `placeholder`. On PostgreSQL an
 /// array the planner can see into: it then looks each up by key, where from a JSON
 /// argument (of unknown length) it may choose to scan the table.
-pub(super) fn in_id_list(backend: Backend, column: &str, placeholder: &str) -> String {
+pub(crate) fn in_id_list(backend: Backend, column: &str, placeholder: &str) -> String {
     match backend {
         Backend::Postgres => format!("{column} = ANY(CAST({placeholder} AS text[]))"),
         Backend::Sqlite => format!("{column} IN (SELECT value FROM json_each({placeholder}))"),

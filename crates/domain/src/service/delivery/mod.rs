@@ -24,6 +24,7 @@ use crate::{
 };
 
 pub mod claim;
+pub mod lane;
 mod settle;
 
 /// The default retry schedule: delays after the first try (so 8 tries in all).
@@ -85,6 +86,8 @@ pub struct Claimed {
     /// `sending`; `attempt_count` tries made so far; `next_trigger` says what this try is.
     pub destination: destination::Model,
     pub message: message::Model,
+    /// Not before this: the turn its endpoint's rate gave it (see [`lane`]).
+    pub send_at: Option<DateTime<Utc>>,
 }
 
 /// Everything one try needs.
@@ -94,6 +97,7 @@ pub struct Plan {
     pub message: message::Model,
     pub endpoint: endpoint::Model,
     pub keys: Vec<SigningSecret>,
+    pub send_at: Option<DateTime<Utc>>,
 }
 
 impl Plan {
@@ -189,7 +193,11 @@ impl EndpointCache {
 /// keys, through `cache`. A destination that cannot be sent (its endpoint is gone, or
 /// disabled for a scheduled try, or retention erased the payload first) is abandoned.
 pub async fn prepare(ctx: &Context, cache: &EndpointCache, claimed: Claimed) -> Result<Next> {
-    let Claimed { destination, message } = claimed;
+    let Claimed {
+        destination,
+        message,
+        send_at,
+    } = claimed;
     let abandon = |why| {
         Ok(Next::Settle(Settlement::Abandoned {
             destination: destination.id.clone(),
@@ -216,6 +224,7 @@ pub async fn prepare(ctx: &Context, cache: &EndpointCache, claimed: Claimed) -> 
         message,
         endpoint: endpoint.clone(),
         keys: keys.clone(),
+        send_at,
     })))
 }
 

@@ -106,7 +106,10 @@ pub async fn settle(ctx: &Context, disable_after: Duration, batch: &[Settlement]
     }
     let needs_care = |s: &Settlement, m: &Move| match s {
         Settlement::Tried { plan, outcome, .. } => {
-            !outcome.succeeded() || plan.endpoint.failing_since.is_some() || attempt_event(plan, m).is_some()
+            !outcome.succeeded()
+                || plan.endpoint.failing_since.is_some()
+                || plan.endpoint.ordered.is_some()
+                || attempt_event(plan, m).is_some()
         }
         Settlement::Postponed { .. } | Settlement::Abandoned { .. } => false,
     };
@@ -147,6 +150,29 @@ pub async fn settle(ctx: &Context, disable_after: Duration, batch: &[Settlement]
                 )
                 .await?;
             }
+        }
+        // Lines whose head finished move on (or stop), in the same transaction.
+        let finished: Vec<_> = unique
+            .iter()
+            .filter_map(|(_, settlement, m, _)| match settlement {
+                Settlement::Tried { plan, .. }
+                    if moved.contains(plan.destination.id.as_str())
+                        && m.status != destination::Status::Pending =>
+                {
+                    plan.endpoint.ordered.map(|on_failure| {
+                        (
+                            plan.endpoint.id.clone(),
+                            on_failure,
+                            plan.destination.message_id.clone(),
+                            m.status == destination::Status::Fail,
+                        )
+                    })
+                }
+                _ => None,
+            })
+            .collect();
+        if !finished.is_empty() {
+            report.queued |= super::lane::advance(&*txn, ctx.backend, &finished, now).await?;
         }
         txn.commit().await.context("committing a batch of attempts")?;
         moved

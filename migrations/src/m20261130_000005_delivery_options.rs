@@ -20,6 +20,12 @@ enum Endpoint {
 }
 
 #[derive(DeriveIden)]
+enum Destination {
+    Table,
+    Paced,
+}
+
+#[derive(DeriveIden)]
 enum DeliveryLane {
     Table,
     EndpointId,
@@ -49,6 +55,16 @@ impl MigrationTrait for Migration {
             )
             .await?;
         }
+        // Whether a destination's endpoint takes turns (a rate or a line): set when it is
+        // written and whenever its endpoint changes, so that the indexes below hold only
+        // such destinations and cost nothing to everyone else.
+        m.alter_table(
+            Table::alter()
+                .table(Destination::Table)
+                .add_column(boolean(Destination::Paced).default(false))
+                .to_owned(),
+        )
+        .await?;
         m.create_table(
             Table::create()
                 .table(DeliveryLane::Table)
@@ -69,13 +85,13 @@ impl MigrationTrait for Migration {
         // head is the first entry.
         db.execute_unprepared(
             "CREATE INDEX idx_destination_line ON destination (endpoint_id, message_id) \
-             WHERE status IN ('pending', 'sending')",
+             WHERE paced AND status IN ('pending', 'sending')",
         )
         .await?;
         // Whether an endpoint has anything due, and its due work in due order.
         db.execute_unprepared(
             "CREATE INDEX idx_destination_endpoint_due ON destination (endpoint_id, next_attempt_at) \
-             WHERE status IN ('pending', 'sending')",
+             WHERE paced AND status IN ('pending', 'sending')",
         )
         .await?;
         // The few endpoints whose deliveries take turns.
@@ -98,6 +114,13 @@ impl MigrationTrait for Migration {
         }
         m.drop_table(Table::drop().table(DeliveryLane::Table).to_owned())
             .await?;
+        m.alter_table(
+            Table::alter()
+                .table(Destination::Table)
+                .drop_column(Destination::Paced)
+                .to_owned(),
+        )
+        .await?;
         for column in [Endpoint::Credentials, Endpoint::Access, Endpoint::Ordered] {
             m.alter_table(
                 Table::alter()

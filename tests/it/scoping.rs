@@ -124,6 +124,7 @@ async fn seed(db: &DatabaseConnection, tenant: &TenantId) -> Seeded {
         created_at: Set(now),
         updated_at: Set(now),
         next_trigger: Set(destination::Trigger::Scheduled),
+        paced: Set(false),
     }
     .insert(db)
     .await

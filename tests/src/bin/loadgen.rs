@@ -6,6 +6,7 @@
 //! target/release/loadgen --messages 2000 --concurrency 32 --endpoints 1 [--rate 500] \
 //!     [--database postgres://postgres@127.0.0.1:5432/postgres] [--workers N] [--retries]
 //! target/release/loadgen --direct --messages 2000 --concurrency 32 --endpoints 1
+//! target/release/loadgen --messages 1000 --endpoint-options '{"ordered": true}'
 //! ```
 //!
 //! `--workers N` runs `herald serve` as the API only and N `herald worker` processes
@@ -42,6 +43,8 @@ struct Args {
     workers: usize,
     retries: bool,
     direct: bool,
+    /// Extra fields of every endpoint's body, e.g. `{"ordered": true}`.
+    endpoint_options: serde_json::Value,
 }
 
 fn args() -> Args {
@@ -55,6 +58,7 @@ fn args() -> Args {
         workers: 0,
         retries: false,
         direct: false,
+        endpoint_options: json!({}),
     };
     let mut argv = std::env::args().skip(1);
     while let Some(flag) = argv.next() {
@@ -69,6 +73,9 @@ fn args() -> Args {
             "--workers" => a.workers = value().parse().expect("--workers N"),
             "--retries" => a.retries = true,
             "--direct" => a.direct = true,
+            "--endpoint-options" => {
+                a.endpoint_options = serde_json::from_str(&value()).expect("--endpoint-options JSON object");
+            }
             other => panic!("unknown argument {other}"),
         }
     }
@@ -406,12 +413,9 @@ async fn main() {
                 .is_success()
         );
         for e in 0..args.endpoints {
-            let r = post(
-                "/api/v1/app/bench/endpoint".into(),
-                json!({"url": format!("{receiver}/e{e}")}),
-            )
-            .await
-            .unwrap();
+            let mut body = args.endpoint_options.clone();
+            body["url"] = json!(format!("{receiver}/e{e}"));
+            let r = post("/api/v1/app/bench/endpoint".into(), body).await.unwrap();
             assert!(r.status().is_success());
         }
     }
@@ -518,6 +522,7 @@ async fn main() {
             "workers": args.workers,
             "messages": args.messages,
             "endpoints": args.endpoints,
+            "endpoint_options": args.endpoint_options,
             "concurrency": args.concurrency,
             "offered_rate": args.rate,
             "accepted_per_s": (args.messages as f64 / accepted_in.as_secs_f64()).round(),

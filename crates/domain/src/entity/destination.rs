@@ -40,6 +40,8 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     /// What the next try is: one of the retry schedule, or a manual resend.
     pub next_trigger: Trigger,
+    /// Its endpoint takes turns (a rate or a line): only `delivery::lane` claims it.
+    pub paced: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -96,6 +98,7 @@ mod tests {
             created_at: now,
             updated_at: now,
             next_trigger: Trigger::Scheduled,
+            paced: false,
         };
         assert_eq!(d.next_try_at(), Some(now));
         d.status = Status::Sending;

@@ -274,6 +274,7 @@ pub async fn resend(
             created_at: Set(now),
             updated_at: Set(now),
             next_trigger: Set(Trigger::Manual),
+            paced: Set(endpoint.paced()),
         }
         .insert(&*txn)
         .await

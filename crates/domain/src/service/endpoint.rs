@@ -451,6 +451,7 @@ async fn apply_changes<C: ConnectionTrait>(
         check_filter(conn, tenant, app, types).await?;
     }
     let was_ordered = existing.ordered.is_some();
+    let was_paced = existing.paced();
     let sealed = changes
         .access
         .map(|access| seal_access(ctx, &existing, access))
@@ -504,6 +505,9 @@ async fn apply_changes<C: ConnectionTrait>(
         .update(conn)
         .await
         .conflict_means(conflict, "updating an endpoint")?;
+    if was_paced != model.paced() {
+        delivery::lane::repace(conn, ctx.backend, &model.id, model.paced()).await?;
+    }
     if was_ordered && model.ordered.is_none() {
         delivery::lane::unorder(conn, ctx.backend, &model.id, Utc::now()).await?;
     }

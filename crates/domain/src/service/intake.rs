@@ -241,10 +241,10 @@ const MESSAGE_COLUMNS: &str =
 const MESSAGE_TYPES: &str = "id text, tenant_id text, app_id text, event_id text, event_type text, \
      channels jsonb, tags jsonb, payload text, created_at timestamptz";
 const DESTINATION_COLUMNS: &str = "id, tenant_id, app_id, message_id, endpoint_id, status, attempt_count, \
-     next_attempt_at, last_attempt_at, created_at, updated_at, next_trigger";
+     next_attempt_at, last_attempt_at, created_at, updated_at, next_trigger, paced";
 const DESTINATION_TYPES: &str = "id text, tenant_id text, app_id text, message_id text, endpoint_id text, \
      status text, attempt_count integer, next_attempt_at timestamptz, last_attempt_at timestamptz, \
-     created_at timestamptz, updated_at timestamptz, next_trigger text";
+     created_at timestamptz, updated_at timestamptz, next_trigger text, paced boolean";
 
 fn message_row(m: &message::Model) -> serde_json::Value {
     json!({
@@ -274,5 +274,6 @@ fn destination_row(d: &destination::Model) -> serde_json::Value {
         "created_at": time_text(d.created_at),
         "updated_at": time_text(d.updated_at),
         "next_trigger": d.next_trigger.to_value(),
+        "paced": d.paced,
     })
 }

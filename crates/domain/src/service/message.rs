@@ -249,6 +249,7 @@ fn new_destinations(
             created_at: now,
             updated_at: now,
             next_trigger: Trigger::Scheduled,
+            paced: ep.paced(),
         })
         .collect()
 }

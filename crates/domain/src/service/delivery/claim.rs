@@ -33,9 +33,6 @@ pub(super) fn claimed_from(row: &QueryResult) -> Result<Claimed> {
     })
 }
 
-/// An endpoint whose deliveries need no turns: no rate, no line (see [`super::lane`]).
-const FREE: &str = "(e.rate_limit IS NULL OR e.rate_limit <= 0) AND e.ordered IS NULL";
-
 /// Claims up to `limit` due destinations for `LEASE`: those of endpoints without a rate
 /// or a line, oldest due first, then the turns of those with one (see [`super::lane`]).
 pub async fn claim(ctx: &Context, limit: usize, now: DateTime<Utc>) -> Result<Vec<Claimed>> {
@@ -55,10 +52,10 @@ async fn claim_free(ctx: &Context, limit: usize, now: DateTime<Utc>) -> Result<V
         Backend::Postgres => {
             let sql = format!(
                 "WITH due AS ( \
-                     SELECT d.id FROM destination AS d JOIN endpoint AS e ON e.id = d.endpoint_id \
-                     WHERE d.status IN ('pending', 'sending') AND d.next_attempt_at <= $1 AND {FREE} \
-                     ORDER BY d.next_attempt_at LIMIT $2 \
-                     FOR UPDATE OF d SKIP LOCKED \
+                     SELECT id FROM destination \
+                     WHERE status IN ('pending', 'sending') AND next_attempt_at <= $1 AND NOT paced \
+                     ORDER BY next_attempt_at LIMIT $2 \
+                     FOR UPDATE SKIP LOCKED \
                  ), claimed AS ( \
                      UPDATE destination SET status = 'sending', next_attempt_at = $3, updated_at = $1 \
                      FROM due WHERE destination.id = due.id \
@@ -85,14 +82,12 @@ async fn claim_free(ctx: &Context, limit: usize, now: DateTime<Utc>) -> Result<V
             let leased = txn
                 .query_all_raw(Statement::from_sql_and_values(
                     DbBackend::Sqlite,
-                    format!(
-                        "UPDATE destination SET status = 'sending', next_attempt_at = ?, updated_at = ? \
-                         WHERE id IN ( \
-                             SELECT d.id FROM destination AS d JOIN endpoint AS e ON e.id = d.endpoint_id \
-                             WHERE d.status IN ('pending', 'sending') AND d.next_attempt_at <= ? AND {FREE} \
-                             ORDER BY d.next_attempt_at LIMIT ?) \
-                         RETURNING id"
-                    ),
+                    "UPDATE destination SET status = 'sending', next_attempt_at = ?, updated_at = ? \
+                     WHERE id IN ( \
+                         SELECT id FROM destination \
+                         WHERE status IN ('pending', 'sending') AND next_attempt_at <= ? AND NOT paced \
+                         ORDER BY next_attempt_at LIMIT ?) \
+                     RETURNING id",
                     [until.into(), now.into(), now.into(), limit.into()],
                 ))
                 .await

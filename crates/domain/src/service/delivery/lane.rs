@@ -84,7 +84,7 @@ async fn busy(ctx: &Context, now: DateTime<Utc>) -> Result<Vec<EndpointId>> {
             ctx.backend,
             "SELECT e.id FROM endpoint AS e \
              WHERE (e.rate_limit > 0 OR e.ordered IS NOT NULL) AND EXISTS ( \
-                 SELECT 1 FROM destination AS d WHERE d.endpoint_id = e.id \
+                 SELECT 1 FROM destination AS d WHERE d.endpoint_id = e.id AND d.paced \
                  AND d.status IN ('pending', 'sending') AND d.next_attempt_at <= ?) \
              LIMIT ?",
             [now.into(), ENDPOINTS_PER_CLAIM.into()],
@@ -171,7 +171,7 @@ async fn head<C: ConnectionTrait>(
         .query_one_raw(statement(
             backend,
             "SELECT id, status, next_attempt_at, next_trigger FROM destination \
-             WHERE endpoint_id = ? AND status IN ('pending', 'sending') ORDER BY message_id LIMIT 1",
+             WHERE endpoint_id = ? AND paced AND status IN ('pending', 'sending') ORDER BY message_id LIMIT 1",
             [endpoint.as_str().into()],
         ))
         .await
@@ -205,7 +205,8 @@ async fn turns(
         txn.execute_raw(statement(
             backend,
             "UPDATE destination SET status = 'pending', next_attempt_at = NULL \
-             WHERE endpoint_id = ? AND status IN ('pending', 'sending') AND next_attempt_at <= ? AND id <> ?",
+             WHERE endpoint_id = ? AND paced AND status IN ('pending', 'sending') AND next_attempt_at <= ? \
+             AND id <> ?",
             [
                 endpoint.as_str().into(),
                 now.into(),
@@ -248,7 +249,7 @@ async fn turns(
             .query_all_raw(statement(
                 backend,
                 &format!(
-                    "SELECT id FROM destination WHERE endpoint_id = ? \
+                    "SELECT id FROM destination WHERE endpoint_id = ? AND paced \
                      AND status IN ('pending', 'sending') AND next_attempt_at <= ? \
                      ORDER BY next_attempt_at LIMIT ?{lock}"
                 ),
@@ -418,8 +419,8 @@ async fn wake_head<C: ConnectionTrait>(
         .execute_raw(statement(
             backend,
             "UPDATE destination SET next_attempt_at = ? WHERE id = ( \
-                 SELECT id FROM destination WHERE endpoint_id = ? AND status IN ('pending', 'sending') \
-                 ORDER BY message_id LIMIT 1) \
+                 SELECT id FROM destination WHERE endpoint_id = ? AND paced \
+                 AND status IN ('pending', 'sending') ORDER BY message_id LIMIT 1) \
              AND status = 'pending' AND next_attempt_at IS NULL",
             [now.into(), endpoint.as_str().into()],
         ))
@@ -435,7 +436,7 @@ pub async fn sweep(ctx: &Context, now: DateTime<Utc>) -> Result<u64> {
     let sql = "UPDATE destination SET next_attempt_at = ? \
          WHERE status = 'pending' AND next_attempt_at IS NULL AND id IN ( \
              SELECT (SELECT h.id FROM destination AS h \
-                     WHERE h.endpoint_id = e.id AND h.status IN ('pending', 'sending') \
+                     WHERE h.endpoint_id = e.id AND h.paced AND h.status IN ('pending', 'sending') \
                      ORDER BY h.message_id LIMIT 1) \
              FROM endpoint AS e LEFT JOIN delivery_lane AS l ON l.endpoint_id = e.id \
              WHERE e.ordered IS NOT NULL AND l.stopped_by IS NULL)";
@@ -501,7 +502,7 @@ pub async fn standing<C: ConnectionTrait>(
             backend,
             "SELECT COUNT(*) AS waiting, \
                     SUM(CASE WHEN status = 'pending' AND next_attempt_at IS NOT NULL THEN 1 ELSE 0 END) AS due \
-             FROM destination WHERE endpoint_id = ? AND status IN ('pending', 'sending')",
+             FROM destination WHERE endpoint_id = ? AND paced AND status IN ('pending', 'sending')",
             [endpoint.id.as_str().into()],
         ))
         .await
@@ -519,7 +520,7 @@ pub async fn standing<C: ConnectionTrait>(
         let head_message = conn
             .query_one_raw(statement(
                 backend,
-                "SELECT message_id FROM destination WHERE endpoint_id = ? \
+                "SELECT message_id FROM destination WHERE endpoint_id = ? AND paced \
                  AND status IN ('pending', 'sending') ORDER BY message_id LIMIT 1",
                 [endpoint.id.as_str().into()],
             ))
@@ -574,6 +575,24 @@ pub async fn release(
         ctx.dispatch.wake(Utc::now());
     }
     Ok(done.rows_affected() > 0)
+}
+
+/// Marks the unfinished destinations of `endpoint` as taking turns or not, after its
+/// rate or line was set or removed.
+pub(crate) async fn repace<C: ConnectionTrait>(
+    conn: &C,
+    backend: Backend,
+    endpoint: &EndpointId,
+    paced: bool,
+) -> Result<()> {
+    conn.execute_raw(statement(
+        backend,
+        "UPDATE destination SET paced = ? WHERE endpoint_id = ? AND status IN ('pending', 'sending')",
+        [paced.into(), endpoint.as_str().into()],
+    ))
+    .await
+    .context("marking an endpoint's deliveries for turns")?;
+    Ok(())
 }
 
 /// Wakes everything parked at `endpoint` and forgets its stop: it is no longer ordered.

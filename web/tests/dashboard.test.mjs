@@ -69,7 +69,7 @@ test("a new user runs Herald from the dashboard alone", { timeout: 180_000 }, as
   });
 
   await step("add an endpoint pointing at the local receiver", async () => {
-    await page.getByLabel("URL").fill(receiver.url);
+    await page.getByLabel("URL", { exact: true }).fill(receiver.url);
     await page.getByLabel("Description").fill("receiver of the browser test");
     await page.getByRole("button", { name: "Add endpoint" }).click();
     await page.getByRole("heading", { name: receiver.url }).waitFor();

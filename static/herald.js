@@ -1,5 +1,6 @@
 // Herald's pages work without this script; it only adds conveniences:
-// copy buttons, and a confirmation before destructive forms are sent.
+// copy buttons, a confirmation before destructive forms are sent, and "go back" links.
+// It is the only script: the Content-Security-Policy allows no inline script or style.
 "use strict";
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -26,6 +27,16 @@ document.addEventListener("DOMContentLoaded", () => {
   for (const form of document.querySelectorAll("form[data-confirm]")) {
     form.addEventListener("submit", (event) => {
       if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+    });
+  }
+
+  // <a data-back href="/fallback"> goes back in history when there is any.
+  for (const link of document.querySelectorAll("a[data-back]")) {
+    link.addEventListener("click", (event) => {
+      if (window.history.length > 1) {
+        event.preventDefault();
+        window.history.back();
+      }
     });
   }
 });

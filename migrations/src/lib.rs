@@ -9,6 +9,7 @@ mod m20261123_000002_operational;
 mod m20261123_000003_session;
 mod m20261130_000004_delivery_queue;
 mod m20261130_000005_delivery_options;
+mod m20261130_000006_sealed_idempotency;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_session::Migration),
             Box::new(m20261130_000004_delivery_queue::Migration),
             Box::new(m20261130_000005_delivery_options::Migration),
+            Box::new(m20261130_000006_sealed_idempotency::Migration),
         ]
     }
 }

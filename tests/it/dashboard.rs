@@ -15,33 +15,33 @@ use serde_json::json;
 use tests::TestApp;
 
 /// What a page answered.
-struct Answer {
-    status: u16,
-    location: String,
-    body: String,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) location: String,
+    pub(crate) body: String,
 }
 
 impl Answer {
     /// The CSRF token of the first form on the page.
-    fn csrf(&self) -> String {
+    pub(crate) fn csrf(&self) -> String {
         let marker = r#"name="csrf" value=""#;
         let start = self.body.find(marker).expect("the page has a form") + marker.len();
         self.body[start..start + 64].to_owned()
     }
 
-    fn redirects_to(&self, path: &str) -> bool {
+    pub(crate) fn redirects_to(&self, path: &str) -> bool {
         self.status == 303 && self.location.ends_with(path)
     }
 }
 
 /// A cookie-keeping client that does not follow redirects.
-struct Browser<'a> {
+pub(crate) struct Browser<'a> {
     app: &'a TestApp,
     cookies: BTreeMap<String, String>,
 }
 
 impl<'a> Browser<'a> {
-    fn new(app: &'a TestApp) -> Self {
+    pub(crate) fn new(app: &'a TestApp) -> Self {
         Self {
             app,
             cookies: BTreeMap::new(),
@@ -77,12 +77,12 @@ impl<'a> Browser<'a> {
         }
     }
 
-    async fn get(&mut self, path: &str) -> Answer {
+    pub(crate) async fn get(&mut self, path: &str) -> Answer {
         let req = self.app.http.get(self.app.url(path));
         self.send(req).await
     }
 
-    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Answer {
+    pub(crate) async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Answer {
         let body = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(fields)
             .finish();
@@ -95,7 +95,7 @@ impl<'a> Browser<'a> {
         self.send(req).await
     }
 
-    async fn sign_in(&mut self, email: &str, password: &str) -> Answer {
+    pub(crate) async fn sign_in(&mut self, email: &str, password: &str) -> Answer {
         let csrf = self.get("/ui/login").await.csrf();
         self.post(
             "/ui/login",
@@ -105,14 +105,14 @@ impl<'a> Browser<'a> {
     }
 
     /// The CSRF token of the session, read off a page.
-    async fn csrf(&mut self, page: &str) -> String {
+    pub(crate) async fn csrf(&mut self, page: &str) -> String {
         self.get(page).await.csrf()
     }
 }
 
-const PASSWORD: &str = "correct horse battery";
+pub(crate) const PASSWORD: &str = "correct horse battery";
 
-async fn user(app: &TestApp, tenant: &TenantId, email: &str, role: Role) {
+pub(crate) async fn user(app: &TestApp, tenant: &TenantId, email: &str, role: Role) {
     service::user::create(
         &app.ctx.db,
         tenant,
@@ -127,15 +127,15 @@ async fn user(app: &TestApp, tenant: &TenantId, email: &str, role: Role) {
 
 /// Tenant A with an admin and a viewer, an application with an endpoint and a message;
 /// tenant B with an admin.
-struct World {
-    tenant_a: TenantId,
-    app_path: String,
-    endpoint_path: String,
-    message_path: String,
-    token_a: String,
+pub(crate) struct World {
+    pub(crate) tenant_a: TenantId,
+    pub(crate) app_path: String,
+    pub(crate) endpoint_path: String,
+    pub(crate) message_path: String,
+    pub(crate) token_a: String,
 }
 
-async fn world(app: &TestApp) -> World {
+pub(crate) async fn world(app: &TestApp) -> World {
     let (a, token_a) = app.tenant("A").await;
     let (b, _) = app.tenant("B").await;
     user(app, &a, "admin@a.test", Role::Admin).await;
@@ -465,7 +465,8 @@ async fn viewers_read_everything_and_change_nothing() {
         }
     }
     let revealed = viewer.get(&format!("{}?reveal=1", w.endpoint_path)).await;
-    assert!(revealed.body.contains("whsec_"), "viewers may read the secret");
+    assert_eq!(revealed.status, 403, "a signing secret is an admin's to see");
+    assert!(!revealed.body.contains("whsec_"));
 
     let csrf = viewer.csrf("/ui").await;
     let before = snapshot(&app, &w).await;

@@ -13,6 +13,8 @@ mod dashboard;
 mod delivery;
 mod deploy;
 mod first_run;
+mod hardening;
+mod headers;
 mod health;
 mod keys;
 mod metrics;

@@ -198,7 +198,7 @@ async fn seed(db: &DatabaseConnection, tenant: &TenantId) -> Seeded {
         key: Set("shared-key".into()),
         request_hash: Set("h".into()),
         response_status: Set(Some(200)),
-        response_body: Set(None),
+        response_sealed: Set(None),
         created_at: Set(now),
         expires_at: Set(now),
     }

@@ -37,7 +37,21 @@ export async function openPage(browser, options = {}) {
   const context = await browser.newContext({ viewport: DESKTOP, ...options });
   context.setDefaultTimeout(10_000);
   const page = await context.newPage();
+  watchPolicy(page);
   return { context, page };
+}
+
+/**
+ * What the pages' Content-Security-Policy blocked so far (Chromium reports each refusal
+ * on the console). Herald's pages have no inline script or style, so this stays empty;
+ * every journey step fails if it does not.
+ */
+const violations = [];
+
+function watchPolicy(page) {
+  page.on("console", (message) => {
+    if (/Content Security Policy/i.test(message.text())) violations.push(`${page.url()}: ${message.text()}`);
+  });
 }
 
 const ARTIFACTS = new URL("../artifacts/", import.meta.url);
@@ -63,6 +77,9 @@ export function journey(t, browser) {
     return t.test(name, options, async () => {
       try {
         await body();
+        if (violations.length) {
+          throw new Error(`the Content-Security-Policy blocked something:\n${violations.splice(0).join("\n")}`);
+        }
       } catch (error) {
         failed = name;
         const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
@@ -85,6 +102,9 @@ export async function signIn(page, email = EMAIL, password = PASSWORD) {
   const response = await page.goto(`${HERALD_URL}/ui/login`);
   // Said plainly, rather than as a wait for a missing "Email" field.
   if (!response.ok()) throw new Error(`GET /ui/login answered ${response.status()}, not the sign-in page`);
+  // The journeys prove the pages work under the policy: it must be there.
+  const policy = response.headers()["content-security-policy"] ?? "";
+  if (!policy.includes("default-src 'self'")) throw new Error(`the sign-in page has no Content-Security-Policy (${policy})`);
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use actix_web::{HttpResponse, web};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use domain::{
     Context,
     entity::{endpoint, endpoint::OnFailure},
@@ -17,7 +17,7 @@ use domain::{
     },
     signing::SigningSecret,
     values::{
-        AccessInput, AuthInput, Channels, EndpointUrl, EventTypeName, TlsInput, Uid,
+        AccessInput, AuthInput, Channels, EndpointUrl, EventTypeName, GracePeriod, TlsInput, Uid,
         access::{Auth, ClientAuth},
     },
 };
@@ -563,13 +563,14 @@ impl From<endpoint::Model> for EndpointHeadersOut {
 
 impl EndpointSecretRotateIn {
     /// The caller's new key, if any, and grace period, if any.
-    pub(crate) fn parse(self) -> Result<(Option<SigningSecret>, Option<Duration>), domain::Error> {
+    pub(crate) fn parse(self) -> Result<(Option<SigningSecret>, Option<GracePeriod>), domain::Error> {
         let key = self
             .key
             .as_deref()
             .map(|k| SigningSecret::parse(k).map_err(|e| e.at("key")))
             .transpose()?;
-        Ok((key, self.grace_period_seconds.map(Duration::seconds)))
+        let grace = self.grace_period_seconds.map(GracePeriod::parse).transpose()?;
+        Ok((key, grace))
     }
 }
 

@@ -158,15 +158,40 @@ impl From<domain::Error> for ApiError {
             E::Rejected(detail) => Self::http(StatusCode::BAD_REQUEST, "bad_request", detail),
             E::Unauthenticated(detail) => Self::unauthorized(detail),
             E::Forbidden(detail) => Self::http(StatusCode::FORBIDDEN, "forbidden", detail),
-            other => {
-                tracing::error!(error = %other.chain(), "request failed");
-                Self::http(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal_error",
-                    "Herald could not complete the request; it has been logged",
-                )
+            other if other.is_unavailable() => {
+                tracing::warn!(
+                    request_id = %domain::error::request_id().unwrap_or_default(),
+                    error = %other.chain(),
+                    "the database is unavailable"
+                );
+                Self::Http {
+                    status: StatusCode::SERVICE_UNAVAILABLE,
+                    code: "database_unavailable",
+                    detail: "Herald cannot reach its database right now; try again shortly".into(),
+                    retry_after: Some(RETRY_AFTER_SECONDS),
+                }
             }
+            other => Self::internal(&other),
         }
+    }
+}
+
+/// How long a client is asked to wait before retrying while the database is unavailable.
+pub const RETRY_AFTER_SECONDS: u64 = 5;
+
+impl ApiError {
+    /// An opaque 500 for a failure of ours: `error` and its whole cause chain go to the
+    /// log under the request's id, and the answer names only that id.
+    pub fn internal(error: &(dyn std::error::Error + 'static)) -> Self {
+        let request_id = domain::error::request_id().unwrap_or_default();
+        tracing::error!(%request_id, error = %domain::error::chain(error), "request failed");
+        Self::http(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            format!(
+                "Herald could not complete the request; it has been logged under request id {request_id}"
+            ),
+        )
     }
 }
 

@@ -136,7 +136,7 @@ pub(crate) async fn gate(
     let tenant = principal.tenant.clone();
     // Keys belong to one token, as in Svix: another token's same key is another request.
     let scope = principal.token.to_string();
-    let claim = match idempotency::claim(&ctx.db, &tenant, &scope, &key, &hash).await {
+    let claim = match idempotency::claim(&ctx, &tenant, &scope, &key, &hash).await {
         Ok(claim) => claim,
         Err(e) => return Ok(req.error_response(ApiError::from(e))),
     };
@@ -166,9 +166,8 @@ pub(crate) async fn gate(
             if status.is_server_error() {
                 release(&ctx, &tenant, &scope, &key).await;
             } else {
-                let text = String::from_utf8_lossy(&bytes).into_owned();
                 if let Err(e) =
-                    idempotency::complete(&ctx.db, &tenant, &scope, &key, status.as_u16(), text).await
+                    idempotency::complete(&ctx, &tenant, &scope, &key, status.as_u16(), &bytes).await
                 {
                     tracing::warn!(error = %e, "could not keep an idempotent answer");
                 }

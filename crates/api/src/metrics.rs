@@ -57,7 +57,7 @@ pub(crate) async fn page(
             .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
             .body(text),
         Err(e) => {
-            tracing::error!(error = %e, "rendering metrics");
+            tracing::error!(error = %e.chain(), "rendering metrics");
             HttpResponse::ServiceUnavailable().body("the metrics cannot be read now\n")
         }
     }

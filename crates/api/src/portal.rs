@@ -1,10 +1,10 @@
 //! `POST /api/v1/auth/app-portal-access/{app_id}`: a customer-portal link for one application.
 
 use actix_web::{HttpResponse, web};
-use chrono::Duration;
 use domain::{
     Context,
     service::{application::NewApplication, portal},
+    values::PortalExpiry,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -50,7 +50,7 @@ pub(crate) async fn access(
         .application
         .map(|a| NewApplication::try_from(a).map_err(|e| e.within("application")))
         .transpose()?;
-    let ttl = input.expiry.map(Duration::seconds);
+    let ttl = input.expiry.map(PortalExpiry::parse).transpose()?;
     let access = portal::issue(
         &ctx,
         &caller.0.tenant,

@@ -3,7 +3,7 @@
 
 use actix_web::{HttpRequest, http::StatusCode, web};
 use askama::Template;
-use chrono::{Duration, Utc};
+use chrono::Utc;
 use domain::{
     Error,
     entity::event_type,
@@ -14,7 +14,7 @@ use domain::{
         event_type::{self as event_types, EventTypeChanges, NewEventType},
         token, user,
     },
-    values::{Email, EventTypeName, Role},
+    values::{Email, EventTypeName, Role, TokenLifetime},
 };
 use serde::Deserialize;
 
@@ -388,12 +388,7 @@ pub(crate) async fn create_token(signed: Signed, form: web::Form<TokenForm>) -> 
     check(&signed.live, &form.csrf, signed.require_admin())?;
     let expires = match form.days.trim() {
         "" => Ok(None),
-        days => days
-            .parse::<i64>()
-            .ok()
-            .filter(|d| (1..=3650).contains(d))
-            .map(|d| Some(Utc::now() + Duration::days(d)))
-            .ok_or_else(|| Error::invalid("days", "must be a whole number of days from 1 to 3650, or empty")),
+        days => TokenLifetime::parse_text(days).map(|d| Some(Utc::now() + d.duration())),
     };
     let issued = match expires {
         Ok(expires) => {

@@ -53,7 +53,7 @@ fn render(page: &LoginPage, status: StatusCode, req: &HttpRequest) -> Result<Htt
     let ctx = session::context(req)?;
     let body = page
         .render()
-        .map_err(|_| PageError::internal("rendering the sign-in page"))?;
+        .map_err(|e| PageError::failed("rendering the sign-in page", e))?;
     Ok(HttpResponse::build(status)
         .cookie(session::cookie(
             req,

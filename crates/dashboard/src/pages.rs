@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use askama::Template;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use domain::{
     Error,
     entity::{application, endpoint as endpoint_entity},
@@ -36,7 +36,7 @@ pub(crate) type Page = Result<HttpResponse, PageError>;
 pub(crate) fn html(status: StatusCode, page: &impl Template) -> Page {
     let body = page
         .render()
-        .map_err(|_| PageError::internal("rendering a page"))?;
+        .map_err(|e| PageError::failed("rendering a page", e))?;
     Ok(HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .insert_header(("cache-control", "no-store"))
@@ -504,7 +504,7 @@ pub(crate) async fn portal_entry(req: HttpRequest, query: web::Query<PortalQuery
     let mut answer = see_other("/portal");
     answer
         .add_cookie(&session::cookie(&req, &ctx, PORTAL_COOKIE, cookie, "/portal"))
-        .map_err(|_| PageError::internal("setting the portal cookie"))?;
+        .map_err(|e| PageError::failed("setting the portal cookie", e))?;
     Ok(answer)
 }
 
@@ -830,9 +830,12 @@ impl LogQuery {
     fn day(field: &'static str, value: &str) -> Result<Option<DateTime<Utc>>, Error> {
         match value.trim() {
             "" => Ok(None),
+            // Four-digit years only: the day after the last date chrono knows has no time.
             v => NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                .ok()
+                .filter(|d| (1..=9999).contains(&d.year()))
                 .map(|d| Some(d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()))
-                .map_err(|_| Error::invalid(field, "must be a date like 2026-11-23")),
+                .ok_or_else(|| Error::invalid(field, "must be a date like 2026-11-23")),
         }
     }
 
@@ -898,7 +901,19 @@ async fn endpoint_page(
     let hours = attempts::hourly(&ctx.db, tenant, Some(&ep.id), 24, Utc::now()).await?;
     let revealed = query.reveal.is_some();
     let secrets = if revealed {
+        // A key lets its holder sign as Herald: viewers and read-only links may not see it,
+        // and every look is on the record.
+        scope.require_write()?;
         let rows = domain::service::endpoint_secret::live_rows(&ctx.db, tenant, &ep.id, Utc::now()).await?;
+        domain::service::audit::record(
+            &ctx.db,
+            tenant,
+            &scope.live.actor(),
+            "endpoint.secret.reveal",
+            domain::service::audit::Target::new("endpoint", &ep.id),
+            None,
+        )
+        .await?;
         rows.iter()
             .map(|row| {
                 Ok(SecretRow {
@@ -1044,11 +1059,21 @@ pub(crate) async fn edit_endpoint(scope: AppScope, req: HttpRequest, form: web::
                     .map(|c| domain::values::Channels::parse("channels", &c, messages::MAX_CHANNELS * 2))
                     .transpose()?,
             ),
-            rate_limit: Some(number(
-                "rate_limit",
-                &form.rate_limit,
-                "a whole number of requests per second",
-            )?),
+            rate_limit: Some(
+                number::<u16>(
+                    "rate_limit",
+                    &form.rate_limit,
+                    "a whole number of requests per second from 1 to 65535",
+                )?
+                .map(|rate| match rate {
+                    0 => Err(Error::invalid(
+                        "rate_limit",
+                        "must be a whole number of requests per second from 1 to 65535",
+                    )),
+                    rate => Ok(rate),
+                })
+                .transpose()?,
+            ),
             timeout_secs: Some(
                 number::<u64>("timeout", &form.timeout, "a whole number of seconds")?
                     .map(endpoints::parse_timeout)

@@ -107,16 +107,15 @@ impl Error {
         }
     }
 
-    /// This error and its causes, `outer: inner: innermost`, for logs.
+    /// This error and its causes, `outer: inner: innermost`, for logs (see [`chain`]).
     pub fn chain(&self) -> String {
-        let mut text = self.to_string();
-        let mut source = std::error::Error::source(self);
-        while let Some(cause) = source {
-            text.push_str(": ");
-            text.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        text
+        chain(self)
+    }
+
+    /// True when the database could not be reached (no connection, the connection broke,
+    /// the server is shutting down): the request may succeed if tried again later.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Database { source, .. } if unreachable(source))
     }
 
     /// True for errors a caller caused (4xx); false for our own failures (5xx).
@@ -126,6 +125,62 @@ impl Error {
             Self::Database { .. } | Self::Internal { .. } | Self::Crypto(_)
         )
     }
+}
+
+/// Any error and its `source()` causes, `outer: inner: innermost`: the one way every
+/// unexpected failure is written to the log, so the cause (a `DbErr`, a template error)
+/// survives beside the context it happened in.
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let next = cause.to_string();
+        // Wrappers that print their cause in their own message would repeat it.
+        if !text.ends_with(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// Whether a database failure means "cannot reach the database" rather than "the
+/// statement failed".
+fn unreachable(error: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    match error {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => match &**e {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            // PostgreSQL's "connection exception" (08…) and "operator intervention"
+            // (57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now).
+            sqlx::Error::Database(db) => db
+                .code()
+                .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+tokio::task_local! {
+    static REQUEST_ID: String;
+}
+
+/// Runs `work` as the handling of the request `id`: inside it, [`request_id`] names it,
+/// so an unexpected error is logged and answered under the same id.
+pub async fn with_request_id<F: Future>(id: String, work: F) -> F::Output {
+    REQUEST_ID.scope(id, work).await
+}
+
+/// The id of the request being handled, if any (see [`with_request_id`]).
+pub fn request_id() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
 }
 
 /// `.context("loading endpoint")` on database results: the one place a unique-key

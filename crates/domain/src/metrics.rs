@@ -36,6 +36,13 @@ pub struct LimitLabels {
     pub limit: &'static str,
 }
 
+/// A server error: `5xx` for an error answer, `panic` for a panic caught while handling a
+/// request (answered 500 and counted only here).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ServerErrorLabels {
+    pub kind: &'static str,
+}
+
 pub struct Metrics {
     registry: Registry,
     pub deliveries: Family<DeliveryLabels, Counter>,
@@ -45,6 +52,8 @@ pub struct Metrics {
     pub attempt_duration: Histogram,
     pub api_requests: Family<RequestLabels, Counter>,
     pub rate_limited: Family<LimitLabels, Counter>,
+    /// Every 5xx answer and every caught panic of the HTTP server (API and pages).
+    pub server_errors: Family<ServerErrorLabels, Counter>,
     /// Delivery jobs due now and not yet claimed (set when rendered).
     pub queue_depth: Gauge,
     /// Age in seconds of the oldest due, unclaimed job (set when rendered).
@@ -91,6 +100,12 @@ impl Metrics {
             "Requests and deliveries held back by a rate limit",
             rate_limited.clone(),
         );
+        let server_errors = Family::<ServerErrorLabels, Counter>::default();
+        registry.register(
+            "http_server_errors",
+            "HTTP answers with a 5xx status (kind=5xx) and panics caught while handling a request (kind=panic)",
+            server_errors.clone(),
+        );
         let queue_depth = Gauge::default();
         registry.register(
             "queue_depth",
@@ -110,6 +125,7 @@ impl Metrics {
             attempt_duration,
             api_requests,
             rate_limited,
+            server_errors,
             queue_depth,
             queue_oldest_due_seconds,
         }
@@ -118,6 +134,13 @@ impl Metrics {
     /// Counts one held-back request or delivery.
     pub fn limited(&self, limit: &'static str) {
         self.rate_limited.get_or_create(&LimitLabels { limit }).inc();
+    }
+
+    /// Counts one server error of `kind` (`5xx` or `panic`).
+    pub fn server_error(&self, kind: &'static str) {
+        self.server_errors
+            .get_or_create(&ServerErrorLabels { kind })
+            .inc();
     }
 
     /// The registry in Prometheus' text format.
@@ -157,6 +180,7 @@ mod tests {
             })
             .inc();
         m.limited("endpoint");
+        m.server_error("panic");
         m.attempt_duration.observe(0.02);
         let text = m.render();
         assert!(
@@ -165,6 +189,10 @@ mod tests {
         );
         assert!(text.contains(r#"herald_rate_limited_total{limit="endpoint"} 1"#));
         assert!(text.contains("herald_attempt_duration_seconds_count 1"));
+        assert!(
+            text.contains(r#"herald_http_server_errors_total{kind="panic"} 1"#),
+            "{text}"
+        );
         assert!(text.contains("herald_queue_depth 0"));
     }
 }

@@ -3,7 +3,7 @@
 
 use std::{net::TcpListener, sync::Arc, time::Duration};
 
-use actix_web::{App, HttpServer, dev::Server, web};
+use actix_web::{App, HttpServer, dev::Server, middleware::from_fn, web};
 use anyhow::{Context as _, bail};
 use domain::{
     Context, DomainSettings, db, dispatch,
@@ -137,6 +137,7 @@ pub fn worker_metrics_server(settings: &Settings, context: &Context) -> anyhow::
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
+            .wrap(from_fn(crate::middleware::guard))
             .configure(|cfg| api.configure_metrics(cfg))
     })
     .workers(1)
@@ -206,6 +207,7 @@ impl Application {
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
+                .wrap(from_fn(crate::middleware::guard))
                 .configure(|cfg| api.configure(cfg))
                 .configure(|cfg| pages.configure(cfg))
         })

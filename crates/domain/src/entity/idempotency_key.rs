@@ -19,8 +19,10 @@ pub struct Model {
     pub request_hash: String,
     /// `None` while the first request is still being answered.
     pub response_status: Option<i32>,
-    #[sea_orm(column_type = "Text")]
-    pub response_body: Option<String>,
+    /// The answer's body, sealed under the main key (it may carry a signing secret or a
+    /// portal token); associated data from [`associated_data`]. `None` while unanswered
+    /// and for an empty body.
+    pub response_sealed: Option<Vec<u8>>,
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
 }
@@ -31,3 +33,8 @@ pub enum Relation {}
 impl ActiveModelBehavior for ActiveModel {}
 
 crate::scope::tenant_scoped!(Entity, Column::TenantId);
+
+/// What a row's sealed answer is bound to: it opens only on the row it was stored in.
+pub fn associated_data(tenant: &TenantId, scope: &str, key: &str) -> Vec<u8> {
+    [tenant.as_str(), scope, key].join("\0").into_bytes()
+}

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, ModelTrait, QueryFilter, QuerySelect, Set,
 };
@@ -23,15 +23,13 @@ use crate::{
     pagination::{self, PageRequest, Paged},
     scope::TenantScoped,
     signing::SigningSecret,
-    values::{Access, AccessInput, Channels, EndpointUrl, EventTypeName, Uid, access::Credentials},
+    values::{
+        Access, AccessInput, Channels, EndpointUrl, EventTypeName, GracePeriod, Uid, access::Credentials,
+    },
 };
 
 /// At most this many channels on one endpoint.
 pub const MAX_CHANNELS: usize = 10;
-/// How long a rotated-out key keeps signing, unless the caller says otherwise.
-pub const DEFAULT_GRACE: Duration = Duration::hours(24);
-/// The longest grace period a rotation may ask for.
-pub const MAX_GRACE: Duration = Duration::days(7);
 
 /// The longest a delivery may wait for a response, in seconds.
 pub const MAX_TIMEOUT_SECS: u64 = 60;
@@ -578,16 +576,10 @@ pub async fn rotate_secret<'a>(
     owner: impl Into<Owner<'a>>,
     id_or_uid: &str,
     new_key: Option<SigningSecret>,
-    grace: Option<Duration>,
+    grace: Option<GracePeriod>,
     actor: &Actor,
 ) -> Result<SigningSecret> {
-    let grace = grace.unwrap_or(DEFAULT_GRACE);
-    if grace < Duration::zero() || grace > MAX_GRACE {
-        return Err(Error::invalid(
-            "gracePeriodSeconds",
-            "must be between 0 and 604800 (7 days)",
-        ));
-    }
+    let grace = grace.unwrap_or_default().duration();
     let secret = match new_key {
         Some(key) => key,
         None => SigningSecret::generate()?,

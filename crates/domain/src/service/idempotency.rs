@@ -1,11 +1,17 @@
 //! `idempotency-key` on POSTs: the first request with a key does the work and its answer
 //! is kept for 12 hours; a repeat with the same key and token gets that answer again
-//! and writes nothing.
+//! and writes nothing. Kept answers are sealed under the main key: a rotate answer holds
+//! a signing secret, a portal-access answer a bearer token.
 
 use chrono::{Duration, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, Set};
 
-use crate::{DbContext, Error, Result, entity::idempotency_key, id::TenantId, scope::TenantScoped};
+use crate::{
+    Context, DbContext, Error, Result,
+    entity::{idempotency_key, idempotency_key::associated_data},
+    id::TenantId,
+    scope::TenantScoped,
+};
 
 /// How long an answer is replayed.
 pub const KEEP_FOR: Duration = Duration::hours(12);
@@ -43,13 +49,14 @@ fn row(tenant: &TenantId, scope: &str, key: &str) -> sea_orm::Select<idempotency
 }
 
 /// Claims `key` for a request whose method, path and body hash to `request_hash`.
-pub async fn claim<C: ConnectionTrait>(
-    conn: &C,
+pub async fn claim(
+    ctx: &Context,
     tenant: &TenantId,
     scope: &str,
     key: &str,
     request_hash: &str,
 ) -> Result<Claim> {
+    let conn = &ctx.db;
     let now = Utc::now();
     for _ in 0..2 {
         let inserted = idempotency_key::ActiveModel {
@@ -58,7 +65,7 @@ pub async fn claim<C: ConnectionTrait>(
             key: Set(key.to_owned()),
             request_hash: Set(request_hash.to_owned()),
             response_status: Set(None),
-            response_body: Set(None),
+            response_sealed: Set(None),
             created_at: Set(now),
             expires_at: Set(now + KEEP_FOR),
         }
@@ -91,10 +98,16 @@ pub async fn claim<C: ConnectionTrait>(
         if existing.request_hash != request_hash {
             return Ok(Claim::Mismatch);
         }
-        return Ok(match (existing.response_status, existing.response_body) {
-            (Some(status), body) => Claim::Replay {
+        return Ok(match (existing.response_status, existing.response_sealed) {
+            (Some(status), sealed) => Claim::Replay {
                 status: u16::try_from(status).unwrap_or(200),
-                body: body.unwrap_or_default(),
+                body: match sealed {
+                    Some(sealed) => {
+                        let plain = ctx.keyring.open(&sealed, &associated_data(tenant, scope, key))?;
+                        String::from_utf8(plain).map_err(|e| Error::internal("opening a kept answer", e))?
+                    }
+                    None => String::new(),
+                },
             },
             (None, _) => Claim::InFlight,
         });
@@ -102,34 +115,44 @@ pub async fn claim<C: ConnectionTrait>(
     Ok(Claim::InFlight)
 }
 
-/// Keeps the answer to a claimed key.
-pub async fn complete<C: ConnectionTrait>(
-    conn: &C,
+/// Keeps the answer to a claimed key, its body sealed.
+pub async fn complete(
+    ctx: &Context,
     tenant: &TenantId,
     scope: &str,
     key: &str,
     status: u16,
-    body: String,
+    body: &[u8],
 ) -> Result<()> {
+    let sealed = if body.is_empty() {
+        None
+    } else {
+        Some(ctx.keyring.seal(body, &associated_data(tenant, scope, key))?)
+    };
     idempotency_key::Entity::update_for_tenant(tenant)
         .col_expr(
             idempotency_key::Column::ResponseStatus,
             sea_orm::sea_query::Expr::value(i32::from(status)),
         )
         .col_expr(
-            idempotency_key::Column::ResponseBody,
-            sea_orm::sea_query::Expr::value(body),
+            idempotency_key::Column::ResponseSealed,
+            sea_orm::sea_query::Expr::value(sealed),
         )
         .filter(idempotency_key::Column::Scope.eq(scope))
         .filter(idempotency_key::Column::Key.eq(key))
-        .exec(conn)
+        .exec(&ctx.db)
         .await
         .context("keeping an idempotent answer")?;
     Ok(())
 }
 
 /// Gives a claimed key back (the request failed on our side; a retry may do the work).
-pub async fn release<C: ConnectionTrait>(conn: &C, tenant: &TenantId, scope: &str, key: &str) -> Result<()> {
+pub async fn release<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    scope: &str,
+    key: &str,
+) -> Result<()> {
     idempotency_key::Entity::delete_for_tenant(tenant)
         .filter(idempotency_key::Column::Scope.eq(scope))
         .filter(idempotency_key::Column::Key.eq(key))

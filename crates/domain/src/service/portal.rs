@@ -1,18 +1,13 @@
 //! Customer-portal access: a short-lived token for one application, and the link that
 //! opens the portal with it.
 
-use chrono::{Duration, Utc};
+use chrono::Utc;
 
 use super::{
     application::{self, NewApplication},
     audit::{self, Actor, Target},
 };
-use crate::{Context, Error, Result, id::TenantId};
-
-/// How long a portal link works unless the caller asks otherwise.
-pub const DEFAULT_TTL: Duration = Duration::hours(1);
-/// The longest a portal link may work.
-pub const MAX_TTL: Duration = Duration::days(7);
+use crate::{Context, Error, Result, id::TenantId, values::PortalExpiry};
 
 #[derive(Clone)]
 pub struct PortalAccess {
@@ -33,14 +28,11 @@ pub async fn issue(
     tenant: &TenantId,
     app_id_or_uid: &str,
     inline_app: Option<NewApplication>,
-    ttl: Option<Duration>,
+    ttl: Option<PortalExpiry>,
     read_only: bool,
     actor: &Actor,
 ) -> Result<PortalAccess> {
-    let ttl = ttl.unwrap_or(DEFAULT_TTL);
-    if ttl < Duration::minutes(1) || ttl > MAX_TTL {
-        return Err(Error::invalid("expiry", "must be between 60 and 604800 seconds"));
-    }
+    let ttl = ttl.unwrap_or_default().duration();
     let app = match (
         application::find(&ctx.db, tenant, app_id_or_uid).await,
         inline_app,

@@ -1,5 +1,6 @@
 //! Main key rotation: re-sealing every endpoint secret (signing keys, and the sealed
-//! credentials of endpoints' access settings) under the current main key.
+//! credentials of endpoints' access settings) and every kept idempotent answer under the
+//! current main key.
 //!
 //! While a rotation runs, every process is configured with the new key as
 //! `HERALD_MAIN_KEY` and the old one as a fallback, so secrets sealed under either open
@@ -16,14 +17,15 @@
 use std::collections::BTreeMap;
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::Expr,
 };
 
 use crate::{
     Context, DbContext, Error, Result,
     crypto::Keyring,
-    entity::{endpoint, endpoint_secret},
-    id::{EndpointId, EndpointSecretId},
+    entity::{endpoint, endpoint_secret, idempotency_key},
+    id::{EndpointId, EndpointSecretId, TenantId},
 };
 
 /// Rows read and re-sealed per transaction, unless the caller says otherwise.
@@ -98,6 +100,59 @@ async fn credential_batch<C: ConnectionTrait>(
         .context("reading endpoint credentials")
 }
 
+/// A kept idempotent answer: its row's key (tenant, scope, key) and the sealed body.
+type Answer = (TenantId, String, String, Vec<u8>);
+
+/// Up to `size` sealed idempotent answers after the row `after`, in key order.
+async fn answer_batch<C: ConnectionTrait>(
+    conn: &C,
+    after: Option<&Answer>,
+    size: u64,
+) -> Result<Vec<Answer>> {
+    use idempotency_key::Column as C;
+    #[expect(clippy::disallowed_methods, reason = "a key rotation covers every tenant")]
+    let mut query = idempotency_key::Entity::find()
+        .select_only()
+        .columns([C::TenantId, C::Scope, C::Key, C::ResponseSealed])
+        .filter(C::ResponseSealed.is_not_null())
+        .order_by_asc(C::TenantId)
+        .order_by_asc(C::Scope)
+        .order_by_asc(C::Key);
+    if let Some((tenant, scope, key, _)) = after {
+        query = query.filter(
+            Condition::any()
+                .add(C::TenantId.gt(tenant.clone()))
+                .add(
+                    Condition::all()
+                        .add(C::TenantId.eq(tenant.clone()))
+                        .add(C::Scope.gt(scope.as_str())),
+                )
+                .add(
+                    Condition::all()
+                        .add(C::TenantId.eq(tenant.clone()))
+                        .add(C::Scope.eq(scope.as_str()))
+                        .add(C::Key.gt(key.as_str())),
+                ),
+        );
+    }
+    query
+        .limit(size)
+        .into_tuple()
+        .all(conn)
+        .await
+        .context("reading kept idempotent answers")
+}
+
+fn open_answer(keyring: &Keyring, (tenant, scope, key, sealed): &Answer) -> Result<Vec<u8>> {
+    keyring
+        .open(sealed, &idempotency_key::associated_data(tenant, scope, key))
+        .map_err(|e| {
+            Error::rejected(format!(
+                "a kept idempotent answer of tenant {tenant} does not open: {e}"
+            ))
+        })
+}
+
 fn open_credentials(keyring: &Keyring, endpoint: &EndpointId, sealed: &[u8]) -> Result<Vec<u8>> {
     keyring
         .open(sealed, endpoint.as_str().as_bytes())
@@ -146,6 +201,19 @@ pub async fn census(ctx: &Context) -> Result<Census> {
         }
         match rows.last() {
             Some((last, _)) if rows.len() as u64 == BATCH => after = Some(last.clone()),
+            _ => break,
+        }
+    }
+    let mut after = None;
+    loop {
+        let rows = answer_batch(&ctx.db, after.as_ref(), BATCH).await?;
+        for answer in &rows {
+            open_answer(&ctx.keyring, answer)?;
+            let key = Keyring::sealed_by(&answer.3).unwrap_or_default();
+            *census.by_key.entry(key).or_default() += 1;
+        }
+        match rows.last() {
+            Some(last) if rows.len() as u64 == BATCH => after = Some(last.clone()),
             _ => return Ok(census),
         }
     }
@@ -212,6 +280,38 @@ pub async fn reseal(ctx: &Context, batch_size: u64) -> Result<Resealed> {
         txn.commit().await.context("committing a re-seal batch")?;
         match rows.last() {
             Some((last, _)) if rows.len() as u64 == batch_size => after = Some(last.clone()),
+            _ => break,
+        }
+    }
+    let mut after = None;
+    loop {
+        let txn = crate::db::begin_write(ctx).await?;
+        let rows = answer_batch(&txn, after.as_ref(), batch_size).await?;
+        for answer in &rows {
+            let (tenant, scope, key, sealed) = answer;
+            if ctx.keyring.sealed_by_current(sealed) {
+                done.unchanged += 1;
+                continue;
+            }
+            let plain = open_answer(&ctx.keyring, answer)?;
+            let resealed = ctx
+                .keyring
+                .seal(&plain, &idempotency_key::associated_data(tenant, scope, key))?;
+            #[expect(clippy::disallowed_methods, reason = "a key rotation covers every tenant")]
+            let updated = idempotency_key::Entity::update_many()
+                .col_expr(idempotency_key::Column::ResponseSealed, Expr::value(resealed))
+                .filter(idempotency_key::Column::TenantId.eq(tenant.clone()))
+                .filter(idempotency_key::Column::Scope.eq(scope.as_str()))
+                .filter(idempotency_key::Column::Key.eq(key.as_str()))
+                .filter(idempotency_key::Column::ResponseSealed.eq(sealed.clone()))
+                .exec(&txn)
+                .await
+                .context("re-sealing a kept idempotent answer")?;
+            done.resealed += updated.rows_affected;
+        }
+        txn.commit().await.context("committing a re-seal batch")?;
+        match rows.last() {
+            Some(last) if rows.len() as u64 == batch_size => after = Some(last.clone()),
             _ => return Ok(done),
         }
     }

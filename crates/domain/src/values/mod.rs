@@ -5,6 +5,7 @@ mod channel;
 mod email;
 mod endpoint_url;
 mod event_type_name;
+mod period;
 mod role;
 mod uid;
 
@@ -13,6 +14,7 @@ pub use channel::{Channel, Channels};
 pub use email::Email;
 pub use endpoint_url::EndpointUrl;
 pub use event_type_name::EventTypeName;
+pub use period::{GracePeriod, PortalExpiry, TokenLifetime};
 pub use role::Role;
 pub use uid::Uid;
 

@@ -3,8 +3,6 @@
 //! never shown, kept when left blank), bad values refused beside their field, and a
 //! stopped line shown and released.
 
-use std::collections::BTreeMap;
-
 use domain::{
     entity::endpoint::{self, OnFailure},
     service::{self, audit::Actor},
@@ -14,87 +12,10 @@ use sea_orm::{ConnectionTrait, EntityTrait, Statement};
 use serde_json::json;
 use tests::TestApp;
 
-const PASSWORD: &str = "correct horse battery";
+use crate::dashboard::{Browser, PASSWORD};
+
 /// The gateway password set through the form; it must never come back.
 const GATEWAY_PASSWORD: &str = "s3cret-gateway-pw";
-
-/// What a page answered.
-struct Answer {
-    status: u16,
-    location: String,
-    body: String,
-}
-
-impl Answer {
-    /// The CSRF token of the first form on the page.
-    fn csrf(&self) -> String {
-        let marker = r#"name="csrf" value=""#;
-        let start = self.body.find(marker).expect("the page has a form") + marker.len();
-        self.body[start..start + 64].to_owned()
-    }
-}
-
-/// A cookie-keeping client that does not follow redirects.
-struct Browser<'a> {
-    app: &'a TestApp,
-    cookies: BTreeMap<String, String>,
-}
-
-impl<'a> Browser<'a> {
-    fn new(app: &'a TestApp) -> Self {
-        Self {
-            app,
-            cookies: BTreeMap::new(),
-        }
-    }
-
-    async fn send(&mut self, req: reqwest::RequestBuilder) -> Answer {
-        let cookie = self
-            .cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ");
-        let res = req.header("cookie", cookie).send().await.unwrap();
-        for set in res.headers().get_all("set-cookie") {
-            let set = set.to_str().unwrap();
-            let (pair, attributes) = set.split_once(';').unwrap_or((set, ""));
-            let (name, value) = pair.split_once('=').unwrap();
-            if attributes.contains("Max-Age=0") {
-                self.cookies.remove(name);
-            } else {
-                self.cookies.insert(name.to_owned(), value.to_owned());
-            }
-        }
-        Answer {
-            status: res.status().as_u16(),
-            location: res
-                .headers()
-                .get("location")
-                .map(|l| l.to_str().unwrap().to_owned())
-                .unwrap_or_default(),
-            body: res.text().await.unwrap(),
-        }
-    }
-
-    async fn get(&mut self, path: &str) -> Answer {
-        let req = self.app.http.get(self.app.url(path));
-        self.send(req).await
-    }
-
-    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Answer {
-        let body = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(fields)
-            .finish();
-        let req = self
-            .app
-            .http
-            .post(self.app.url(path))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body);
-        self.send(req).await
-    }
-}
 
 /// A tenant with an application `acme`; an admin signed in to the dashboard.
 struct World<'a> {

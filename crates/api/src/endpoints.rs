@@ -134,6 +134,24 @@ pub(crate) enum ClientAuthIn {
     Body,
 }
 
+impl From<ClientAuthIn> for ClientAuth {
+    fn from(value: ClientAuthIn) -> Self {
+        match value {
+            ClientAuthIn::Basic => Self::Basic,
+            ClientAuthIn::Body => Self::Body,
+        }
+    }
+}
+
+impl From<ClientAuth> for ClientAuthIn {
+    fn from(value: ClientAuth) -> Self {
+        match value {
+            ClientAuth::Basic => Self::Basic,
+            ClientAuth::Body => Self::Body,
+        }
+    }
+}
+
 #[derive(Clone, Deserialize, ToSchema)]
 #[serde(tag = "type")]
 pub(crate) enum AuthIn {
@@ -189,10 +207,7 @@ impl From<AuthIn> for AuthInput {
                 scopes,
                 audience,
                 params,
-                client_auth: match client_auth {
-                    ClientAuthIn::Basic => ClientAuth::Basic,
-                    ClientAuthIn::Body => ClientAuth::Body,
-                },
+                client_auth: client_auth.into(),
             },
         }
     }
@@ -457,10 +472,7 @@ impl From<Auth> for AuthOut {
                 scopes,
                 audience,
                 params,
-                client_auth: match client_auth {
-                    ClientAuth::Basic => ClientAuthIn::Basic,
-                    ClientAuth::Body => ClientAuthIn::Body,
-                },
+                client_auth: client_auth.into(),
             },
         }
     }

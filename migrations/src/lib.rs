@@ -10,6 +10,7 @@ mod m20261123_000003_session;
 mod m20261130_000004_delivery_queue;
 mod m20261130_000005_delivery_options;
 mod m20261130_000006_sealed_idempotency;
+mod m20261130_000007_user_email_per_tenant;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000004_delivery_queue::Migration),
             Box::new(m20261130_000005_delivery_options::Migration),
             Box::new(m20261130_000006_sealed_idempotency::Migration),
+            Box::new(m20261130_000007_user_email_per_tenant::Migration),
         ]
     }
 }

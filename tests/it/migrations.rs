@@ -51,3 +51,80 @@ async fn migrations_build_every_table_and_run_twice_harmlessly() {
         assert_eq!(n, 0, "{table} starts empty");
     }
 }
+
+#[tokio::test]
+async fn accounts_and_their_sessions_survive_emails_becoming_unique_per_tenant() {
+    use domain::{
+        service,
+        service::audit::Actor,
+        values::{Email, Role},
+    };
+    init();
+    let db = TestDb::new().await;
+    let settings = settings_for(&db);
+    let conn = startup::connect(&settings).await.unwrap();
+    // The schema before migration 7, with a signed-in user.
+    Migrator::up(&conn, Some(6)).await.unwrap();
+    let a = service::tenant::create(&conn, "A").await.unwrap();
+    let b = service::tenant::create(&conn, "B").await.unwrap();
+    let email = Email::parse("person@a.test").unwrap();
+    let person = service::user::create(
+        &conn,
+        &a.id,
+        &email,
+        Role::Admin,
+        "a long password".into(),
+        &Actor::Cli,
+    )
+    .await
+    .unwrap();
+    let (token, _) = service::session::start_for_user(&conn, &person).await.unwrap();
+
+    Migrator::up(&conn, None).await.unwrap();
+    let live = service::session::find(&conn, &token, chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(
+        live.and_then(|l| l.user().map(|u| u.id.clone())),
+        Some(person.id.clone()),
+        "still signed in"
+    );
+    // Now the same email may have an account in B, but not a second one in A.
+    let twin = |tenant| {
+        service::user::create(
+            &conn,
+            tenant,
+            &email,
+            Role::Viewer,
+            "another password".into(),
+            &Actor::Cli,
+        )
+    };
+    twin(&b.id).await.unwrap();
+    let again = twin(&a.id).await.unwrap_err().to_string();
+    assert!(again.contains("already exists in this tenant"), "{again}");
+
+    // Back down is refused while an email has two accounts, and works once it has one.
+    let since_6 = Some(u32::try_from(Migrator::migrations().len() - 6).unwrap());
+    assert!(Migrator::down(&conn, since_6).await.is_err());
+    // (The later migrations may have gone down before migration 7 refused.)
+    Migrator::up(&conn, None).await.unwrap();
+    let twin_in_b = service::user::list(&conn, &b.id).await.unwrap().remove(0);
+    service::user::remove(&conn, &b.id, &twin_in_b.id, &Actor::Cli)
+        .await
+        .unwrap();
+    Migrator::down(&conn, since_6).await.unwrap();
+    assert!(
+        service::session::find(&conn, &token, chrono::Utc::now())
+            .await
+            .unwrap()
+            .is_some()
+    );
+    Migrator::up(&conn, None).await.unwrap();
+    assert!(
+        service::session::find(&conn, &token, chrono::Utc::now())
+            .await
+            .unwrap()
+            .is_some()
+    );
+}

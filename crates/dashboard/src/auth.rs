@@ -47,6 +47,14 @@ struct LoginPage {
     csrf: String,
     email: String,
     error: Option<String>,
+    /// When the password opened accounts in several tenants: one to choose.
+    choices: Vec<Choice>,
+}
+
+/// An account a person may sign in to: its tenant's name and a ticket that signs it in.
+struct Choice {
+    tenant: String,
+    ticket: String,
 }
 
 fn render(page: &LoginPage, status: StatusCode, req: &HttpRequest) -> Result<HttpResponse, PageError> {
@@ -71,6 +79,7 @@ pub(crate) async fn login_page(req: HttpRequest) -> Result<HttpResponse, PageErr
         csrf: service::session::random_token()?,
         email: String::new(),
         error: None,
+        choices: Vec::new(),
     };
     render(&page, StatusCode::OK, &req)
 }
@@ -96,6 +105,7 @@ pub(crate) async fn login(
             csrf: service::session::random_token()?,
             email: form.email.clone(),
             error: Some(error.to_owned()),
+            choices: Vec::new(),
         };
         render(&page, status, &req)
     };
@@ -119,17 +129,85 @@ pub(crate) async fn login(
         );
     }
     let ctx = session::context(&req)?;
-    let user = match service::session::authenticate(&ctx.db, &form.email, &form.password).await {
-        Ok(user) => user,
+    let mut accounts = match service::session::authenticate(&ctx.db, &form.email, &form.password).await {
+        Ok(accounts) => accounts,
         Err(domain::Error::Unauthenticated(_)) => {
             return again("Wrong email or password.", StatusCode::UNAUTHORIZED);
         }
         Err(e) => return Err(e.into()),
     };
-    let (token, _) = service::session::start_for_user(&ctx.db, &user).await?;
+    if accounts.len() == 1
+        && let Some(user) = accounts.pop()
+    {
+        return signed_in(&req, &ctx, &user).await;
+    }
+    // The same password opens accounts in several tenants: the person picks one.
+    let csrf = service::session::random_token()?;
+    let mut choices = Vec::with_capacity(accounts.len());
+    for account in &accounts {
+        let tenant = service::tenant::get(&ctx.db, &account.tenant_id).await?;
+        choices.push(Choice {
+            tenant: tenant.name,
+            ticket: service::session::choice_ticket(&ctx, account, &csrf)?,
+        });
+    }
+    choices.sort_by(|a, b| a.tenant.cmp(&b.tenant));
+    let page = LoginPage {
+        csrf,
+        email: form.email.clone(),
+        error: None,
+        choices,
+    };
+    render(&page, StatusCode::OK, &req)
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ChoiceForm {
+    #[serde(default)]
+    ticket: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Signs in to the account chosen on the sign-in page's list.
+pub(crate) async fn choose(req: HttpRequest, form: web::Form<ChoiceForm>) -> Result<HttpResponse, PageError> {
+    let again = |error: &str, status: StatusCode| -> Result<HttpResponse, PageError> {
+        let page = LoginPage {
+            csrf: service::session::random_token()?,
+            email: String::new(),
+            error: Some(error.to_owned()),
+            choices: Vec::new(),
+        };
+        render(&page, status, &req)
+    };
+    let expected = req.cookie(LOGIN_COOKIE).map(|c| c.value().to_owned());
+    if expected.as_deref() != Some(form.csrf.as_str()) || form.csrf.is_empty() {
+        return again(
+            "The sign-in form was stale. Please try again.",
+            StatusCode::FORBIDDEN,
+        );
+    }
+    let ctx = session::context(&req)?;
+    match service::session::redeem_choice(&ctx, &form.ticket, &form.csrf).await {
+        Ok(user) => signed_in(&req, &ctx, &user).await,
+        Err(domain::Error::Unauthenticated(_)) => again(
+            "That choice is no longer valid. Please sign in again.",
+            StatusCode::UNAUTHORIZED,
+        ),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Starts `user`'s session and sends them to the dashboard.
+async fn signed_in(
+    req: &HttpRequest,
+    ctx: &domain::Context,
+    user: &domain::entity::user::Model,
+) -> Result<HttpResponse, PageError> {
+    let (token, _) = service::session::start_for_user(&ctx.db, user).await?;
     let mut answer = see_other("/ui");
     answer
-        .add_cookie(&session::cookie(&req, &ctx, USER_COOKIE, token, "/"))
+        .add_cookie(&session::cookie(req, ctx, USER_COOKIE, token, "/"))
         .map_err(|_| PageError::internal("setting the session cookie"))?;
     answer
         .add_cookie(&session::removal(LOGIN_COOKIE, "/ui/login"))

@@ -52,6 +52,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/static/{file}", web::get().to(asset))
         .route("/ui/login", web::get().to(auth::login_page))
         .route("/ui/login", web::post().to(auth::login))
+        .route("/ui/login/choose", web::post().to(auth::choose))
         .route("/ui/logout", web::post().to(auth::logout))
         .route("/ui", web::get().to(pages::overview))
         .route("/ui/apps", web::get().to(pages::apps))

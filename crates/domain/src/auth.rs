@@ -6,7 +6,10 @@ use std::fmt;
 
 use argon2::{
     Argon2,
-    password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash},
+    password_hash::{
+        CustomizedPasswordHasher, PasswordHasher,
+        phc::{self, PasswordHash},
+    },
 };
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -25,7 +28,12 @@ const PORTAL_AUDIENCE: &str = "portal";
 /// Passwords shorter than this are refused.
 pub const MIN_PASSWORD_LEN: usize = 8;
 
-pub fn hash_password(password: &str) -> Result<String, Error> {
+/// A new PHC string for `password`. `sibling` is the stored hash of another account with
+/// the same email (in another tenant, or this account before a password change): the new
+/// hash takes its salt, so every account of one email shares one salt and a sign-in checks
+/// all of them with one hash (see [`matching_passwords`]). Without a sibling the salt is
+/// random.
+pub fn hash_password(password: &str, sibling: Option<&str>) -> Result<String, Error> {
     if password.chars().count() < MIN_PASSWORD_LEN {
         return Err(Error::invalid(
             "password",
@@ -35,34 +43,86 @@ pub fn hash_password(password: &str) -> Result<String, Error> {
     if password.len() > 1024 {
         return Err(Error::invalid("password", "must be at most 1024 bytes"));
     }
-    Argon2::default()
-        .hash_password(password.as_bytes())
+    let salt = sibling
+        .and_then(|stored| PasswordHash::new(stored).ok())
+        .and_then(|hash| hash.salt);
+    let hashed = match salt {
+        Some(salt) => Argon2::default().hash_password_with_salt(password.as_bytes(), salt.as_ref()),
+        None => Argon2::default().hash_password(password.as_bytes()),
+    };
+    hashed
         .map(|hash| hash.to_string())
         .map_err(|e| Error::internal("hashing a password", e))
 }
 
 /// Checks `password` against a stored PHC string; any malformed hash is a mismatch.
 pub fn verify_password(stored_hash: &str, password: &str) -> bool {
-    PasswordHash::new(stored_hash)
-        .map(|hash| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &hash)
-                .is_ok()
+    matching_passwords(&[stored_hash], password) == [true]
+}
+
+/// Which of `stored` (PHC strings) `password` matches, in order. Hashes with the same salt
+/// and parameters are checked with one computation, and an empty list (an unknown email)
+/// still costs one, so the time a sign-in takes does not tell how many accounts its email
+/// has. A malformed hash matches nothing.
+pub fn matching_passwords(stored: &[&str], password: &str) -> Vec<bool> {
+    // (salt, algorithm, version, parameters) → the output `password` gives under them.
+    let mut computed: Vec<(String, Option<phc::Output>)> = Vec::new();
+    let matches = stored
+        .iter()
+        .map(|stored| {
+            let Ok(hash) = PasswordHash::new(stored) else {
+                return false;
+            };
+            let (Some(salt), Some(expected)) = (hash.salt, hash.hash) else {
+                return false;
+            };
+            let key = format!("{salt}${}${:?}${}", hash.algorithm, hash.version, hash.params);
+            let output = match computed.iter().find(|(k, _)| *k == key) {
+                Some((_, output)) => *output,
+                None => {
+                    let output = argon2::Params::try_from(&hash).ok().and_then(|params| {
+                        Argon2::default()
+                            .hash_password_customized(
+                                password.as_bytes(),
+                                salt.as_ref(),
+                                Some(hash.algorithm.as_str()),
+                                hash.version,
+                                params,
+                            )
+                            .ok()
+                            .and_then(|computed| computed.hash)
+                    });
+                    computed.push((key, output));
+                    output
+                }
+            };
+            // `Output` compares in constant time.
+            output == Some(expected)
         })
-        .unwrap_or(false)
+        .collect();
+    if computed.is_empty() {
+        burn_password_check(password);
+    }
+    matches
 }
 
 /// Runs a hash of the same cost as a real check, so that a sign-in for an unknown email
 /// takes as long as one with a wrong password.
-pub fn burn_password_check(password: &str) {
-    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let hash = DUMMY.get_or_init(|| {
-        Argon2::default()
-            .hash_password(b"herald-timing-equaliser")
-            .map(|h| h.to_string())
-            .unwrap_or_default()
+fn burn_password_check(password: &str) {
+    static DUMMY: std::sync::OnceLock<Option<(phc::Salt, argon2::Params)>> = std::sync::OnceLock::new();
+    let dummy = DUMMY.get_or_init(|| {
+        let hash = Argon2::default().hash_password(b"herald-timing-equaliser").ok()?;
+        Some((hash.salt?, argon2::Params::try_from(&hash).ok()?))
     });
-    let _ = verify_password(hash, password);
+    if let Some((salt, params)) = dummy {
+        let _ = Argon2::default().hash_password_customized(
+            password.as_bytes(),
+            salt.as_ref(),
+            None,
+            None,
+            params.clone(),
+        );
+    }
 }
 
 /// Claims of an API token.
@@ -249,12 +309,36 @@ mod tests {
 
     #[test]
     fn passwords_hash_and_verify() {
-        let hash = hash_password("correct horse").unwrap();
+        let hash = hash_password("correct horse", None).unwrap();
         assert!(hash.starts_with("$argon2id$"));
         assert!(verify_password(&hash, "correct horse"));
         assert!(!verify_password(&hash, "wrong horse"));
         assert!(!verify_password("not a hash", "correct horse"));
-        assert!(hash_password("short").is_err());
+        assert!(hash_password("short", None).is_err());
+    }
+
+    #[test]
+    fn accounts_of_one_email_share_a_salt_and_are_checked_together() {
+        let salt = |phc: &str| phc.split('$').nth(4).map(str::to_owned);
+        let first = hash_password("first password", None).unwrap();
+        let other = hash_password("first password", None).unwrap();
+        assert_ne!(salt(&first), salt(&other), "a new email gets a random salt");
+        let second = hash_password("second password", Some(&first)).unwrap();
+        assert_eq!(salt(&first), salt(&second));
+        let same = hash_password("first password", Some("not a hash")).unwrap();
+        assert_ne!(salt(&first), salt(&same), "a malformed sibling is no salt");
+
+        let stored = [first.as_str(), "not a hash", second.as_str(), other.as_str()];
+        assert_eq!(
+            matching_passwords(&stored, "first password"),
+            [true, false, false, true]
+        );
+        assert_eq!(
+            matching_passwords(&stored, "second password"),
+            [false, false, true, false]
+        );
+        assert_eq!(matching_passwords(&stored, "neither"), [false; 4]);
+        assert!(matching_passwords(&[], "anything").is_empty());
     }
 
     #[test]

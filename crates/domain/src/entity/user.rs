@@ -13,10 +13,11 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: UserId,
     pub tenant_id: TenantId,
-    /// Lower-cased; unique across tenants, since it is the login name.
-    #[sea_orm(unique)]
+    /// Lower-cased; unique within the tenant. The same person may have an account in
+    /// several tenants, each with its own password and role.
     pub email: String,
-    /// argon2id PHC string.
+    /// argon2id PHC string; every account of one email shares its salt (see
+    /// `auth::hash_password`), so a sign-in costs one hash whatever their number.
     pub password_hash: String,
     pub role: Role,
     pub created_at: DateTimeUtc,

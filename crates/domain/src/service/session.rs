@@ -9,8 +9,10 @@
 //! Sessions are found by their token alone, before the tenant is known, hence the
 //! unscoped queries below.
 
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::audit::{self, Actor, Target};
@@ -105,35 +107,104 @@ fn key_of(token: &str) -> String {
     hex(&Sha256::digest(token.as_bytes()))
 }
 
-/// The user `email` names if `password` is theirs. Unknown emails cost as much time as
-/// wrong passwords and fail with the same error, so the answer tells nothing about which
-/// accounts exist.
-pub async fn authenticate<C: ConnectionTrait>(conn: &C, email: &str, password: &str) -> Result<user::Model> {
-    let wrong = || Error::unauthenticated("wrong email or password");
-    let found = match Email::parse(email) {
+/// The accounts `email` names whose password is `password`: one usually, several when the
+/// person has an account in several tenants with the same password (the caller lets them
+/// choose), none when the email is unknown or the password wrong. Every account of an email
+/// shares one salt, so the check is one hash whether the email has no account, one or
+/// many: the time it takes tells nothing about which accounts exist.
+pub async fn authenticate<C: ConnectionTrait>(
+    conn: &C,
+    email: &str,
+    password: &str,
+) -> Result<Vec<user::Model>> {
+    let accounts = match Email::parse(email) {
         #[expect(
             clippy::disallowed_methods,
             reason = "sign-in finds the user before the tenant"
         )]
         Ok(email) => user::Entity::find()
             .filter(user::Column::Email.eq(email.as_str()))
-            .one(conn)
+            .order_by_asc(user::Column::Id)
+            .all(conn)
             .await
             .context("finding a user")?,
-        Err(_) => None,
+        Err(_) => Vec::new(),
     };
     let password = password.to_owned();
-    let Some(user) = found else {
-        super::blocking(move || {
-            crate::auth::burn_password_check(&password);
-            Ok(())
-        })
-        .await?;
-        return Err(wrong());
+    let hashes: Vec<String> = accounts.iter().map(|a| a.password_hash.clone()).collect();
+    let matches = super::blocking(move || {
+        let hashes: Vec<&str> = hashes.iter().map(String::as_str).collect();
+        Ok(crate::auth::matching_passwords(&hashes, &password))
+    })
+    .await?;
+    let matched: Vec<user::Model> = accounts
+        .into_iter()
+        .zip(matches)
+        .filter_map(|(account, matched)| matched.then_some(account))
+        .collect();
+    if matched.is_empty() {
+        return Err(Error::unauthenticated("wrong email or password"));
+    }
+    Ok(matched)
+}
+
+/// How long the choice offered to a person whose password opens several accounts stays good.
+const CHOICE_LIFETIME: Duration = Duration::minutes(5);
+/// Associated data of a sealed choice, so no other sealed value passes for one.
+const CHOICE_PURPOSE: &[u8] = b"herald/sign-in-choice";
+
+#[derive(Serialize, Deserialize)]
+struct Choice {
+    /// The account.
+    user: crate::id::UserId,
+    /// The sign-in form's token the choice was offered with.
+    csrf: String,
+    /// When it stops being good (Unix seconds).
+    expires: i64,
+    /// A digest of the account's password hash: a password changed since makes it void.
+    password: String,
+}
+
+/// A ticket that signs `account` in without its password being typed again: the sign-in
+/// page offers one per account when a password opens accounts in several tenants. Sealed
+/// under the main key, bound to the sign-in form's token `csrf`, good for five minutes.
+pub fn choice_ticket(ctx: &Context, account: &user::Model, csrf: &str) -> Result<String> {
+    let choice = Choice {
+        user: account.id.clone(),
+        csrf: csrf.to_owned(),
+        expires: (Utc::now() + CHOICE_LIFETIME).timestamp(),
+        password: key_of(&account.password_hash),
     };
-    let hash = user.password_hash.clone();
-    let ok = super::blocking(move || Ok(crate::auth::verify_password(&hash, &password))).await?;
-    if ok { Ok(user) } else { Err(wrong()) }
+    let plain = serde_json::to_vec(&choice).map_err(|e| Error::internal("writing a sign-in choice", e))?;
+    Ok(URL_SAFE_NO_PAD.encode(ctx.keyring.seal(&plain, CHOICE_PURPOSE)?))
+}
+
+/// The account a [`choice_ticket`] names, when the ticket is sound, fresh, was offered with
+/// the form token `csrf`, and its account still exists with the same password.
+pub async fn redeem_choice(ctx: &Context, ticket: &str, csrf: &str) -> Result<user::Model> {
+    let stale = || Error::unauthenticated("this choice is no longer valid; sign in again");
+    let choice: Choice = URL_SAFE_NO_PAD
+        .decode(ticket)
+        .ok()
+        .and_then(|sealed| ctx.keyring.open(&sealed, CHOICE_PURPOSE).ok())
+        .and_then(|plain| serde_json::from_slice(&plain).ok())
+        .ok_or_else(stale)?;
+    if !crypto::same(choice.csrf.as_bytes(), csrf.as_bytes()) || choice.expires < Utc::now().timestamp() {
+        return Err(stale());
+    }
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the ticket, sealed by this server, names the account"
+    )]
+    let account = user::Entity::find_by_id(choice.user)
+        .one(&ctx.db)
+        .await
+        .context("finding a chosen account")?
+        .ok_or_else(stale)?;
+    if key_of(&account.password_hash) != choice.password {
+        return Err(stale());
+    }
+    Ok(account)
 }
 
 async fn insert<C: ConnectionTrait>(

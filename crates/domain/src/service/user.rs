@@ -2,7 +2,8 @@
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, ModelTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, ModelTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, Set,
 };
 
 use super::audit::{self, Actor, Target};
@@ -23,7 +24,10 @@ pub async fn create<C: ConnectionTrait>(
     actor: &Actor,
 ) -> Result<user::Model> {
     super::tenant::get(conn, tenant).await?;
-    let hash = super::blocking(move || crate::auth::hash_password(&password)).await?;
+    // The same lookup and the same work whether or not the email has an account elsewhere,
+    // and nothing in the answer depends on it.
+    let sibling = sibling_hash(conn, email).await?;
+    let hash = super::blocking(move || crate::auth::hash_password(&password, sibling.as_deref())).await?;
     let now = Utc::now();
     let user = user::ActiveModel {
         id: Set(UserId::new()),
@@ -38,7 +42,7 @@ pub async fn create<C: ConnectionTrait>(
     .insert(conn)
     .await
     .conflict_means(
-        format!("a user with email {email} already exists"),
+        format!("a user with email {email} already exists in this tenant"),
         "creating a user",
     )?;
     let details = serde_json::json!({ "email": email.as_str(), "role": role.as_str() });
@@ -52,6 +56,22 @@ pub async fn create<C: ConnectionTrait>(
     )
     .await?;
     Ok(user)
+}
+
+/// The stored hash of an account with this email in any tenant, whose salt a new account
+/// of the same email shares (see `auth::hash_password`).
+async fn sibling_hash<C: ConnectionTrait>(conn: &C, email: &Email) -> Result<Option<String>> {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "accounts of one email share a salt across tenants; the hash never leaves this module"
+    )]
+    let sibling = user::Entity::find()
+        .filter(user::Column::Email.eq(email.as_str()))
+        .order_by_asc(user::Column::Id)
+        .one(conn)
+        .await
+        .context("finding an account's salt")?;
+    Ok(sibling.map(|account| account.password_hash))
 }
 
 /// The tenant's users, by email.
@@ -156,7 +176,8 @@ pub async fn change_password<C: ConnectionTrait>(
     if !known {
         return Err(Error::invalid("current_password", "is not your current password"));
     }
-    let hash = super::blocking(move || crate::auth::hash_password(&new)).await?;
+    let own = user.password_hash.clone();
+    let hash = super::blocking(move || crate::auth::hash_password(&new, Some(&own))).await?;
     let mut active: user::ActiveModel = user.clone().into();
     active.password_hash = Set(hash);
     active.updated_at = Set(Utc::now());

@@ -11,6 +11,9 @@ mod m20261130_000004_delivery_queue;
 mod m20261130_000005_delivery_options;
 mod m20261130_000006_sealed_idempotency;
 mod m20261130_000007_user_email_per_tenant;
+mod m20261130_000008_endpoint_programs;
+mod m20261130_000009_portal_cutoff;
+mod m20261130_000010_event_type_groups;
 
 pub struct Migrator;
 
@@ -25,6 +28,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000005_delivery_options::Migration),
             Box::new(m20261130_000006_sealed_idempotency::Migration),
             Box::new(m20261130_000007_user_email_per_tenant::Migration),
+            Box::new(m20261130_000008_endpoint_programs::Migration),
+            Box::new(m20261130_000009_portal_cutoff::Migration),
+            Box::new(m20261130_000010_event_type_groups::Migration),
         ]
     }
 }

@@ -698,3 +698,197 @@ async fn malformed_requests_never_get_a_500() {
         assert!(status.is_client_error(), "GET {path}: {status} {answer}");
     }
 }
+
+#[tokio::test]
+async fn every_path_answers_with_or_without_a_trailing_slash() {
+    let app = TestApp::spawn().await;
+    let c = client(&app, "T").await;
+    let (s, created) = c
+        .send(
+            post(),
+            "/api/v1/app/",
+            Some(json!({"name": "Slash", "uid": "slash"})),
+        )
+        .await;
+    assert_eq!(s, 201, "{created}");
+    let (s, list) = c.send(get(), "/api/v1/app/", None).await;
+    assert_eq!(s, 200, "{list}");
+    assert_eq!(list["data"][0]["uid"], "slash");
+    let (s, one) = c.send(get(), "/api/v1/app/slash/", None).await;
+    assert_eq!(s, 200, "{one}");
+    let (s, ep) = c
+        .send(
+            post(),
+            "/api/v1/app/slash/endpoint/",
+            Some(json!({"url": "https://example.com/hook"})),
+        )
+        .await;
+    assert_eq!(s, 201, "{ep}");
+    let (s, health) = c.send(get(), "/api/v1/health/", None).await;
+    assert_eq!(s, 200, "{health}");
+    // The dashboard's pages too.
+    let login = app.http.get(app.url("/ui/login/")).send().await.unwrap();
+    assert_eq!(login.status(), 200);
+}
+
+#[tokio::test]
+async fn a_json_array_is_not_an_object() {
+    let app = TestApp::spawn().await;
+    let c = client(&app, "T").await;
+    for (path, body) in [
+        ("/api/v1/app", r#"["Acme", "acme"]"#),
+        ("/api/v1/event-type", r#" ["made.up", "a description"]"#),
+    ] {
+        let (s, answer) = c.raw(post(), path, Some(body.into()), &[]).await;
+        assert_eq!(s, 422, "{path}: {answer}");
+        assert_eq!(answer["detail"][0]["loc"], json!(["body"]), "{answer}");
+        assert_eq!(answer["detail"][0]["type"], "type_error.dict", "{answer}");
+        let (_, list) = c.send(get(), path, None).await;
+        assert_eq!(list["data"].as_array().unwrap().len(), 0, "{path}: nothing made");
+    }
+}
+
+#[tokio::test]
+async fn logout_revokes_the_calling_token_only() {
+    let app = TestApp::spawn().await;
+    let c = client(&app, "T").await;
+    let other = client(&app, "U").await;
+    let (s, body) = c.send(post(), "/api/v1/auth/logout", None).await;
+    assert_eq!(s, 204, "{body}");
+    let (s, body) = c.send(get(), "/api/v1/app", None).await;
+    assert_eq!(s, 401, "{body}");
+    let (s, _) = c.send(post(), "/api/v1/auth/logout", None).await;
+    assert_eq!(s, 401, "a revoked token cannot log out again");
+    let (s, _) = other.send(get(), "/api/v1/app", None).await;
+    assert_eq!(s, 200, "other tokens keep working");
+}
+
+#[tokio::test]
+async fn expire_all_withdraws_every_portal_link_issued_before_it() {
+    use crate::dashboard::Browser;
+    let app = TestApp::spawn().await;
+    let c = client(&app, "T").await;
+    let stranger = client(&app, "U").await;
+    c.send(
+        post(),
+        "/api/v1/app",
+        Some(json!({"name": "Acme", "uid": "acme"})),
+    )
+    .await;
+    let link = async || {
+        let (s, access) = c
+            .send(post(), "/api/v1/auth/app-portal-access/acme", Some(json!({})))
+            .await;
+        assert_eq!(s, 200, "{access}");
+        let url = access["url"].as_str().unwrap().to_owned();
+        url[url.find("/portal").unwrap()..].to_owned()
+    };
+    let opens = async |path: &str| Browser::new(&app).get(path).await.redirects_to("/portal");
+    let expire = async |body: Value| {
+        c.send(post(), "/api/v1/auth/app/acme/expire-all", Some(body))
+            .await
+    };
+
+    let unused = link().await;
+    let mut customer = Browser::new(&app);
+    assert!(customer.get(&link().await).await.redirects_to("/portal"));
+    assert_eq!(customer.get("/portal").await.status, 200);
+
+    // Out of range, another tenant's application, an unknown one: refused, nothing withdrawn.
+    for bad in [
+        json!({"expiry": -1}),
+        json!({"expiry": 604_801}),
+        json!({"expiry": "soon"}),
+    ] {
+        let (s, body) = expire(bad).await;
+        assert_eq!(s, 422, "{body}");
+    }
+    let (s, _) = stranger
+        .send(post(), "/api/v1/auth/app/acme/expire-all", Some(json!({})))
+        .await;
+    assert_eq!(s, 404);
+    assert!(opens(&unused).await);
+    assert_eq!(customer.get("/portal").await.status, 200);
+
+    // With a grace, the old links and sessions keep working for now.
+    let (s, body) = expire(json!({"expiry": 3600})).await;
+    assert_eq!(s, 204, "{body}");
+    assert!(opens(&unused).await);
+    assert_eq!(customer.get("/portal").await.status, 200);
+
+    // Without one, they stop at once; a link issued afterwards works.
+    let (s, _) = expire(json!({})).await;
+    assert_eq!(s, 204);
+    assert!(!opens(&unused).await);
+    assert_eq!(customer.get("/portal").await.status, 401);
+    let fresh = link().await;
+    assert!(opens(&fresh).await);
+
+    // A later withdrawal's grace does not bring the dead links back, but covers the fresh one.
+    let (s, _) = expire(json!({"expiry": 3600})).await;
+    assert_eq!(s, 204);
+    assert!(!opens(&unused).await);
+    assert!(opens(&fresh).await);
+}
+
+#[tokio::test]
+async fn every_route_the_sdks_call_is_served_or_answers_not_supported() {
+    let app = TestApp::spawn().await;
+    let c = client(&app, "T").await;
+    let routes = include_str!("../sdk/routes.txt");
+    let mut not_supported = 0;
+    for line in routes.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+        let (method, path) = line.split_once(' ').unwrap();
+        let path = path.replace("{}", "x1");
+        let method = Method::from_bytes(method.as_bytes()).unwrap();
+        let body = (method != Method::GET && method != Method::DELETE).then(|| json!({}));
+        let (s, answer) = c.send(method.clone(), &path, body).await;
+        assert_ne!(s, 405, "{method} {path}: {answer}");
+        assert!(
+            !(s == 404
+                && answer["code"] == "not_found"
+                && answer["detail"].as_str().unwrap_or("").contains("no such route")),
+            "{method} {path} is not routed: {answer}"
+        );
+        if s == 501 {
+            assert_eq!(answer["code"], "not_supported", "{method} {path}");
+            let detail = answer["detail"].as_str().unwrap();
+            assert!(detail.starts_with("Herald does not"), "{method} {path}: {detail}");
+            not_supported += 1;
+        }
+    }
+    assert!(not_supported > 0);
+}
+
+#[tokio::test]
+async fn a_method_a_path_does_not_have_answers_405_with_allow() {
+    let app = TestApp::spawn().await;
+    let c = client(&app, "T").await;
+    for (method, path, allow) in [
+        (Method::DELETE, "/api/v1/app", "GET, POST"),
+        (Method::POST, "/api/v1/app/x1/msg/x2", "GET"),
+        (
+            Method::PATCH,
+            "/api/v1/operational-webhook/endpoint/x1",
+            "GET, PUT, DELETE",
+        ),
+    ] {
+        let res = app
+            .http
+            .request(method.clone(), app.url(path))
+            .bearer_auth(&c.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 405, "{method} {path}");
+        assert_eq!(res.headers()["allow"], allow, "{method} {path}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["code"], "method_not_allowed");
+    }
+    // Without a token, the gate answers first.
+    let res = app.http.delete(app.url("/api/v1/app")).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    // A path that does not exist at all is still a 404.
+    let (s, body) = c.send(Method::GET, "/api/v1/nothing-here", None).await;
+    assert_eq!(s, 404, "{body}");
+}

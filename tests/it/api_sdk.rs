@@ -39,6 +39,20 @@ pub(crate) fn status(error: svix::error::Error) -> u16 {
     }
 }
 
+/// The application `acme` most tests start from.
+async fn create_acme(svix: &Svix) {
+    svix.application()
+        .create(
+            ApplicationIn {
+                uid: Some("acme".into()),
+                ..ApplicationIn::new("Acme".into())
+            },
+            None,
+        )
+        .await
+        .unwrap();
+}
+
 fn set(items: &[&str]) -> BTreeSet<String> {
     items.iter().map(|s| s.to_string()).collect()
 }
@@ -190,6 +204,24 @@ async fn applications_through_the_sdk() {
         back.data.iter().map(|a| a.id.clone()).collect::<Vec<_>>(),
         seen[0..2].to_vec()
     );
+    assert!(back.done, "back at the start: done, as Svix says");
+    assert_eq!(
+        back.iterator.as_deref(),
+        Some(seen[1].as_str()),
+        "and the way forward stays"
+    );
+    // One step back from the third page is not the start.
+    let third = svix
+        .application()
+        .list(Some(ApplicationListOptions {
+            limit: Some(1),
+            iterator: Some(format!("-{}", seen[3])),
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
+    assert_eq!(third.data[0].id, seen[2]);
+    assert!(!third.done);
 
     svix.application().delete("beta".into()).await.unwrap();
     assert_eq!(
@@ -708,6 +740,7 @@ async fn messages_attempts_and_portal_through_the_sdk() {
         error_reason: Set(Some("HTTP 503".into())),
         next_attempt_at: Set(None),
         created_at: Set(Utc::now()),
+        request: Set(None),
     }
     .insert(&app.ctx.db)
     .await
@@ -901,4 +934,607 @@ async fn operational_webhook_endpoints_through_the_sdk() {
     ops.delete("alerts".into()).await.unwrap();
     assert_eq!(status(ops.get("alerts".into()).await.unwrap_err()), 404);
     assert_eq!(ops.list(None).await.unwrap().data.len(), 1);
+}
+
+#[tokio::test]
+async fn examples_prechecks_and_tokens_through_the_sdk() {
+    use svix::models::{ApplicationTokenExpireIn, EventExampleIn, MessagePrecheckIn};
+    let app = TestApp::spawn().await;
+    let (tenant, token) = app.tenant("T").await;
+    let svix = sdk(&app, &token);
+    create_acme(&svix).await;
+    let schemas = json!({"1": {"type": "object", "examples": [{"n": 1}, {"n": 2}]}});
+    let typed = EventTypeIn {
+        schemas: Some(schemas),
+        ..EventTypeIn::new("invoice.paid".into(), "An invoice was paid".into())
+    };
+    svix.event_type().create(typed, None).await.unwrap();
+    let built = EventTypeIn {
+        schemas: Some(json!({"1": {"type": "object", "properties": {"id": {"type": "integer"}}}})),
+        ..EventTypeIn::new("user.created".into(), "A user".into())
+    };
+    svix.event_type().create(built, None).await.unwrap();
+    let endpoint = |url: &str, channels: Option<&[&str]>| EndpointIn {
+        channels: channels.map(set),
+        event_types: Some(set(&["invoice.paid"])),
+        ..EndpointIn::new(url.into())
+    };
+    let target = svix
+        .endpoint()
+        .create("acme".into(), endpoint("https://example.com/a", None), None)
+        .await
+        .unwrap();
+    let bystander = svix
+        .endpoint()
+        .create(
+            "acme".into(),
+            endpoint("https://example.com/b", Some(&["eu"])),
+            None,
+        )
+        .await
+        .unwrap();
+
+    // send-example: the chosen example, to this endpoint only, logged like any message.
+    let example = |event_type: &str, index: Option<u64>| EventExampleIn {
+        example_index: index,
+        ..EventExampleIn::new(event_type.into())
+    };
+    let sent = svix
+        .endpoint()
+        .send_example(
+            "acme".into(),
+            target.id.clone(),
+            example("invoice.paid", Some(1)),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(sent.payload, json!({"n": 2}));
+    let dests = svix
+        .message_attempt()
+        .list_attempted_destinations("acme".into(), sent.id.clone(), None)
+        .await
+        .unwrap();
+    let reached: Vec<&str> = dests.data.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(reached, [target.id.as_str()]);
+    // Built from the schema when it gives no example, whatever endpoint subscribes to.
+    let sent = svix
+        .endpoint()
+        .send_example(
+            "acme".into(),
+            bystander.id.clone(),
+            example("user.created", Some(3)),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(sent.payload, json!({"id": 0}));
+    for (event_type, index, expected) in [("invoice.paid", Some(2), 422), ("no.such.type", None, 404)] {
+        let refused = svix
+            .endpoint()
+            .send_example("acme".into(), target.id.clone(), example(event_type, index), None)
+            .await
+            .unwrap_err();
+        assert_eq!(status(refused), expected, "{event_type} {index:?}");
+    }
+    let refused = svix
+        .endpoint()
+        .send_example(
+            "acme".into(),
+            "ep_unknown".into(),
+            example("invoice.paid", None),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(status(refused), 404);
+
+    // precheck: would any endpoint take it now?
+    let precheck = async |event_type: &str, channels: Option<&[&str]>| {
+        svix.message()
+            .precheck(
+                "acme".into(),
+                MessagePrecheckIn {
+                    channels: channels.map(set),
+                    ..MessagePrecheckIn::new(event_type.into())
+                },
+                None,
+            )
+            .await
+            .unwrap()
+            .active
+    };
+    assert!(precheck("invoice.paid", None).await);
+    assert!(!precheck("user.created", None).await, "nobody subscribes to it");
+    svix.endpoint()
+        .delete("acme".into(), target.id.clone())
+        .await
+        .unwrap();
+    assert!(
+        !precheck("invoice.paid", None).await,
+        "only a channel listener is left"
+    );
+    assert!(precheck("invoice.paid", Some(&["eu"])).await);
+
+    // whoami names the tenant; expire-all takes effect; logout revokes the token.
+    let me = svix.authentication().whoami().await.unwrap();
+    assert_eq!(me.env_id.as_deref(), Some(tenant.as_str()));
+    svix.authentication()
+        .expire_all("acme".into(), ApplicationTokenExpireIn::new(), None)
+        .await
+        .unwrap();
+    svix.authentication().logout(None).await.unwrap();
+    assert_eq!(
+        status(svix.application().get("acme".into()).await.unwrap_err()),
+        401
+    );
+}
+
+#[tokio::test]
+async fn event_type_groups_and_feature_flags_through_the_sdk() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.tenant("T").await;
+    let svix = sdk(&app, &token);
+    let created = svix
+        .event_type()
+        .create(
+            EventTypeIn {
+                group_name: Some("billing".into()),
+                feature_flags: Some(set(&["beta", "alpha", "beta"])),
+                ..EventTypeIn::new("invoice.paid".into(), "Paid".into())
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(created.group_name.as_deref(), Some("billing"));
+    assert_eq!(created.feature_flags, Some(set(&["alpha", "beta"])));
+    assert_eq!(created.feature_flag, None, "two flags are no single flag");
+    let got = svix.event_type().get("invoice.paid".into()).await.unwrap();
+    assert_eq!(got.feature_flags, created.feature_flags);
+
+    // PATCH: absent leaves alone, null clears.
+    let patched = svix
+        .event_type()
+        .patch(
+            "invoice.paid".into(),
+            EventTypePatch {
+                feature_flags: js_option::JsOption::Some(set(&["gamma"])),
+                ..EventTypePatch::new()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(patched.feature_flags, Some(set(&["gamma"])));
+    assert_eq!(patched.feature_flag.as_deref(), Some("gamma"));
+    assert_eq!(patched.group_name.as_deref(), Some("billing"));
+    let cleared = svix
+        .event_type()
+        .patch(
+            "invoice.paid".into(),
+            EventTypePatch {
+                feature_flags: js_option::JsOption::Null,
+                group_name: js_option::JsOption::Null,
+                ..EventTypePatch::new()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(cleared.feature_flags, None);
+    assert_eq!(cleared.group_name, None);
+
+    // Older clients send one `featureFlag`; bad names are refused and change nothing.
+    let api = crate::delivery::Api {
+        app: &app,
+        token: token.clone(),
+    };
+    let old = api
+        .post(
+            "/api/v1/event-type",
+            json!({"name": "user.created", "description": "", "featureFlag": "legacy"}),
+        )
+        .await;
+    assert_eq!(old["featureFlags"], json!(["legacy"]));
+    assert_eq!(old["featureFlag"], "legacy");
+    for bad in [
+        json!({"name": "a.b", "description": "", "featureFlags": ["no spaces"]}),
+        json!({"name": "a.b", "description": "", "groupName": "no spaces"}),
+        json!({"name": "a.b", "description": "", "featureFlags": ["x"], "featureFlag": "y"}),
+    ] {
+        let refused = app
+            .http
+            .post(app.url("/api/v1/event-type"))
+            .bearer_auth(&token)
+            .json(&bad)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 422, "{bad}");
+    }
+    assert_eq!(
+        status(svix.event_type().get("a.b".into()).await.unwrap_err()),
+        404,
+        "nothing made"
+    );
+}
+
+#[tokio::test]
+async fn a_catalogue_moves_in_from_openapi_and_between_tenants_through_the_sdk() {
+    use svix::models::{EnvironmentIn, EventTypeImportOpenApiIn};
+    let app = TestApp::spawn().await;
+    let (_, token) = app.tenant("T").await;
+    let svix = sdk(&app, &token);
+    svix.event_type()
+        .create(EventTypeIn::new("old.thing".into(), "Old".into()), None)
+        .await
+        .unwrap();
+    let yaml = "openapi: 3.1.0\n\
+                webhooks:\n  \
+                  invoice.paid:\n    post:\n      summary: An invoice was paid\n      x-svix-group-name: billing\n      \
+                    requestBody:\n        content:\n          application/json:\n            schema:\n              \
+                      $ref: '#/components/schemas/Invoice'\n  \
+                  user.created:\n    post:\n      description: A user\n      deprecated: true\n\
+                components:\n  schemas:\n    Invoice:\n      type: object\n      properties:\n        id: {type: string}\n";
+    let import = |dry_run: bool, replace_all: bool| EventTypeImportOpenApiIn {
+        spec_raw: Some(yaml.into()),
+        dry_run: Some(dry_run),
+        replace_all: Some(replace_all),
+        ..EventTypeImportOpenApiIn::new()
+    };
+    // A dry run says what would change and changes nothing.
+    let dry = svix
+        .event_type()
+        .import_openapi(import(true, true), None)
+        .await
+        .unwrap();
+    let mut modified = dry.data.modified.clone();
+    modified.sort();
+    assert_eq!(modified, ["invoice.paid", "old.thing", "user.created"]);
+    let to_modify = dry.data.to_modify.unwrap();
+    assert!(to_modify.iter().any(|t| t.name == "old.thing"));
+    assert_eq!(
+        status(svix.event_type().get("invoice.paid".into()).await.unwrap_err()),
+        404
+    );
+
+    let done = svix
+        .event_type()
+        .import_openapi(import(false, true), None)
+        .await
+        .unwrap();
+    assert_eq!(done.data.modified.len(), 3);
+    assert!(done.data.to_modify.is_none());
+    let paid = svix.event_type().get("invoice.paid".into()).await.unwrap();
+    assert_eq!(paid.description, "An invoice was paid");
+    assert_eq!(paid.group_name.as_deref(), Some("billing"));
+    assert_eq!(paid.schemas.unwrap()["1"]["properties"]["id"]["type"], "string");
+    assert!(
+        svix.event_type()
+            .get("user.created".into())
+            .await
+            .unwrap()
+            .deprecated
+    );
+    assert_eq!(
+        svix.event_type().get("old.thing".into()).await.unwrap().archived,
+        Some(true)
+    );
+    // The same document again changes nothing.
+    let again = svix
+        .event_type()
+        .import_openapi(import(false, true), None)
+        .await
+        .unwrap();
+    assert!(again.data.modified.is_empty(), "{:?}", again.data.modified);
+
+    // Bad documents are refused whole.
+    for (body, expected) in [
+        (json!({}), 400),
+        (json!({"spec": {"openapi": "3.1.0"}, "specRaw": "{}"}), 400),
+        (json!({"spec": {"openapi": "3.1.0"}}), 422),
+        (json!({"specRaw": "webhooks: [unclosed"}), 422),
+        (
+            json!({"spec": {"webhooks": {"ok.one": {"post": {}}, "not ok": {"post": {}}}}}),
+            422,
+        ),
+    ] {
+        let res = app
+            .http
+            .post(app.url("/api/v1/event-type/import/openapi"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), expected, "{body}");
+    }
+    assert_eq!(
+        status(svix.event_type().get("ok.one".into()).await.unwrap_err()),
+        404
+    );
+
+    // Export from this tenant, import into another: the same catalogue.
+    let exported = svix.environment().export(None).await.unwrap();
+    assert_eq!(exported.event_types.len(), 3);
+    let (_, other_token) = app.tenant("U").await;
+    let other = sdk(&app, &other_token);
+    let document: EnvironmentIn = serde_json::from_value(json!({
+        "eventTypes": serde_json::to_value(&exported.event_types).unwrap(),
+        "settings": {"colorPaletteLight": {"primary": "#000"}},
+        "connectors": [],
+    }))
+    .unwrap();
+    other.environment().import(document, None).await.unwrap();
+    let theirs = other.environment().export(None).await.unwrap();
+    let strip = |types: Vec<svix::models::EventTypeOut>| {
+        types
+            .into_iter()
+            .map(|t| {
+                (
+                    t.name,
+                    t.description,
+                    t.schemas,
+                    t.archived,
+                    t.deprecated,
+                    t.group_name,
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(strip(theirs.event_types), strip(exported.event_types));
+    // A bad event type refuses the whole import.
+    let bad: EnvironmentIn = serde_json::from_value(json!({
+        "eventTypes": [{"name": "fine.one", "description": ""}, {"name": "not fine", "description": ""}]
+    }))
+    .unwrap();
+    assert_eq!(
+        status(other.environment().import(bad, None).await.unwrap_err()),
+        422
+    );
+    assert_eq!(
+        status(other.event_type().get("fine.one".into()).await.unwrap_err()),
+        404
+    );
+}
+
+#[tokio::test]
+async fn attempt_and_message_lists_filter_as_the_sdk_asks() {
+    use std::time::Duration;
+    use svix::{
+        api::{MessageAttemptListAttemptedMessagesOptions, MessageAttemptListByEndpointOptions},
+        models::StatusCodeClass,
+    };
+    let app = crate::delivery::local_app().await;
+    let (_, token) = app.tenant("T").await;
+    let svix = sdk(&app, &token);
+    let receiver = crate::delivery::Receiver::start(&[503]).await;
+    create_acme(&svix).await;
+    let ep = svix
+        .endpoint()
+        .create("acme".into(), EndpointIn::new(receiver.url.clone()), None)
+        .await
+        .unwrap();
+    let first = svix
+        .message()
+        .create(
+            "acme".into(),
+            MessageIn {
+                tags: Some(set(&["first"])),
+                ..MessageIn::new("invoice.paid".into(), json!({"n": 1}))
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    // Its first try meets the scripted 503; the retry a second later succeeds.
+    tests::eventually(Duration::from_secs(20), async || {
+        (receiver.got().len() >= 2).then_some(())
+    })
+    .await
+    .expect("the retry succeeds");
+    let between = Utc::now();
+    svix.message()
+        .create(
+            "acme".into(),
+            MessageIn {
+                channels: Some(set(&["eu"])),
+                tags: Some(set(&["second"])),
+                ..MessageIn::new("user.created".into(), json!({"n": 2}))
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    tests::eventually(Duration::from_secs(20), async || {
+        (receiver.got().len() >= 3).then_some(())
+    })
+    .await
+    .expect("the second message is delivered");
+    let attempts = async |options: MessageAttemptListByEndpointOptions| {
+        svix.message_attempt()
+            .list_by_endpoint("acme".into(), ep.id.clone(), Some(options))
+            .await
+            .unwrap()
+            .data
+    };
+    tests::eventually(Duration::from_secs(20), async || {
+        (attempts(MessageAttemptListByEndpointOptions::default())
+            .await
+            .len()
+            == 3)
+            .then_some(())
+    })
+    .await
+    .expect("three attempts are recorded");
+    let by_class = |class| MessageAttemptListByEndpointOptions {
+        status_code_class: Some(class),
+        ..Default::default()
+    };
+    let failed = attempts(by_class(StatusCodeClass::Code5xx)).await;
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].response_status_code, 503);
+    assert_eq!(failed[0].msg_id, first.id);
+    assert_eq!(attempts(by_class(StatusCodeClass::Code2xx)).await.len(), 2);
+    assert!(attempts(by_class(StatusCodeClass::CodeNone)).await.is_empty());
+    let tagged = attempts(MessageAttemptListByEndpointOptions {
+        tag: Some("second".into()),
+        with_msg: Some(true),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(tagged.len(), 1);
+    let msg = tagged[0].msg.as_ref().expect("with_msg adds the message");
+    assert_eq!(msg.tags, Some(set(&["second"])));
+    assert_eq!(
+        msg.payload,
+        json!({}),
+        "payloads never come with attempts, as on Svix"
+    );
+    assert!(
+        attempts(MessageAttemptListByEndpointOptions::default()).await[0]
+            .msg
+            .is_none(),
+        "only when asked"
+    );
+
+    // The endpoint's messages: by channel, tag, event type and time.
+    let messages = async |options: MessageAttemptListAttemptedMessagesOptions| {
+        svix.message_attempt()
+            .list_attempted_messages("acme".into(), ep.id.clone(), Some(options))
+            .await
+            .unwrap()
+            .data
+            .into_iter()
+            .map(|m| m.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(messages(Default::default()).await.len(), 2);
+    let eu = messages(MessageAttemptListAttemptedMessagesOptions {
+        channel: Some("eu".into()),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(eu.len(), 1);
+    assert_ne!(eu[0], first.id);
+    let first_only = [first.id.clone()];
+    for options in [
+        MessageAttemptListAttemptedMessagesOptions {
+            tag: Some("first".into()),
+            ..Default::default()
+        },
+        MessageAttemptListAttemptedMessagesOptions {
+            event_types: Some(set(&["invoice.paid"])),
+            ..Default::default()
+        },
+        MessageAttemptListAttemptedMessagesOptions {
+            before: Some(between),
+            ..Default::default()
+        },
+    ] {
+        assert_eq!(messages(options).await, first_only);
+    }
+    let after = messages(MessageAttemptListAttemptedMessagesOptions {
+        after: Some(between),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(after, eu);
+
+    // A class that does not exist is refused with its name.
+    let res = app
+        .http
+        .get(app.url(&format!(
+            "/api/v1/app/acme/attempt/endpoint/{}?status_code_class=5",
+            ep.id
+        )))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["detail"][0]["loc"], json!(["query", "status_code_class"]));
+}
+
+#[tokio::test]
+async fn contents_are_expunged_for_good_through_the_sdk() {
+    use std::time::Duration;
+    let app = crate::delivery::local_app().await;
+    let (_, token) = app.tenant("T").await;
+    let (_, other_token) = app.tenant("U").await;
+    let svix = sdk(&app, &token);
+    let receiver = crate::delivery::Receiver::start(&[]).await;
+    create_acme(&svix).await;
+    let ep = svix
+        .endpoint()
+        .create("acme".into(), EndpointIn::new(receiver.url.clone()), None)
+        .await
+        .unwrap();
+    let msg = svix
+        .message()
+        .create(
+            "acme".into(),
+            MessageIn::new("invoice.paid".into(), json!({"card": "4242"})),
+            None,
+        )
+        .await
+        .unwrap();
+    let attempt = tests::eventually(Duration::from_secs(20), async || {
+        svix.message_attempt()
+            .list_by_msg("acme".into(), msg.id.clone(), None)
+            .await
+            .unwrap()
+            .data
+            .into_iter()
+            .next()
+    })
+    .await
+    .expect("the message is delivered");
+    assert_eq!(attempt.response, "answer 200");
+
+    // Another tenant cannot reach it.
+    let stranger = sdk(&app, &other_token);
+    let refused = stranger
+        .message()
+        .expunge_content("acme".into(), msg.id.clone())
+        .await;
+    assert_eq!(status(refused.unwrap_err()), 404);
+
+    svix.message()
+        .expunge_content("acme".into(), msg.id.clone())
+        .await
+        .unwrap();
+    let got = app
+        .http
+        .get(app.url(&format!("/api/v1/app/acme/msg/{}", msg.id)))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    assert_eq!(got["payload"], json!({"expired": true}));
+    let resent = svix
+        .message_attempt()
+        .resend("acme".into(), msg.id.clone(), ep.id.clone(), None)
+        .await;
+    assert_eq!(status(resent.unwrap_err()), 400, "nothing left to send");
+
+    svix.message_attempt()
+        .expunge_content("acme".into(), msg.id.clone(), attempt.id.clone())
+        .await
+        .unwrap();
+    let after = svix
+        .message_attempt()
+        .get("acme".into(), msg.id.clone(), attempt.id.clone(), None)
+        .await
+        .unwrap();
+    assert_eq!(after.response, "EXPUNGED");
+    assert_eq!(after.response_status_code, 200, "the rest of the log stays");
+    let missing = svix
+        .message_attempt()
+        .expunge_content("acme".into(), msg.id.clone(), "atmpt_unknown".into())
+        .await;
+    assert_eq!(status(missing.unwrap_err()), 404);
 }

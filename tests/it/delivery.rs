@@ -14,6 +14,9 @@ use tests::TestApp;
 /// One request a receiver got.
 #[derive(Clone, Debug)]
 pub(crate) struct Got {
+    pub(crate) method: String,
+    /// Path and query.
+    pub(crate) path: String,
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) body: String,
     pub(crate) at: Instant,
@@ -70,6 +73,8 @@ impl Receiver {
                         .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
                         .collect();
                     g.lock().unwrap().push(Got {
+                        method: req.method().to_string(),
+                        path: req.uri().to_string(),
                         headers,
                         body: String::from_utf8_lossy(&body).into_owned(),
                         at: Instant::now(),

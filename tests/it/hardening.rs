@@ -528,6 +528,7 @@ async fn an_email_may_have_an_account_in_each_tenant_and_adding_one_reveals_no_o
 
     // The two accounts share a salt, so a sign-in checks both with one hash: its time
     // cannot tell whether the email has accounts elsewhere.
+    #[expect(clippy::disallowed_methods, reason = "the test reads both tenants' accounts")]
     let accounts = domain::entity::user::Entity::find()
         .all(&app.ctx.db)
         .await
@@ -625,4 +626,41 @@ async fn one_password_that_opens_two_tenants_lets_the_person_choose() {
     assert!(chosen.redirects_to("/ui"), "{} {}", chosen.status, chosen.body);
     let team = person.get("/ui/team").await.body;
     assert!(team.contains(shared) && !team.contains("admin@a.test"), "{team}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_admins_removing_each_other_at_once_leave_one() {
+    use domain::{service::audit::Actor, values::Role};
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    crate::dashboard::user(&app, &w.tenant_a, "second@a.test", Role::Admin).await;
+    let elsewhere = herald::startup::context(&app.settings, String::new())
+        .await
+        .unwrap();
+    let admins = || async {
+        service::user::list(&app.ctx.db, &w.tenant_a)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|u| u.role == Role::Admin)
+            .collect::<Vec<_>>()
+    };
+    for round in 0..20 {
+        let both = admins().await;
+        assert_eq!(both.len(), 2);
+        // Two processes, as two dashboards behind a load balancer would be.
+        let (tenant, first, second) = (w.tenant_a.clone(), both[0].id.clone(), both[1].id.clone());
+        let (here, there) = (app.ctx.clone(), elsewhere.clone());
+        let t = tenant.clone();
+        let one = tokio::spawn(async move { service::user::remove(&here, &t, &first, &Actor::Cli).await });
+        let other =
+            tokio::spawn(async move { service::user::remove(&there, &tenant, &second, &Actor::Cli).await });
+        let (one, other) = (one.await.unwrap(), other.await.unwrap());
+        assert_eq!(one.is_ok() as u8 + other.is_ok() as u8, 1, "{one:?} {other:?}");
+        let left = admins().await;
+        assert_eq!(left.len(), 1, "the last admin stays");
+        // Make a second admin again for the next round.
+        let email = format!("again{round}@a.test");
+        crate::dashboard::user(&app, &w.tenant_a, &email, Role::Admin).await;
+    }
 }

@@ -23,6 +23,7 @@ mod openapi;
 mod operational;
 mod options;
 mod options_pages;
+mod programs;
 mod queue;
 mod retention;
 mod scoping;

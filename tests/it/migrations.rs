@@ -2,7 +2,7 @@
 
 use herald::startup;
 use migrations::{Migrator, MigratorTrait};
-use sea_orm::{ConnectionTrait, Statement};
+use sea_orm::{ConnectionTrait, EntityTrait, Statement};
 use tests::{TestDb, init, settings_for};
 
 const TABLES: &[&str] = &[
@@ -110,7 +110,8 @@ async fn accounts_and_their_sessions_survive_emails_becoming_unique_per_tenant()
     // (The later migrations may have gone down before migration 7 refused.)
     Migrator::up(&conn, None).await.unwrap();
     let twin_in_b = service::user::list(&conn, &b.id).await.unwrap().remove(0);
-    service::user::remove(&conn, &b.id, &twin_in_b.id, &Actor::Cli)
+    let ctx = startup::context(&settings, String::new()).await.unwrap();
+    service::user::remove(&ctx, &b.id, &twin_in_b.id, &Actor::Cli)
         .await
         .unwrap();
     Migrator::down(&conn, since_6).await.unwrap();
@@ -126,5 +127,65 @@ async fn accounts_and_their_sessions_survive_emails_becoming_unique_per_tenant()
             .await
             .unwrap()
             .is_some()
+    );
+}
+
+#[tokio::test]
+async fn a_single_feature_flag_becomes_a_set_of_one_and_back() {
+    init();
+    let db = TestDb::new().await;
+    let settings = settings_for(&db);
+    let conn = startup::connect(&settings).await.unwrap();
+    Migrator::up(&conn, Some(9)).await.unwrap();
+    let backend = conn.get_database_backend();
+    let run = async |sql: &str| {
+        conn.execute_raw(Statement::from_string(backend, sql.to_owned()))
+            .await
+            .unwrap();
+    };
+    run("INSERT INTO tenant (id, name, created_at, updated_at) VALUES ('org_1', 'T', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')").await;
+    for (id, flag) in [("et_1", "'beta'"), ("et_2", "NULL")] {
+        run(&format!(
+            "INSERT INTO event_type (id, tenant_id, name, description, archived, deprecated, feature_flag, \
+             created_at, updated_at) VALUES ('{id}', 'org_1', '{id}', '', false, false, {flag}, \
+             '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')"
+        ))
+        .await;
+    }
+    let since_9 = Some(u32::try_from(Migrator::migrations().len() - 9).unwrap());
+    Migrator::up(&conn, None).await.unwrap();
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the test reads the rows the migration moved"
+    )]
+    let types = domain::entity::event_type::Entity::find()
+        .all(&conn)
+        .await
+        .unwrap();
+    let flags = |id: &str| {
+        types
+            .iter()
+            .find(|t| t.id.as_str() == id)
+            .unwrap()
+            .feature_flags
+            .clone()
+            .map(|f| f.0)
+    };
+    assert_eq!(flags("et_1"), Some(vec!["beta".to_owned()]));
+    assert_eq!(flags("et_2"), None);
+    Migrator::down(&conn, since_9).await.unwrap();
+    let row = conn
+        .query_one_raw(Statement::from_string(
+            backend,
+            "SELECT feature_flag FROM event_type WHERE id = 'et_1'".to_owned(),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        row.try_get::<Option<String>>("", "feature_flag")
+            .unwrap()
+            .as_deref(),
+        Some("beta")
     );
 }

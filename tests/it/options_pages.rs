@@ -18,13 +18,13 @@ use crate::dashboard::{Browser, PASSWORD};
 const GATEWAY_PASSWORD: &str = "s3cret-gateway-pw";
 
 /// A tenant with an application `acme`; an admin signed in to the dashboard.
-struct World<'a> {
-    admin: Browser<'a>,
-    api: crate::delivery::Api<'a>,
-    app_path: String,
+pub(crate) struct World<'a> {
+    pub(crate) admin: Browser<'a>,
+    pub(crate) api: crate::delivery::Api<'a>,
+    pub(crate) app_path: String,
 }
 
-async fn world(app: &TestApp) -> World<'_> {
+pub(crate) async fn world(app: &TestApp) -> World<'_> {
     let (tenant, token) = app.tenant("A").await;
     service::user::create(
         &app.ctx.db,

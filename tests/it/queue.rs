@@ -129,6 +129,7 @@ fn outcome(status: u16) -> Outcome {
         duration: StdDuration::from_millis(3),
         error: (status >= 300).then(|| (attempt::ErrorKind::HttpStatus, format!("HTTP {status}"))),
         retry_after: None,
+        request: None,
     }
 }
 
@@ -147,6 +148,7 @@ async fn plan(app: &TestApp, claimed: &Claimed) -> Box<Plan> {
         endpoint,
         keys: Vec::new(),
         send_at: None,
+        transformation: None,
     })
 }
 

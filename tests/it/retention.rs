@@ -127,10 +127,10 @@ async fn a_sweep_erases_exactly_what_expired() {
         }
     );
     for (a, msg) in &old {
-        assert_eq!(payload(&api, a, msg).await, json!({}), "{a} {msg}");
+        assert_eq!(payload(&api, a, msg).await, json!({"expired": true}), "{a} {msg}");
         assert_eq!(response(&api, a, msg).await, json!(""), "{a} {msg}");
     }
-    assert_eq!(payload(&api, "brief", &new_brief).await, json!({}));
+    assert_eq!(payload(&api, "brief", &new_brief).await, json!({"expired": true}));
     assert_eq!(payload(&api, "acme", &new_acme).await, json!({"n": 9}));
     assert_eq!(response(&api, "acme", &new_acme).await, json!("answer 200"));
     // The rows stay: the log still lists every message.

@@ -53,7 +53,8 @@ async fn seed(db: &DatabaseConnection, tenant: &TenantId) -> Seeded {
         schemas: Set(None),
         archived: Set(false),
         deprecated: Set(false),
-        feature_flag: Set(None),
+        feature_flags: Set(None),
+        group_name: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -82,6 +83,8 @@ async fn seed(db: &DatabaseConnection, tenant: &TenantId) -> Seeded {
         ordered: Set(None),
         access: Set(None),
         credentials: Set(None),
+        filter: Set(None),
+        transformation: Set(None),
     }
     .insert(db)
     .await
@@ -107,6 +110,7 @@ async fn seed(db: &DatabaseConnection, tenant: &TenantId) -> Seeded {
         tags: Set(None),
         payload: Set(Some("{}".into())),
         created_at: Set(now),
+        filtered: Set(None),
     }
     .insert(db)
     .await
@@ -147,6 +151,7 @@ async fn seed(db: &DatabaseConnection, tenant: &TenantId) -> Seeded {
         error_reason: Set(None),
         next_attempt_at: Set(None),
         created_at: Set(now),
+        request: Set(None),
     }
     .insert(db)
     .await

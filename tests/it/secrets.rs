@@ -55,6 +55,8 @@ async fn an_endpoint(app: &TestApp) -> (domain::id::TenantId, EndpointId) {
         ordered: Set(None),
         access: Set(None),
         credentials: Set(None),
+        filter: Set(None),
+        transformation: Set(None),
     }
     .insert(&app.ctx.db)
     .await

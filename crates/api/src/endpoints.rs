@@ -10,6 +10,7 @@ use domain::{
     entity::{endpoint, endpoint::OnFailure},
     id::EndpointId,
     pagination::Order,
+    program::Program,
     service::{
         application as apps,
         delivery::lane,
@@ -96,6 +97,20 @@ pub(crate) struct OptionsIn {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<TlsIn>)]
     pub tls: Option<Option<TlsIn>>,
+    /// Herald's extension: a jq program over `{eventType, channels, payload, tags}`; the
+    /// endpoint gets a message only when its first output is truthy. Checked when saved
+    /// (422 with line and column); a run that fails or exceeds its limits counts as not
+    /// matched, and the message says so (`filteredOut`). `null` removes it.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, example = ".payload.amount > 1000 and .payload.region == \"eu\"")]
+    pub filter: Option<Option<String>>,
+    /// Herald's extension: a jq program over `{eventType, channels, payload, tags}` whose
+    /// output is the body to send (any JSON), or `{body, headers?, method?, url?}`: `url`
+    /// may change only the path and query of the endpoint's URL, `method` is `POST` or
+    /// `PUT`. The signature covers the bytes sent. `null` removes it.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, example = "{body: {text: \"Invoice \\(.payload.id) paid\"}}")]
+    pub transformation: Option<Option<String>>,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, ToSchema)]
@@ -233,7 +248,27 @@ impl std::fmt::Debug for TlsIn {
     }
 }
 
+/// An endpoint's jq programs as the domain takes them; `None` leaves each as it is.
+#[derive(Default)]
+struct ProgramsIn {
+    filter: Option<Option<Program>>,
+    transformation: Option<Option<Program>>,
+}
+
 impl OptionsIn {
+    fn programs(&self) -> Result<ProgramsIn, domain::Error> {
+        let parse = |field: &'static str, source: &Option<Option<String>>| {
+            source
+                .as_ref()
+                .map(|s| s.as_deref().map(|s| Program::parse(field, s)).transpose())
+                .transpose()
+        };
+        Ok(ProgramsIn {
+            filter: parse("filter", &self.filter)?,
+            transformation: parse("transformation", &self.transformation)?,
+        })
+    }
+
     /// (ordered, access) as the domain takes them; `None` leaves each as it is.
     #[expect(clippy::type_complexity, reason = "two optional changes, each clearable")]
     fn parse(self) -> Result<(Option<Option<OnFailure>>, Option<Option<AccessInput>>), domain::Error> {
@@ -292,10 +327,13 @@ impl TryFrom<EndpointIn> for NewEndpoint {
     type Error = domain::Error;
 
     fn try_from(input: EndpointIn) -> Result<Self, Self::Error> {
+        let programs = input.options.programs()?;
         let (ordered, access) = input.options.parse()?;
         Ok(Self {
             ordered,
             access,
+            filter: programs.filter,
+            transformation: programs.transformation,
             url: EndpointUrl::parse(&input.url)?,
             uid: input.uid.as_deref().map(Uid::parse).transpose()?,
             description: input.description,
@@ -363,10 +401,13 @@ impl TryFrom<EndpointPatch> for EndpointChanges {
     type Error = domain::Error;
 
     fn try_from(input: EndpointPatch) -> Result<Self, Self::Error> {
+        let programs = input.options.programs()?;
         let (ordered, access) = input.options.parse()?;
         Ok(Self {
             ordered,
             access,
+            filter: programs.filter,
+            transformation: programs.transformation,
             url: not_null("url", input.url)?
                 .as_deref()
                 .map(EndpointUrl::parse)
@@ -433,6 +474,12 @@ pub(crate) struct EndpointOut {
     /// The TLS client certificate and CA, without the key.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsOut>,
+    /// Herald's extension: the endpoint's jq filter, if it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
+    /// Herald's extension: the endpoint's jq transformation, if it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transformation: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -513,6 +560,8 @@ impl From<endpoint::Model> for EndpointOut {
                 client_cert: t.client_cert,
                 ca_cert: t.ca_cert,
             }),
+            filter: ep.filter,
+            transformation: ep.transformation,
         }
     }
 }
@@ -954,4 +1003,27 @@ pub(crate) async fn release_line(
         return Err(domain::Error::Conflict("the endpoint's line is not stopped".into()).into());
     }
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// The Svix SDKs' JavaScript transformations: Herald runs jq instead, set with the
+/// endpoint's `transformation` field (and chooses messages with its `filter`).
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/transformation", tag = "Endpoint",
+    params(("app_id" = String, Path), ("endpoint_id" = String, Path)),
+    responses((status = 501, body = HttpErrorOut, description = "Not supported: use the endpoint's `transformation` (jq)")))]
+pub(crate) async fn javascript_transformation(caller: Caller, path: AppEp) -> ApiResult<HttpResponse> {
+    tracing::debug!(tenant = %caller.0.tenant, endpoint = %path.1, "JavaScript transformation asked for");
+    Ok(HttpResponse::NotImplemented().json(HttpErrorOut {
+        code: "not_supported".to_owned(),
+        detail: "Herald does not run JavaScript transformations. Set the endpoint's `transformation` \
+                 (a jq program) and `filter` fields instead, with PATCH /api/v1/app/{app_id}/endpoint/{endpoint_id}."
+            .to_owned(),
+    }))
+}
+
+/// The same answer for the SDKs' `set-transformation`.
+#[utoipa::path(patch, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/transformation", tag = "Endpoint",
+    params(("app_id" = String, Path), ("endpoint_id" = String, Path)),
+    responses((status = 501, body = HttpErrorOut, description = "Not supported: use the endpoint's `transformation` (jq)")))]
+pub(crate) async fn set_javascript_transformation(caller: Caller, path: AppEp) -> ApiResult<HttpResponse> {
+    javascript_transformation(caller, path).await
 }

@@ -6,7 +6,10 @@ use domain::{
     Context,
     entity::event_type,
     pagination::Order,
-    service::event_type::{self as types, EventTypeChanges, NewEventType},
+    service::{
+        catalogue,
+        event_type::{self as types, EventTypeChanges, NewEventType},
+    },
     values::EventTypeName,
 };
 use serde::{Deserialize, Serialize};
@@ -32,13 +35,28 @@ pub(crate) struct EventTypeIn {
     pub archived: bool,
     #[serde(default)]
     pub deprecated: bool,
+    /// Feature flags the event type is released under.
+    #[serde(default)]
+    pub feature_flags: Option<Vec<String>>,
+    /// Deprecated by the SDKs in favour of `featureFlags`: one flag.
     #[serde(default)]
     pub feature_flag: Option<String>,
+    /// The group the event type is listed under.
+    #[serde(default)]
+    pub group_name: Option<String>,
 }
 
-fn parse_flag(flag: Option<String>) -> Result<Option<String>, domain::Error> {
-    flag.map(|f| EventTypeName::parse_field("featureFlag", &f).map(EventTypeName::into_string))
-        .transpose()
+/// `featureFlags`, or the one `featureFlag` older SDKs send; both at once is a mistake.
+fn parse_flags(flags: Option<Vec<String>>, flag: Option<String>) -> Result<Vec<String>, domain::Error> {
+    match (flags, flag) {
+        (Some(_), Some(_)) => Err(domain::Error::invalid(
+            "featureFlag",
+            "give featureFlags or featureFlag, not both",
+        )),
+        (Some(flags), None) => types::parse_feature_flags("featureFlags", &flags),
+        (None, Some(flag)) => types::parse_feature_flags("featureFlag", &[flag]),
+        (None, None) => Ok(Vec::new()),
+    }
 }
 
 impl TryFrom<EventTypeIn> for NewEventType {
@@ -51,7 +69,12 @@ impl TryFrom<EventTypeIn> for NewEventType {
             schemas: types::parse_schemas(input.schemas.unwrap_or_default())?,
             archived: input.archived,
             deprecated: input.deprecated,
-            feature_flag: parse_flag(input.feature_flag)?,
+            feature_flags: parse_flags(input.feature_flags, input.feature_flag)?,
+            group_name: input
+                .group_name
+                .as_deref()
+                .map(types::parse_group_name)
+                .transpose()?,
         })
     }
 }
@@ -69,8 +92,15 @@ pub(crate) struct EventTypeUpdate {
     pub archived: bool,
     #[serde(default)]
     pub deprecated: bool,
+    /// Feature flags the event type is released under.
+    #[serde(default)]
+    pub feature_flags: Option<Vec<String>>,
+    /// Deprecated by the SDKs in favour of `featureFlags`: one flag.
     #[serde(default)]
     pub feature_flag: Option<String>,
+    /// The group the event type is listed under.
+    #[serde(default)]
+    pub group_name: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, ToSchema)]
@@ -88,9 +118,16 @@ pub(crate) struct EventTypePatch {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<bool>)]
     pub deprecated: Option<Option<bool>>,
+    /// `null` or `[]` clears them.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub feature_flags: Option<Option<Vec<String>>>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     pub feature_flag: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub group_name: Option<Option<String>>,
 }
 
 impl TryFrom<EventTypePatch> for EventTypeChanges {
@@ -108,7 +145,14 @@ impl TryFrom<EventTypePatch> for EventTypeChanges {
                 .transpose()?,
             archived: not_null("archived", input.archived)?,
             deprecated: not_null("deprecated", input.deprecated)?,
-            feature_flag: input.feature_flag.map(parse_flag).transpose()?,
+            feature_flags: match (input.feature_flags, input.feature_flag) {
+                (None, None) => None,
+                (flags, flag) => Some(parse_flags(flags.flatten(), flag.flatten())?),
+            },
+            group_name: input
+                .group_name
+                .map(|g| g.as_deref().map(types::parse_group_name).transpose())
+                .transpose()?,
         })
     }
 }
@@ -123,8 +167,13 @@ pub(crate) struct EventTypeOut {
     pub schemas: Option<serde_json::Value>,
     pub archived: bool,
     pub deprecated: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub feature_flags: Vec<String>,
+    /// The flag when there is exactly one, for SDKs that know only `featureFlag`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub feature_flag: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group_name: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -137,7 +186,12 @@ impl EventTypeOut {
             schemas: model.schemas.filter(|_| with_content),
             archived: model.archived,
             deprecated: model.deprecated,
-            feature_flag: model.feature_flag,
+            feature_flag: match model.feature_flags.as_ref().map(|f| f.0.as_slice()) {
+                Some([only]) => Some(only.clone()),
+                _ => None,
+            },
+            feature_flags: model.feature_flags.map(|f| f.0).unwrap_or_default(),
+            group_name: model.group_name,
             created_at: model.created_at,
             updated_at: model.updated_at,
         }
@@ -208,7 +262,9 @@ pub(crate) async fn put(
         schemas: input.schemas,
         archived: input.archived,
         deprecated: input.deprecated,
+        feature_flags: input.feature_flags,
         feature_flag: input.feature_flag,
+        group_name: input.group_name,
     })?;
     let (model, created) = types::upsert(&ctx, &caller.0.tenant, &path, new, &caller.0.actor()).await?;
     Ok(upserted(created, EventTypeOut::from(model)))
@@ -240,4 +296,107 @@ pub(crate) async fn delete(
     let expunge = query.flag("expunge")?.unwrap_or(false);
     types::delete(&ctx, &caller.0.tenant, &path, expunge, &caller.0.actor()).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// `POST /api/v1/event-type/import/openapi`: the document as JSON (`spec`) or as JSON or
+/// YAML text (`specRaw`), exactly one of them.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct EventTypeImportOpenApiIn {
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub spec: Option<serde_json::Value>,
+    #[serde(default)]
+    pub spec_raw: Option<String>,
+    /// Archive every event type the document does not describe.
+    #[serde(default)]
+    pub replace_all: bool,
+    /// Answer what would change, and change nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct EventTypeImportOpenApiOut {
+    pub data: EventTypeImportOpenApiOutData,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct EventTypeImportOpenApiOutData {
+    /// The event types created, changed or archived (or that would be, on a dry run).
+    pub modified: Vec<String>,
+    /// On a dry run, what they would become (snake_case on the wire, as Svix has it).
+    #[serde(rename = "to_modify", skip_serializing_if = "Option::is_none")]
+    pub to_modify: Option<Vec<EventTypeFromOpenApi>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct EventTypeFromOpenApi {
+    pub name: String,
+    pub description: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub schemas: Option<serde_json::Value>,
+    pub deprecated: bool,
+    pub archived: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub feature_flags: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group_name: Option<String>,
+}
+
+impl From<NewEventType> for EventTypeFromOpenApi {
+    fn from(new: NewEventType) -> Self {
+        Self {
+            name: new.name.into_string(),
+            description: new.description,
+            schemas: new.schemas,
+            deprecated: new.deprecated,
+            archived: new.archived,
+            feature_flags: new.feature_flags,
+            group_name: new.group_name,
+        }
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/event-type/import/openapi", tag = "Event Type",
+    request_body = EventTypeImportOpenApiIn,
+    responses((status = 200, body = EventTypeImportOpenApiOut), (status = 400, body = HttpErrorOut),
+        (status = 422, body = crate::error::HttpValidationError)))]
+/// Creates or updates the event types an OpenAPI document's `webhooks` describe.
+pub(crate) async fn import_openapi(
+    ctx: web::Data<Context>,
+    caller: Caller,
+    Body(input): Body<EventTypeImportOpenApiIn>,
+) -> ApiResult<HttpResponse> {
+    let spec = match (input.spec, input.spec_raw) {
+        (Some(spec), None) => spec,
+        (None, Some(text)) => catalogue::parse_spec_text(&text)?,
+        _ => {
+            return Err(crate::error::ApiError::http(
+                actix_web::http::StatusCode::BAD_REQUEST,
+                "bad_request",
+                "give the document as `spec` or as `specRaw`, one of them",
+            ));
+        }
+    };
+    let found = catalogue::from_openapi(&spec)?;
+    let changed = catalogue::import(
+        &ctx,
+        &caller.0.tenant,
+        found,
+        input.replace_all,
+        input.dry_run,
+        &caller.0.actor(),
+    )
+    .await?;
+    let modified = changed.iter().map(|t| t.name.as_str().to_owned()).collect();
+    let to_modify = input
+        .dry_run
+        .then(|| changed.into_iter().map(EventTypeFromOpenApi::from).collect());
+    Ok(HttpResponse::Ok().json(EventTypeImportOpenApiOut {
+        data: EventTypeImportOpenApiOutData { modified, to_modify },
+    }))
 }

@@ -79,6 +79,15 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
     } else {
         bytes
     };
+    // Every body Herald reads is an object, but a derived struct also takes the array of
+    // its fields in order: `["a", "b"]` would otherwise make an application.
+    if text.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(ApiError::invalid(
+            vec!["body".into()],
+            "expected a JSON object, found an array",
+            "type_error.dict",
+        ));
+    }
     let mut de = serde_json::Deserializer::from_slice(text);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(located)?;
     de.end().map_err(|e| {

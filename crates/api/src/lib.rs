@@ -5,6 +5,7 @@
 
 mod applications;
 mod endpoints;
+mod environment;
 pub mod error;
 mod event_types;
 mod extract;
@@ -15,6 +16,7 @@ mod metrics;
 mod openapi;
 mod operational;
 mod portal;
+mod unsupported;
 mod wire;
 
 use actix_web::{HttpResponse, middleware::from_fn, web};
@@ -59,121 +61,237 @@ impl Api {
         }
     }
 
-    /// Registers every API route.
+    /// Registers every API route. The routes of one path form one resource, so a method
+    /// the path does not have answers 405 with `Allow`; the SDK routes Herald does not serve
+    /// answer 501 (see [`unsupported`]).
     pub fn configure(&self, cfg: &mut web::ServiceConfig) {
-        use web::{delete, get, patch, post, put};
-        let authenticated = web::scope("")
-            .wrap(from_fn(gate::gate))
-            .route("/app", get().to(applications::list))
-            .route("/app", post().to(applications::create))
-            .route("/app/{app_id}", get().to(applications::get))
-            .route("/app/{app_id}", put().to(applications::put))
-            .route("/app/{app_id}", patch().to(applications::patch))
-            .route("/app/{app_id}", delete().to(applications::delete))
-            .route("/event-type", get().to(event_types::list))
-            .route("/event-type", post().to(event_types::create))
-            .route("/event-type/{name}", get().to(event_types::get))
-            .route("/event-type/{name}", put().to(event_types::put))
-            .route("/event-type/{name}", patch().to(event_types::patch))
-            .route("/event-type/{name}", delete().to(event_types::delete))
-            .route("/app/{app_id}/endpoint", get().to(endpoints::list))
-            .route("/app/{app_id}/endpoint", post().to(endpoints::create))
-            .route("/app/{app_id}/endpoint/{ep}", get().to(endpoints::get))
-            .route("/app/{app_id}/endpoint/{ep}", put().to(endpoints::put))
-            .route("/app/{app_id}/endpoint/{ep}", patch().to(endpoints::patch))
-            .route("/app/{app_id}/endpoint/{ep}", delete().to(endpoints::delete))
-            .route(
+        use actix_web::http::Method;
+        use web::to;
+        const GET: Method = Method::GET;
+        const POST: Method = Method::POST;
+        const PUT: Method = Method::PUT;
+        const PATCH: Method = Method::PATCH;
+        const DELETE: Method = Method::DELETE;
+        let mut table: Vec<(&'static str, Vec<(Method, actix_web::Route)>)> = vec![
+            (
+                "/app",
+                vec![(GET, to(applications::list)), (POST, to(applications::create))],
+            ),
+            (
+                "/app/{app_id}",
+                vec![
+                    (GET, to(applications::get)),
+                    (PUT, to(applications::put)),
+                    (PATCH, to(applications::patch)),
+                    (DELETE, to(applications::delete)),
+                ],
+            ),
+            (
+                "/event-type",
+                vec![(GET, to(event_types::list)), (POST, to(event_types::create))],
+            ),
+            (
+                "/event-type/import/openapi",
+                vec![(POST, to(event_types::import_openapi))],
+            ),
+            ("/environment/export", vec![(POST, to(environment::export))]),
+            ("/environment/import", vec![(POST, to(environment::import))]),
+            (
+                "/event-type/{name}",
+                vec![
+                    (GET, to(event_types::get)),
+                    (PUT, to(event_types::put)),
+                    (PATCH, to(event_types::patch)),
+                    (DELETE, to(event_types::delete)),
+                ],
+            ),
+            (
+                "/app/{app_id}/endpoint",
+                vec![(GET, to(endpoints::list)), (POST, to(endpoints::create))],
+            ),
+            (
+                "/app/{app_id}/endpoint/{ep}",
+                vec![
+                    (GET, to(endpoints::get)),
+                    (PUT, to(endpoints::put)),
+                    (PATCH, to(endpoints::patch)),
+                    (DELETE, to(endpoints::delete)),
+                ],
+            ),
+            (
                 "/app/{app_id}/endpoint/{ep}/secret",
-                get().to(endpoints::get_secret),
-            )
-            .route(
+                vec![(GET, to(endpoints::get_secret))],
+            ),
+            (
                 "/app/{app_id}/endpoint/{ep}/secret/rotate",
-                post().to(endpoints::rotate_secret),
-            )
-            .route(
+                vec![(POST, to(endpoints::rotate_secret))],
+            ),
+            (
                 "/app/{app_id}/endpoint/{ep}/headers",
-                get().to(endpoints::get_headers),
-            )
-            .route(
-                "/app/{app_id}/endpoint/{ep}/headers",
-                put().to(endpoints::put_headers),
-            )
-            .route(
-                "/app/{app_id}/endpoint/{ep}/headers",
-                patch().to(endpoints::patch_headers),
-            )
-            .route("/app/{app_id}/endpoint/{ep}/stats", get().to(endpoints::stats))
-            .route("/app/{app_id}/endpoint/{ep}/line", get().to(endpoints::line))
-            .route(
+                vec![
+                    (GET, to(endpoints::get_headers)),
+                    (PUT, to(endpoints::put_headers)),
+                    (PATCH, to(endpoints::patch_headers)),
+                ],
+            ),
+            (
+                "/app/{app_id}/endpoint/{ep}/stats",
+                vec![(GET, to(endpoints::stats))],
+            ),
+            (
+                "/app/{app_id}/endpoint/{ep}/line",
+                vec![(GET, to(endpoints::line))],
+            ),
+            (
                 "/app/{app_id}/endpoint/{ep}/line/release",
-                post().to(endpoints::release_line),
-            )
-            .route(
+                vec![(POST, to(endpoints::release_line))],
+            ),
+            (
                 "/app/{app_id}/endpoint/{ep}/recover",
-                post().to(endpoints::recover),
-            )
-            .route(
+                vec![(POST, to(endpoints::recover))],
+            ),
+            (
+                "/app/{app_id}/endpoint/{ep}/transformation",
+                vec![
+                    (GET, to(endpoints::javascript_transformation)),
+                    (PATCH, to(endpoints::set_javascript_transformation)),
+                ],
+            ),
+            (
+                "/app/{app_id}/endpoint/{ep}/transformation/simulate",
+                vec![(POST, to(endpoints::javascript_transformation))],
+            ),
+            (
                 "/app/{app_id}/endpoint/{ep}/msg",
-                get().to(messages::messages_of_endpoint),
-            )
-            .route("/app/{app_id}/msg", get().to(messages::list))
-            .route("/app/{app_id}/msg", post().to(messages::create))
-            .route("/app/{app_id}/msg/{msg}", get().to(messages::get))
-            .route(
+                vec![(GET, to(messages::messages_of_endpoint))],
+            ),
+            (
+                "/app/{app_id}/msg",
+                vec![(GET, to(messages::list)), (POST, to(messages::create))],
+            ),
+            (
+                "/app/{app_id}/msg/precheck/active",
+                vec![(POST, to(messages::precheck))],
+            ),
+            (
+                "/app/{app_id}/endpoint/{ep}/send-example",
+                vec![(POST, to(messages::send_example))],
+            ),
+            ("/app/{app_id}/msg/{msg}", vec![(GET, to(messages::get))]),
+            (
+                "/app/{app_id}/msg/{msg}/content",
+                vec![(DELETE, to(messages::expunge_content))],
+            ),
+            (
+                "/app/{app_id}/msg/{msg}/attempt/{attempt}/content",
+                vec![(DELETE, to(messages::expunge_attempt_content))],
+            ),
+            (
                 "/app/{app_id}/msg/{msg}/endpoint",
-                get().to(messages::destinations_of_message),
-            )
-            .route(
+                vec![(GET, to(messages::destinations_of_message))],
+            ),
+            (
                 "/app/{app_id}/msg/{msg}/endpoint/{ep}/resend",
-                post().to(messages::resend),
-            )
-            .route(
+                vec![(POST, to(messages::resend))],
+            ),
+            (
                 "/app/{app_id}/msg/{msg}/attempt/{attempt}",
-                get().to(messages::get_attempt),
-            )
-            .route(
+                vec![(GET, to(messages::get_attempt))],
+            ),
+            (
                 "/app/{app_id}/attempt/endpoint/{ep}",
-                get().to(messages::attempts_by_endpoint),
-            )
-            .route(
+                vec![(GET, to(messages::attempts_by_endpoint))],
+            ),
+            (
                 "/app/{app_id}/attempt/msg/{msg}",
-                get().to(messages::attempts_by_message),
-            )
-            .route("/auth/app-portal-access/{app_id}", post().to(portal::access))
-            .route("/operational-webhook/endpoint", get().to(operational::list))
-            .route("/operational-webhook/endpoint", post().to(operational::create))
-            .route("/operational-webhook/endpoint/{ep}", get().to(operational::get))
-            .route("/operational-webhook/endpoint/{ep}", put().to(operational::put))
-            .route(
+                vec![(GET, to(messages::attempts_by_message))],
+            ),
+            (
+                "/auth/app-portal-access/{app_id}",
+                vec![(POST, to(portal::access))],
+            ),
+            (
+                "/auth/app/{app_id}/expire-all",
+                vec![(POST, to(portal::expire_all))],
+            ),
+            ("/auth/logout", vec![(POST, to(portal::logout))]),
+            ("/auth/whoami", vec![(GET, to(portal::whoami))]),
+            (
+                "/operational-webhook/endpoint",
+                vec![(GET, to(operational::list)), (POST, to(operational::create))],
+            ),
+            (
                 "/operational-webhook/endpoint/{ep}",
-                delete().to(operational::delete),
-            )
-            .route(
+                vec![
+                    (GET, to(operational::get)),
+                    (PUT, to(operational::put)),
+                    (DELETE, to(operational::delete)),
+                ],
+            ),
+            (
                 "/operational-webhook/endpoint/{ep}/secret",
-                get().to(operational::get_secret),
-            )
-            .route(
+                vec![(GET, to(operational::get_secret))],
+            ),
+            (
                 "/operational-webhook/endpoint/{ep}/secret/rotate",
-                post().to(operational::rotate_secret),
-            )
-            .route(
+                vec![(POST, to(operational::rotate_secret))],
+            ),
+            (
                 "/operational-webhook/endpoint/{ep}/headers",
-                get().to(operational::get_headers),
-            )
-            .route(
-                "/operational-webhook/endpoint/{ep}/headers",
-                put().to(operational::put_headers),
-            )
-            .default_service(web::to(not_found));
+                vec![
+                    (GET, to(operational::get_headers)),
+                    (PUT, to(operational::put_headers)),
+                ],
+            ),
+        ];
+        for (method, path, feature) in unsupported::ROUTES {
+            let route = to(move || async move { unsupported::answer(feature) });
+            match table.iter_mut().find(|(p, _)| p == path) {
+                Some((_, routes)) => routes.push((method.clone(), route)),
+                None => table.push((path, vec![(method.clone(), route)])),
+            }
+        }
+        // A literal segment before a parameter in the same place: `/app/{app_id}/msg/bulk-expunge`
+        // must be tried before `/app/{app_id}/msg/{msg}`.
+        table.sort_by_key(|(path, _)| path.matches('{').count());
+        let mut authenticated = web::scope("").wrap(from_fn(gate::gate));
+        for (path, routes) in table {
+            authenticated = authenticated.service(resource(path, routes));
+        }
+        let authenticated = authenticated.default_service(web::to(not_found));
         self.configure_metrics(cfg);
         cfg.app_data(self.gate.clone()).service(
             web::scope("/api/v1")
                 .wrap(from_fn(metrics::observe))
-                .route("/health", get().to(health::get))
-                .route("/openapi.json", get().to(openapi::serve))
+                .service(resource("/health", vec![(GET, to(health::get))]))
+                .service(resource("/openapi.json", vec![(GET, to(openapi::serve))]))
                 .service(authenticated),
         );
     }
+}
+
+/// One path's routes, and a 405 naming the methods it has for any other.
+fn resource(path: &str, routes: Vec<(actix_web::http::Method, actix_web::Route)>) -> actix_web::Resource {
+    let allowed = routes
+        .iter()
+        .map(|(method, _)| method.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut resource = web::resource(path);
+    for (method, route) in routes {
+        resource = resource.route(route.method(method));
+    }
+    resource.default_service(web::to(move |req: actix_web::HttpRequest| {
+        let allowed = allowed.clone();
+        async move {
+            HttpResponse::MethodNotAllowed()
+                .insert_header((actix_web::http::header::ALLOW, allowed.clone()))
+                .json(error::HttpErrorOut {
+                    code: "method_not_allowed".to_owned(),
+                    detail: format!("{} is not allowed here; this path allows {allowed}", req.method()),
+                })
+        }
+    }))
 }
 
 async fn not_found() -> actix_web::Result<HttpResponse> {

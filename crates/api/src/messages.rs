@@ -9,7 +9,7 @@ use domain::{
     pagination::Order,
     service::{
         application::{self as apps, NewApplication},
-        attempt::{self as attempts, AttemptFilter},
+        attempt::{self as attempts, AttemptFilter, EndpointMessageFilter, StatusCodeClass},
         endpoint as endpoints,
         message::{self as messages, MessageFilter, NewMessage},
     },
@@ -95,11 +95,30 @@ pub(crate) struct MessageOut {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
     pub timestamp: DateTime<Utc>,
+    /// Herald's extension: endpoints that take this message's type and channels but whose
+    /// `filter` kept it from them, and why (`false`, an error, a limit reached).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub filtered_out: Vec<FilteredOut>,
 }
 
-fn raw(text: Option<String>) -> Box<RawValue> {
-    text.and_then(|t| RawValue::from_string(t).ok())
-        .unwrap_or_else(|| RawValue::from_string("{}".to_owned()).expect("`{}` is JSON"))
+/// An endpoint whose filter kept a message from it.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct FilteredOut {
+    pub endpoint_id: String,
+    pub reason: String,
+}
+
+/// The payload as stored; `{}` when not asked for, `{"expired": true}` once retention or
+/// an expunge erased it (as Svix shows both).
+fn payload_view(payload: Option<String>, with_content: bool) -> Box<RawValue> {
+    let text = match (with_content, payload) {
+        (false, _) => "{}".to_owned(),
+        (true, Some(text)) => text,
+        (true, None) => r#"{"expired":true}"#.to_owned(),
+    };
+    RawValue::from_string(text)
+        .unwrap_or_else(|_| RawValue::from_string("{}".to_owned()).expect("`{}` is JSON"))
 }
 
 impl MessageOut {
@@ -108,10 +127,20 @@ impl MessageOut {
             id: m.id.to_string(),
             event_id: m.event_id,
             event_type: m.event_type,
-            payload: raw(m.payload.filter(|_| with_content)),
+            payload: payload_view(m.payload, with_content),
             channels: m.channels.map(|c| c.0),
             tags: m.tags.map(|t| t.0),
             timestamp: m.created_at,
+            filtered_out: m
+                .filtered
+                .map(|f| f.0)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|f| FilteredOut {
+                    endpoint_id: f.endpoint_id,
+                    reason: f.reason,
+                })
+                .collect(),
         }
     }
 }
@@ -148,6 +177,24 @@ pub(crate) struct MessageAttemptOut {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_attempt: Option<DateTime<Utc>>,
     pub timestamp: DateTime<Utc>,
+    /// Herald's extension: the exact request sent, when the endpoint's transformation
+    /// shaped it (credentials shown as `[credentials]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<SentRequestOut>,
+    /// The message, with `with_msg=true`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub msg: Option<MessageOut>,
+}
+
+/// A request as it was sent.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SentRequestOut {
+    pub method: String,
+    pub url: String,
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// The exact bytes of the body.
+    pub body: String,
 }
 
 impl From<attempt::Model> for MessageAttemptOut {
@@ -178,6 +225,13 @@ impl From<attempt::Model> for MessageAttemptOut {
             error_kind: a.error_kind.map(|k| k.as_str().to_owned()),
             next_attempt: a.next_attempt_at,
             timestamp: a.created_at,
+            msg: None,
+            request: a.request.map(|r| SentRequestOut {
+                method: r.method,
+                url: r.url,
+                headers: r.headers,
+                body: r.body,
+            }),
         }
     }
 }
@@ -288,6 +342,32 @@ pub(crate) async fn get(
     Ok(HttpResponse::Ok().json(MessageOut::new(msg, with_content)))
 }
 
+/// A page of attempts, each with its message when the query asks `with_msg=true`: the
+/// message without its payload, which Svix never sends with attempts.
+async fn attempts_answer(
+    ctx: &Context,
+    caller: &Caller,
+    found: domain::pagination::Paged<attempt::Model>,
+    query: &QueryParams,
+) -> ApiResult<HttpResponse> {
+    let messages = if query.flag("with_msg")?.unwrap_or(false) {
+        let ids = found.data.iter().map(|a| a.message_id.clone()).collect();
+        attempts::messages_by_id(&ctx.db, &caller.0.tenant, ids).await?
+    } else {
+        Vec::new()
+    };
+    Ok(HttpResponse::Ok().json(ListResponse::from_page(found, |a| {
+        let msg = messages
+            .iter()
+            .find(|m| m.id == a.message_id)
+            .map(|m| MessageOut::new(m.clone(), false));
+        MessageAttemptOut {
+            msg,
+            ..MessageAttemptOut::from(a)
+        }
+    })))
+}
+
 fn attempt_filter(query: &QueryParams) -> ApiResult<AttemptFilter> {
     let status = match query.one("status") {
         None => None,
@@ -313,11 +393,19 @@ fn attempt_filter(query: &QueryParams) -> ApiResult<AttemptFilter> {
             })
         })
         .transpose()?;
+    let status_code_class = query
+        .one("status_code_class")
+        .map(|class| {
+            StatusCodeClass::parse(class).map_err(|e| ApiError::from(e.at("query.status_code_class")))
+        })
+        .transpose()?;
     Ok(AttemptFilter {
         status,
         endpoint,
         event_types: event_types(query)?,
         channel: query.one("channel").map(str::to_owned),
+        tag: query.one("tag").map(str::to_owned),
+        status_code_class,
         before: query.time("before")?,
         after: query.time("after")?,
     })
@@ -325,8 +413,9 @@ fn attempt_filter(query: &QueryParams) -> ApiResult<AttemptFilter> {
 
 #[utoipa::path(get, path = "/api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}", tag = "Message Attempt",
     params(("app_id" = String, Path), ("endpoint_id" = String, Path), ("limit" = Option<u64>, Query),
-        ("iterator" = Option<String>, Query), ("status" = Option<u8>, Query), ("event_types" = Option<Vec<String>>, Query),
-        ("channel" = Option<String>, Query), ("before" = Option<String>, Query), ("after" = Option<String>, Query)),
+        ("iterator" = Option<String>, Query), ("status" = Option<u8>, Query), ("status_code_class" = Option<u16>, Query),
+        ("event_types" = Option<Vec<String>>, Query), ("channel" = Option<String>, Query), ("tag" = Option<String>, Query),
+        ("before" = Option<String>, Query), ("after" = Option<String>, Query), ("with_msg" = Option<bool>, Query)),
     responses((status = 200, body = ListResponse<MessageAttemptOut>), (status = 404, body = HttpErrorOut)))]
 pub(crate) async fn attempts_by_endpoint(
     ctx: web::Data<Context>,
@@ -338,12 +427,13 @@ pub(crate) async fn attempts_by_endpoint(
     let filter = attempt_filter(&query)?;
     let ep = find_endpoint(&ctx, &caller, &path.0, &path.1).await?;
     let found = attempts::list_by_endpoint(&ctx, &caller.0.tenant, &ep, &page, &filter).await?;
-    Ok(HttpResponse::Ok().json(ListResponse::from_page(found, MessageAttemptOut::from)))
+    attempts_answer(&ctx, &caller, found, &query).await
 }
 
 #[utoipa::path(get, path = "/api/v1/app/{app_id}/attempt/msg/{msg_id}", tag = "Message Attempt",
     params(("app_id" = String, Path), ("msg_id" = String, Path), ("limit" = Option<u64>, Query),
-        ("iterator" = Option<String>, Query), ("status" = Option<u8>, Query), ("endpoint_id" = Option<String>, Query)),
+        ("iterator" = Option<String>, Query), ("status" = Option<u8>, Query), ("endpoint_id" = Option<String>, Query),
+        ("status_code_class" = Option<u16>, Query), ("with_msg" = Option<bool>, Query)),
     responses((status = 200, body = ListResponse<MessageAttemptOut>), (status = 404, body = HttpErrorOut)))]
 pub(crate) async fn attempts_by_message(
     ctx: web::Data<Context>,
@@ -355,7 +445,7 @@ pub(crate) async fn attempts_by_message(
     let filter = attempt_filter(&query)?;
     let msg = find_message(&ctx, &caller, &path.0, &path.1).await?;
     let found = attempts::list_by_message(&ctx, &caller.0.tenant, &msg, &page, &filter).await?;
-    Ok(HttpResponse::Ok().json(ListResponse::from_page(found, MessageAttemptOut::from)))
+    attempts_answer(&ctx, &caller, found, &query).await
 }
 
 #[utoipa::path(get, path = "/api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}", tag = "Message Attempt",
@@ -398,7 +488,9 @@ pub(crate) async fn destinations_of_message(
 
 #[utoipa::path(get, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/msg", tag = "Message Attempt",
     params(("app_id" = String, Path), ("endpoint_id" = String, Path), ("limit" = Option<u64>, Query),
-        ("iterator" = Option<String>, Query), ("status" = Option<u8>, Query), ("with_content" = Option<bool>, Query)),
+        ("iterator" = Option<String>, Query), ("status" = Option<u8>, Query), ("with_content" = Option<bool>, Query),
+        ("event_types" = Option<Vec<String>>, Query), ("channel" = Option<String>, Query), ("tag" = Option<String>, Query),
+        ("before" = Option<String>, Query), ("after" = Option<String>, Query)),
     responses((status = 200, body = ListResponse<EndpointMessageOut>), (status = 404, body = HttpErrorOut)))]
 pub(crate) async fn messages_of_endpoint(
     ctx: web::Data<Context>,
@@ -423,7 +515,15 @@ pub(crate) async fn messages_of_endpoint(
     };
     let with_content = with_content(&query, true)?;
     let ep = find_endpoint(&ctx, &caller, &path.0, &path.1).await?;
-    let found = attempts::messages_of_endpoint(&ctx.db, &caller.0.tenant, &ep, &page, status).await?;
+    let filter = EndpointMessageFilter {
+        status,
+        event_types: event_types(&query)?,
+        channel: query.one("channel").map(str::to_owned),
+        tag: query.one("tag").map(str::to_owned),
+        before: query.time("before")?,
+        after: query.time("after")?,
+    };
+    let found = attempts::messages_of_endpoint(&ctx, &caller.0.tenant, &ep, &page, &filter).await?;
     Ok(
         HttpResponse::Ok().json(ListResponse::from_page(found, |(dest, msg)| {
             let (status, status_text) = status_code(dest.status);
@@ -457,4 +557,109 @@ pub(crate) async fn resend(
     .await?;
     // The SDKs parse a JSON object here.
     Ok(HttpResponse::Accepted().json(serde_json::json!({})))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct EventExampleIn {
+    pub event_type: String,
+    /// Which of the schema's `examples` (from 0); without examples, one is built from the
+    /// schema.
+    #[serde(default)]
+    pub example_index: Option<i64>,
+}
+
+#[utoipa::path(post, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/send-example", tag = "Endpoint",
+    request_body = EventExampleIn, params(("app_id" = String, Path), ("endpoint_id" = String, Path)),
+    responses((status = 202, body = MessageOut), (status = 404, body = HttpErrorOut),
+        (status = 409, body = HttpErrorOut), (status = 422, body = crate::error::HttpValidationError)))]
+/// Sends the event type's example payload to this endpoint only, as a logged message.
+pub(crate) async fn send_example(
+    ctx: web::Data<Context>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    Body(input): Body<EventExampleIn>,
+) -> ApiResult<HttpResponse> {
+    let index = match input.example_index {
+        None => 0,
+        Some(i) => {
+            usize::try_from(i).map_err(|_| domain::Error::invalid("exampleIndex", "must be 0 or more"))?
+        }
+    };
+    let app = apps::find(&ctx.db, &caller.0.tenant, &path.0).await?;
+    let endpoint = endpoints::find(&ctx.db, &caller.0.tenant, &app.id, &path.1).await?;
+    let sent = messages::send_example(
+        &ctx,
+        &caller.0.tenant,
+        &endpoint,
+        &input.event_type,
+        index,
+        &caller.0.actor(),
+    )
+    .await?;
+    Ok(HttpResponse::Accepted().json(MessageOut::new(sent, true)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct MessagePrecheckIn {
+    pub event_type: String,
+    #[serde(default)]
+    pub channels: Option<Vec<String>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct MessagePrecheckOut {
+    /// Whether any endpoint would take such a message now.
+    pub active: bool,
+}
+
+#[utoipa::path(post, path = "/api/v1/app/{app_id}/msg/precheck/active", tag = "Message",
+    request_body = MessagePrecheckIn, params(("app_id" = String, Path)),
+    responses((status = 200, body = MessagePrecheckOut), (status = 404, body = HttpErrorOut),
+        (status = 422, body = crate::error::HttpValidationError)))]
+/// Whether a message of this type (and channels) would go to any endpoint now.
+pub(crate) async fn precheck(
+    ctx: web::Data<Context>,
+    caller: Caller,
+    path: web::Path<String>,
+    Body(input): Body<MessagePrecheckIn>,
+) -> ApiResult<HttpResponse> {
+    let event_type = EventTypeName::parse_field("eventType", &input.event_type)?;
+    let channels = input
+        .channels
+        .filter(|c| !c.is_empty())
+        .map(|c| Channels::parse("channels", &c, messages::MAX_CHANNELS))
+        .transpose()?;
+    let active = messages::precheck(&ctx, &caller.0.tenant, &path, &event_type, channels.as_ref()).await?;
+    Ok(HttpResponse::Ok().json(MessagePrecheckOut { active }))
+}
+
+#[utoipa::path(delete, path = "/api/v1/app/{app_id}/msg/{msg_id}/content", tag = "Message",
+    params(("app_id" = String, Path), ("msg_id" = String, Path)),
+    responses((status = 204), (status = 404, body = HttpErrorOut)))]
+/// Erases the message's payload for good: it reads `{"expired": true}` afterwards, its
+/// pending deliveries stop, and it can no longer be resent.
+pub(crate) async fn expunge_content(
+    ctx: web::Data<Context>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    let msg = find_message(&ctx, &caller, &path.0, &path.1).await?;
+    attempts::expunge_message(&ctx, &caller.0.tenant, &msg, &caller.0.actor()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[utoipa::path(delete, path = "/api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}/content", tag = "Message Attempt",
+    params(("app_id" = String, Path), ("msg_id" = String, Path), ("attempt_id" = String, Path)),
+    responses((status = 204), (status = 404, body = HttpErrorOut)))]
+/// Erases what the receiver answered to one try; its response reads `EXPUNGED` afterwards.
+pub(crate) async fn expunge_attempt_content(
+    ctx: web::Data<Context>,
+    caller: Caller,
+    path: web::Path<(String, String, String)>,
+) -> ApiResult<HttpResponse> {
+    let msg = find_message(&ctx, &caller, &path.0, &path.1).await?;
+    attempts::expunge_response(&ctx, &caller.0.tenant, &msg, &path.2, &caller.0.actor()).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

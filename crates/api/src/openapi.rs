@@ -6,7 +6,7 @@ use utoipa::{
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 
-use crate::{applications, endpoints, error, event_types, messages, operational, portal};
+use crate::{applications, endpoints, environment, error, event_types, messages, operational, portal};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -17,15 +17,18 @@ use crate::{applications, endpoints, error, event_types, messages, operational, 
         applications::list, applications::create, applications::get, applications::put,
         applications::patch, applications::delete,
         event_types::list, event_types::create, event_types::get, event_types::put,
-        event_types::patch, event_types::delete,
+        event_types::patch, event_types::delete, event_types::import_openapi,
+        environment::export, environment::import,
         endpoints::list, endpoints::create, endpoints::get, endpoints::put, endpoints::patch,
         endpoints::delete, endpoints::get_secret, endpoints::rotate_secret, endpoints::get_headers,
         endpoints::put_headers, endpoints::patch_headers, endpoints::stats, endpoints::recover,
-        endpoints::line, endpoints::release_line,
+        endpoints::line, endpoints::release_line, endpoints::javascript_transformation,
+        endpoints::set_javascript_transformation,
         messages::create, messages::list, messages::get, messages::attempts_by_endpoint,
         messages::attempts_by_message, messages::get_attempt, messages::destinations_of_message,
-        messages::messages_of_endpoint, messages::resend,
-        portal::access,
+        messages::messages_of_endpoint, messages::resend, messages::send_example, messages::precheck, messages::expunge_content,
+        messages::expunge_attempt_content,
+        portal::access, portal::expire_all, portal::logout, portal::whoami,
         operational::list, operational::create, operational::get, operational::put,
         operational::delete, operational::get_secret, operational::rotate_secret,
         operational::get_headers, operational::put_headers,

@@ -1,10 +1,13 @@
-//! `POST /api/v1/auth/app-portal-access/{app_id}`: a customer-portal link for one application.
+//! Authentication routes: `POST /api/v1/auth/app-portal-access/{app_id}` (a customer-portal
+//! link for one application), `…/auth/app/{app_id}/expire-all` (withdraw them all) and
+//! `…/auth/logout` (revoke the calling token) and `…/auth/whoami`.
 
 use actix_web::{HttpResponse, web};
 use domain::{
     Context,
+    service::token,
     service::{application::NewApplication, portal},
-    values::PortalExpiry,
+    values::{PortalExpiry, WithdrawalGrace},
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -64,5 +67,66 @@ pub(crate) async fn access(
     Ok(HttpResponse::Ok().json(AppPortalAccessOut {
         url: access.url,
         token: access.token,
+    }))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ApplicationTokenExpireIn {
+    /// Seconds the withdrawn links keep working (0, the default, to 604800).
+    #[serde(default)]
+    pub expiry: Option<i64>,
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/app/{app_id}/expire-all", tag = "Authentication",
+    request_body = ApplicationTokenExpireIn, params(("app_id" = String, Path)),
+    responses((status = 204), (status = 404, body = HttpErrorOut), (status = 422, body = HttpErrorOut)))]
+/// Withdraws every portal link of the application issued until now: after `expiry`
+/// seconds (at once by default) they open nothing and their portal sessions end.
+pub(crate) async fn expire_all(
+    ctx: web::Data<Context>,
+    caller: Caller,
+    path: web::Path<String>,
+    Body(input): Body<Option<ApplicationTokenExpireIn>>,
+) -> ApiResult<HttpResponse> {
+    let input = input.unwrap_or_default();
+    let grace = input
+        .expiry
+        .map(WithdrawalGrace::parse)
+        .transpose()?
+        .unwrap_or_default();
+    portal::expire_all(&ctx, &caller.0.tenant, &path, grace, &caller.0.actor()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "Authentication",
+    responses((status = 204), (status = 401, body = HttpErrorOut)))]
+/// Revokes the API token that makes this call; later calls with it answer 401.
+pub(crate) async fn logout(ctx: web::Data<Context>, caller: Caller) -> ApiResult<HttpResponse> {
+    token::revoke(&ctx, &caller.0.tenant, &caller.0.token, &caller.0.actor()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct WhoamiOut {
+    /// The tenant the token belongs to (Svix's environment).
+    pub env_id: String,
+    /// How the call was authenticated: Herald's API tokens are JWTs it signed.
+    pub permission_source: &'static str,
+    /// Herald's extension: the token's id and name.
+    pub token_id: String,
+    pub token_name: String,
+}
+
+#[utoipa::path(get, path = "/api/v1/auth/whoami", tag = "Authentication",
+    responses((status = 200, body = WhoamiOut), (status = 401, body = HttpErrorOut)))]
+/// Who the calling token is.
+pub(crate) async fn whoami(caller: Caller) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(WhoamiOut {
+        env_id: caller.0.tenant.to_string(),
+        permission_source: "SvixJwt",
+        token_id: caller.0.token.to_string(),
+        token_name: caller.0.token_name,
     }))
 }

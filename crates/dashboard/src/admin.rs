@@ -138,7 +138,8 @@ pub(crate) async fn create_event_type(signed: Signed, form: web::Form<EventTypeF
             schemas: parse_schema(&form.schema)?,
             archived: false,
             deprecated: false,
-            feature_flag: None,
+            feature_flags: Vec::new(),
+            group_name: None,
         })
     })();
     let created = match new {
@@ -186,11 +187,7 @@ async fn event_type_page(
         .and_then(|s| s.get("1"))
         .and_then(|s| serde_json::to_string_pretty(s).ok())
         .unwrap_or_default();
-    let example = t
-        .schemas
-        .as_ref()
-        .and_then(|s| s.get("1"))
-        .map(example_of)
+    let example = event_types::example(t.schemas.as_ref(), 0)
         .and_then(|v| serde_json::to_string_pretty(&v).ok())
         .unwrap_or_default();
     html(
@@ -210,35 +207,6 @@ async fn event_type_page(
             errors,
         },
     )
-}
-
-/// A payload that fits `schema`: its `examples`/`example`/`default`, or one built from
-/// its properties' types.
-fn example_of(schema: &serde_json::Value) -> serde_json::Value {
-    use serde_json::{Value, json};
-    if let Some(v) = schema.get("examples").and_then(|e| e.get(0)) {
-        return v.clone();
-    }
-    if let Some(v) = schema.get("example").or_else(|| schema.get("default")) {
-        return v.clone();
-    }
-    match schema.get("type").and_then(Value::as_str) {
-        Some("object") => {
-            let mut out = serde_json::Map::new();
-            if let Some(props) = schema.get("properties").and_then(Value::as_object) {
-                for (name, prop) in props {
-                    out.insert(name.clone(), example_of(prop));
-                }
-            }
-            Value::Object(out)
-        }
-        Some("array") => json!([schema.get("items").map(example_of).unwrap_or(Value::Null)]),
-        Some("string") => json!("string"),
-        Some("integer") => json!(0),
-        Some("number") => json!(0.0),
-        Some("boolean") => json!(false),
-        _ => Value::Null,
-    }
 }
 
 pub(crate) async fn event_type(signed: Signed, req: HttpRequest) -> Page {
@@ -580,7 +548,7 @@ pub(crate) async fn change_password(signed: Signed, form: web::Form<PasswordForm
         .cloned()
         .ok_or_else(|| PageError::internal("a dashboard session without its user"))?;
     let changed = user::change_password(
-        &signed.ctx.db,
+        &signed.ctx,
         &me,
         form.current_password,
         form.password,
@@ -614,7 +582,7 @@ pub(crate) async fn set_role(signed: Signed, req: HttpRequest, form: web::Form<R
     check(&signed.live, &form.csrf, signed.require_admin())?;
     let id = user_id(&req)?;
     let changed = match parse_role(&form.role) {
-        Ok(role) => user::set_role(&signed.ctx.db, signed.tenant(), &id, role, &signed.live.actor())
+        Ok(role) => user::set_role(&signed.ctx, signed.tenant(), &id, role, &signed.live.actor())
             .await
             .map(|_| ()),
         Err(e) => Err(e),
@@ -625,7 +593,7 @@ pub(crate) async fn set_role(signed: Signed, req: HttpRequest, form: web::Form<R
 pub(crate) async fn remove_user(signed: Signed, req: HttpRequest, form: web::Form<Csrf>) -> Page {
     check(&signed.live, &form.csrf, signed.require_admin())?;
     let id = user_id(&req)?;
-    let removed = user::remove(&signed.ctx.db, signed.tenant(), &id, &signed.live.actor()).await;
+    let removed = user::remove(&signed.ctx, signed.tenant(), &id, &signed.live.actor()).await;
     team_answer(&signed, removed).await
 }
 

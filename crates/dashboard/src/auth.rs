@@ -74,6 +74,29 @@ fn render(page: &LoginPage, status: StatusCode, req: &HttpRequest) -> Result<Htt
         .body(body))
 }
 
+const STALE: &str = "The sign-in form was stale. Please try again.";
+
+/// The form's token is the one the sign-in page set in its cookie.
+fn form_is_fresh(req: &HttpRequest, csrf: &str) -> bool {
+    !csrf.is_empty() && req.cookie(LOGIN_COOKIE).is_some_and(|c| c.value() == csrf)
+}
+
+/// The sign-in page again, with why the last try was refused.
+fn refused(
+    req: &HttpRequest,
+    email: &str,
+    error: &str,
+    status: StatusCode,
+) -> Result<HttpResponse, PageError> {
+    let page = LoginPage {
+        csrf: service::session::random_token()?,
+        email: email.to_owned(),
+        error: Some(error.to_owned()),
+        choices: Vec::new(),
+    };
+    render(&page, status, req)
+}
+
 pub(crate) async fn login_page(req: HttpRequest) -> Result<HttpResponse, PageError> {
     let page = LoginPage {
         csrf: service::session::random_token()?,
@@ -100,21 +123,9 @@ pub(crate) async fn login(
     form: web::Form<LoginForm>,
 ) -> Result<HttpResponse, PageError> {
     let form = form.into_inner();
-    let again = |error: &str, status: StatusCode| -> Result<HttpResponse, PageError> {
-        let page = LoginPage {
-            csrf: service::session::random_token()?,
-            email: form.email.clone(),
-            error: Some(error.to_owned()),
-            choices: Vec::new(),
-        };
-        render(&page, status, &req)
-    };
-    let expected = req.cookie(LOGIN_COOKIE).map(|c| c.value().to_owned());
-    if expected.as_deref() != Some(form.csrf.as_str()) || form.csrf.is_empty() {
-        return again(
-            "The sign-in form was stale. Please try again.",
-            StatusCode::FORBIDDEN,
-        );
+    let again = |error: &str, status: StatusCode| refused(&req, &form.email, error, status);
+    if !form_is_fresh(&req, &form.csrf) {
+        return again(STALE, StatusCode::FORBIDDEN);
     }
     // The TCP peer, not a forwarded-for header a client could make up. Behind a proxy
     // that is the proxy: the per-account limit still holds for every account.
@@ -171,21 +182,9 @@ pub(crate) struct ChoiceForm {
 
 /// Signs in to the account chosen on the sign-in page's list.
 pub(crate) async fn choose(req: HttpRequest, form: web::Form<ChoiceForm>) -> Result<HttpResponse, PageError> {
-    let again = |error: &str, status: StatusCode| -> Result<HttpResponse, PageError> {
-        let page = LoginPage {
-            csrf: service::session::random_token()?,
-            email: String::new(),
-            error: Some(error.to_owned()),
-            choices: Vec::new(),
-        };
-        render(&page, status, &req)
-    };
-    let expected = req.cookie(LOGIN_COOKIE).map(|c| c.value().to_owned());
-    if expected.as_deref() != Some(form.csrf.as_str()) || form.csrf.is_empty() {
-        return again(
-            "The sign-in form was stale. Please try again.",
-            StatusCode::FORBIDDEN,
-        );
+    let again = |error: &str, status: StatusCode| refused(&req, "", error, status);
+    if !form_is_fresh(&req, &form.csrf) {
+        return again(STALE, StatusCode::FORBIDDEN);
     }
     let ctx = session::context(&req)?;
     match service::session::redeem_choice(&ctx, &form.ticket, &form.csrf).await {

@@ -11,6 +11,7 @@ mod auth;
 mod error;
 mod options;
 mod pages;
+mod programs;
 mod session;
 mod view;
 
@@ -93,6 +94,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
             .route(&at("/endpoints/{ep}/test"), post().to(pages::send_test))
             .route(&at("/endpoints/{ep}/recover"), post().to(pages::recover))
             .route(&at("/endpoints/{ep}/release"), post().to(options::release))
+            .route(&at("/endpoints/{ep}/programs"), get().to(programs::page))
+            .route(&at("/endpoints/{ep}/programs"), post().to(programs::submit))
             .route(&at("/messages/{msg}"), get().to(pages::message))
             .route(&at("/messages/{msg}/resend"), post().to(pages::resend));
     }

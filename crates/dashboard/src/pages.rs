@@ -53,6 +53,11 @@ impl Errors {
         self.0.get(field).map_or("", String::as_str)
     }
 
+    /// Sets the reason shown beside `field`.
+    pub(crate) fn set(&mut self, field: &str, reason: impl Into<String>) {
+        self.0.insert(field.to_owned(), reason.into());
+    }
+
     /// The error for the form as a whole (one without a field).
     pub(crate) fn general(&self) -> &str {
         self.get("")
@@ -87,7 +92,7 @@ impl Errors {
                         known @ ("url" | "name" | "uid" | "event_type" | "since" | "until"
                         | "recover_since" | "description" | "days" | "role" | "email"
                         | "password" | "current_password" | "own_password" | "headers"
-                        | "ordered" | "auth_type") => known,
+                        | "ordered" | "auth_type" | "filter" | "transformation" | "sample") => known,
                         _ => "",
                     },
                 };
@@ -143,11 +148,9 @@ impl Pager {
                 .unwrap_or_default()
         };
         Self {
-            next: if page.done {
-                String::new()
-            } else {
-                link(&page.iterator)
-            },
+            // A last page has no iterator; a first page reached going back keeps its way
+            // forward although it is `done`.
+            next: link(&page.iterator),
             prev: link(&page.prev_iterator),
         }
     }
@@ -663,6 +666,8 @@ pub(crate) async fn create_endpoint(scope: AppScope, form: web::Form<EndpointFor
             headers: BTreeMap::new(),
             ordered: options.ordered,
             access: options.access,
+            filter: None,
+            transformation: None,
         })
     })();
     let created = match new {
@@ -727,6 +732,9 @@ struct EndpointPage {
     delivery: DeliveryView,
     notice: &'static str,
     errors: Errors,
+    /// The endpoint's jq programs (empty when it has none).
+    jq_filter: String,
+    jq_transformation: String,
 }
 
 /// The endpoint's fields as the edit form shows them.
@@ -992,6 +1000,8 @@ async fn endpoint_page(
             delivery,
             notice,
             errors,
+            jq_filter: ep.filter.clone().unwrap_or_default(),
+            jq_transformation: ep.transformation.clone().unwrap_or_default(),
         },
     )
 }
@@ -1410,6 +1420,15 @@ pub(crate) struct MessageAttemptRow {
     pub(crate) url: String,
     pub(crate) response: String,
     pub(crate) reason: String,
+    /// The exact request, when a transformation shaped it.
+    pub(crate) request: Option<domain::entity::SentRequest>,
+}
+
+/// An endpoint whose filter kept a message from it.
+pub(crate) struct FilteredRow {
+    pub(crate) endpoint_id: String,
+    pub(crate) link: String,
+    pub(crate) reason: String,
 }
 
 #[derive(Template)]
@@ -1426,6 +1445,7 @@ struct MessagePage {
     /// Pretty-printed; empty once retention erased it.
     payload: String,
     destinations: Vec<DestinationRow>,
+    filtered: Vec<FilteredRow>,
     attempts: Vec<MessageAttemptRow>,
 }
 
@@ -1478,6 +1498,19 @@ pub(crate) async fn message(scope: AppScope, req: HttpRequest) -> Page {
             url: a.url,
             response: a.response_body.unwrap_or_default(),
             reason: a.error_reason.unwrap_or_default(),
+            request: a.request,
+        })
+        .collect();
+    let filtered = msg
+        .filtered
+        .clone()
+        .map(|f| f.0)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|f| FilteredRow {
+            link: format!("{}/endpoints/{}", scope.base, f.endpoint_id),
+            endpoint_id: f.endpoint_id,
+            reason: f.reason,
         })
         .collect();
     let section = if scope.portal { "portal" } else { "apps" };
@@ -1494,6 +1527,7 @@ pub(crate) async fn message(scope: AppScope, req: HttpRequest) -> Page {
             created: When::of(msg.created_at),
             payload,
             destinations,
+            filtered,
             attempts,
         },
     )

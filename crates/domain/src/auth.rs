@@ -146,6 +146,10 @@ pub struct PortalClaims {
     pub org: TenantId,
     pub iat: i64,
     pub exp: i64,
+    /// `iat` in milliseconds, so that a withdrawal of an application's links
+    /// (`portal::expire_all`) tells apart the tokens issued just before it and just after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat_ms: Option<i64>,
     /// Read-only portals cannot change endpoints.
     #[serde(default)]
     pub read_only: bool,
@@ -292,6 +296,7 @@ impl JwtKeys {
             org: tenant.clone(),
             iat: issued_at.timestamp(),
             exp: expires_at.timestamp(),
+            iat_ms: Some(issued_at.timestamp_millis()),
             read_only,
         })
     }

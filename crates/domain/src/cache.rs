@@ -16,6 +16,7 @@ use std::{
 use crate::{
     entity::{api_token, application, endpoint},
     id::{ApiTokenId, TenantId},
+    service::message::Filters,
 };
 
 /// How long a token's row is trusted: a revocation made by another process is honoured
@@ -71,6 +72,8 @@ pub struct AppCopy {
     pub app: application::Model,
     /// Its enabled endpoints.
     pub endpoints: Vec<endpoint::Model>,
+    /// Their filters, compiled once for every message accepted with this copy.
+    pub filters: Filters,
     /// What the database said of the application and all its endpoints when this copy
     /// was read; a write is refused if it says otherwise then.
     pub fingerprint: String,

@@ -16,6 +16,7 @@ pub mod id;
 pub mod metrics;
 pub mod netpolicy;
 pub mod pagination;
+pub mod program;
 pub mod scope;
 pub mod service;
 pub mod signing;

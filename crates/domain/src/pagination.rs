@@ -142,9 +142,10 @@ where
     }
     let first = rows.first().map(&key_of);
     let last = rows.last().map(&key_of);
-    // Going forwards, `more` says whether a next page exists; going backwards, we came
-    // from a next page, so there is one.
-    let done = if backwards { false } else { !more };
+    // `done` says the walk reached its end: the last page going forwards, the first going
+    // backwards (as Svix says it). Going backwards we came from a next page, so the
+    // iterator to it stays.
+    let done = !more;
     let iterator = if backwards {
         last.clone()
     } else {
@@ -156,7 +157,7 @@ where
     });
     Ok(Paged {
         data: rows,
-        iterator: if done { None } else { iterator },
+        iterator: if done && !backwards { None } else { iterator },
         prev_iterator: first.map(|k| format!("-{k}")),
         done,
     })

@@ -3,7 +3,12 @@
 
 use std::{net::TcpListener, sync::Arc, time::Duration};
 
-use actix_web::{App, HttpServer, dev::Server, middleware::from_fn, web};
+use actix_web::{
+    App, HttpServer,
+    dev::Server,
+    middleware::{NormalizePath, from_fn},
+    web,
+};
 use anyhow::{Context as _, bail};
 use domain::{
     Context, DomainSettings, db, dispatch,
@@ -208,6 +213,8 @@ impl Application {
             App::new()
                 .app_data(data.clone())
                 .wrap(from_fn(crate::middleware::guard))
+                // `/api/v1/app/` is `/api/v1/app`, as on the Svix server.
+                .wrap(NormalizePath::trim())
                 .configure(|cfg| api.configure(cfg))
                 .configure(|cfg| pages.configure(cfg))
         })

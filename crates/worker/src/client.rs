@@ -88,6 +88,8 @@ pub struct Sender {
 
 /// One request to make.
 pub struct Request<'a> {
+    /// `POST`, or `PUT` when a transformation asks for it.
+    pub method: reqwest::Method,
     pub url: &'a str,
     pub headers: Vec<(String, String)>,
     pub body: String,
@@ -203,11 +205,15 @@ impl Sender {
             duration: started.elapsed(),
             error,
             retry_after,
+            request: None,
         };
         if let Some(refused) = self.refused_literal(req.url) {
             return outcome(None, None, Some((ErrorKind::Blocked, refused)), None);
         }
-        let mut builder = client.post(req.url).timeout(req.timeout).body(req.body.clone());
+        let mut builder = client
+            .request(req.method.clone(), req.url)
+            .timeout(req.timeout)
+            .body(req.body.clone());
         for (name, value) in &req.headers {
             builder = builder.header(name.as_str(), value.as_str());
         }

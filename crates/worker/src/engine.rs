@@ -11,9 +11,12 @@ use std::{
 use chrono::Utc;
 use domain::{
     Context,
+    entity::SentRequest,
     entity::attempt::ErrorKind,
     id::DestinationId,
-    service::delivery::{self, EndpointCache, Next, Outcome, Plan, Settlement, claim, lane},
+    service::delivery::{
+        self, EndpointCache, Next, Outcome, Plan, Settlement, claim, lane, transform::Shaped,
+    },
     signing,
     values::access::Auth,
 };
@@ -134,7 +137,17 @@ impl Engine {
                 };
             }
         }
-        let outcome = self.deliver(&plan).await;
+        let outcome = match &plan.transformation {
+            None => self.deliver(&plan, None).await,
+            Some(Err(reason)) => transformation_failed(&plan, reason.clone()),
+            Some(Ok(program)) => {
+                let url = plan.endpoint.url.as_str();
+                match delivery::transform::shape(program, &plan.message, url).await {
+                    Ok(shaped) => self.deliver(&plan, Some(&shaped)).await,
+                    Err(reason) => transformation_failed(&plan, reason),
+                }
+            }
+        };
         self.observe(&plan, &outcome);
         tracing::info!(
             tenant = %plan.destination.tenant_id,
@@ -157,11 +170,49 @@ impl Engine {
         }
     }
 
-    /// Sends `plan` with the credentials and client its endpoint asks for. An OAuth
-    /// endpoint that answers 401 gets one more request, with a token fetched afresh.
-    async fn deliver(&self, plan: &Plan) -> Outcome {
+    /// Sends `plan` (as its transformation shaped it, if it has one) with the credentials
+    /// and client its endpoint asks for. An OAuth endpoint that answers 401 gets one more
+    /// request, with a token fetched afresh.
+    async fn deliver(&self, plan: &Plan, shaped: Option<&Shaped>) -> Outcome {
+        // One timestamp for the whole try, so that the log's copy of the request has the
+        // very signature sent.
+        let timestamp = Utc::now().timestamp();
+        let outcome = self.deliver_unlogged(plan, shaped, timestamp).await;
+        match shaped {
+            None => outcome,
+            // What the receiver saw, for the attempt log (credentials left out).
+            Some(_) => {
+                let request = self.request(plan, shaped, timestamp, None);
+                Outcome {
+                    request: Some(Box::new(SentRequest {
+                        method: request.method.to_string(),
+                        url: request.url.to_owned(),
+                        headers: request
+                            .headers
+                            .into_iter()
+                            .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                            .chain(
+                                plan.endpoint
+                                    .access
+                                    .as_ref()
+                                    .and_then(|a| a.auth.as_ref())
+                                    .map(|_| ("authorization".to_owned(), "[credentials]".to_owned())),
+                            )
+                            .collect(),
+                        body: request.body,
+                    })),
+                    ..outcome
+                }
+            }
+        }
+    }
+
+    async fn deliver_unlogged(&self, plan: &Plan, shaped: Option<&Shaped>, timestamp: i64) -> Outcome {
         if plan.endpoint.access.is_none() {
-            return self.sender.send(self.request(plan, None)).await;
+            return self
+                .sender
+                .send(self.request(plan, shaped, timestamp, None))
+                .await;
         }
         let failed = |(kind, reason): (ErrorKind, String)| Outcome {
             url: plan.endpoint.url.clone(),
@@ -170,6 +221,7 @@ impl Engine {
             duration: Duration::ZERO,
             error: Some((kind, reason)),
             retry_after: None,
+            request: None,
         };
         let credentials = match domain::service::endpoint::open_credentials(&self.ctx, &plan.endpoint) {
             Ok(credentials) => credentials,
@@ -185,7 +237,7 @@ impl Engine {
             Err(e) => return failed(e),
         };
         let send = |authorization: Option<String>| {
-            let request = self.request(plan, authorization);
+            let request = self.request(plan, shaped, timestamp, authorization);
             let client = client.clone();
             async move {
                 match client {
@@ -253,9 +305,17 @@ impl Engine {
         }
     }
 
-    fn request<'a>(&self, plan: &'a Plan, authorization: Option<String>) -> client::Request<'a> {
-        let body = plan.message.payload.as_deref().unwrap_or("{}");
-        let timestamp = Utc::now().timestamp();
+    fn request<'a>(
+        &self,
+        plan: &'a Plan,
+        shaped: Option<&'a Shaped>,
+        timestamp: i64,
+        authorization: Option<String>,
+    ) -> client::Request<'a> {
+        let body = match shaped {
+            Some(shaped) => shaped.body.as_str(),
+            None => plan.message.payload.as_deref().unwrap_or("{}"),
+        };
         let id = plan.message.id.as_str();
         let signature = signing::signature_header(&plan.keys, id, timestamp, body.as_bytes());
         let timestamp = timestamp.to_string();
@@ -280,13 +340,22 @@ impl Engine {
                 .0
                 .iter()
                 .filter(|(k, _)| authorization.is_none() || !k.eq_ignore_ascii_case("authorization"))
+                // A transformation's header replaces the endpoint's of the same name.
+                .filter(|(k, _)| !shaped.is_some_and(|s| s.headers.contains_key(&k.to_ascii_lowercase())))
                 .map(|(k, v)| (k.clone(), v.clone())),
         );
+        if let Some(shaped) = shaped {
+            headers.extend(shaped.headers.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
         if let Some(authorization) = authorization {
             headers.push(("authorization".to_owned(), authorization));
         }
         client::Request {
-            url: &plan.endpoint.url,
+            method: match shaped.map(|s| s.method) {
+                Some("PUT") => reqwest::Method::PUT,
+                _ => reqwest::Method::POST,
+            },
+            url: shaped.map_or(plan.endpoint.url.as_str(), |s| s.url.as_str()),
             headers,
             body: body.to_owned(),
             timeout: self.timeout(plan),
@@ -316,5 +385,19 @@ impl Engine {
                 tracing::warn!(error = %e.chain(), count = long.len(), "could not renew delivery leases");
             }
         }
+    }
+}
+
+/// A try that its transformation stopped before anything was sent: not retried until the
+/// program changes (see `delivery::settle`).
+fn transformation_failed(plan: &Plan, reason: String) -> Outcome {
+    Outcome {
+        url: plan.endpoint.url.clone(),
+        response_status: None,
+        response_body: None,
+        duration: Duration::ZERO,
+        error: Some((ErrorKind::Transformation, reason)),
+        retry_after: None,
+        request: None,
     }
 }

@@ -7,6 +7,8 @@
 //!     [--database postgres://postgres@127.0.0.1:5432/postgres] [--workers N] [--retries]
 //! target/release/loadgen --direct --messages 2000 --concurrency 32 --endpoints 1
 //! target/release/loadgen --messages 1000 --endpoint-options '{"ordered": true}'
+//! target/release/loadgen --messages 2000 --endpoints 10 --filter '.payload.n >= 0 and .eventType == "bench.event"'
+//! target/release/loadgen --messages 2000 --transformation '{body: {text: "n=\(.payload.n)", pad: .payload.pad}}'
 //! ```
 //!
 //! `--workers N` runs `herald serve` as the API only and N `herald worker` processes
@@ -14,7 +16,12 @@
 //! and Herald retry after 1 s, and reports how late each retry came after the time the
 //! first attempt planned for it. `--direct` leaves Herald out: the load generator signs
 //! the same requests itself and sends them straight to the receiver, which shows what
-//! this machine can do for HTTP alone.
+//! this machine can do for HTTP alone. `--filter` and `--transformation` give every
+//! endpoint that jq program (shorthands for the fields of `--endpoint-options`); a filter
+//! must let every message through (the run waits for messages × endpoints deliveries),
+//! so it measures what evaluating it costs, and payloads are `{"n": N, "pad": "x…"}`. A
+//! transformation should leave `url` alone: the receiver counts deliveries by message
+//! and path, and every endpoint has a path of its own.
 #![allow(
     clippy::print_stdout,
     clippy::print_stderr,
@@ -74,8 +81,14 @@ fn args() -> Args {
             "--retries" => a.retries = true,
             "--direct" => a.direct = true,
             "--endpoint-options" => {
-                a.endpoint_options = serde_json::from_str(&value()).expect("--endpoint-options JSON object");
+                let extra: serde_json::Value =
+                    serde_json::from_str(&value()).expect("--endpoint-options JSON object");
+                for (k, v) in extra.as_object().expect("--endpoint-options JSON object") {
+                    a.endpoint_options[k] = v.clone();
+                }
             }
+            "--filter" => a.endpoint_options["filter"] = json!(value()),
+            "--transformation" => a.endpoint_options["transformation"] = json!(value()),
             other => panic!("unknown argument {other}"),
         }
     }
@@ -416,7 +429,12 @@ async fn main() {
             let mut body = args.endpoint_options.clone();
             body["url"] = json!(format!("{receiver}/e{e}"));
             let r = post("/api/v1/app/bench/endpoint".into(), body).await.unwrap();
-            assert!(r.status().is_success());
+            let status = r.status();
+            assert!(
+                status.is_success(),
+                "creating an endpoint: {status} {}",
+                r.text().await.unwrap_or_default()
+            );
         }
     }
 

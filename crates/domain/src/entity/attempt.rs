@@ -2,6 +2,7 @@
 
 use sea_orm::entity::prelude::*;
 
+use super::SentRequest;
 use crate::id::{AppId, AttemptId, DestinationId, EndpointId, MessageId, TenantId};
 
 /// What started the try.
@@ -45,6 +46,11 @@ pub enum ErrorKind {
     /// The endpoint answered a redirect, which Herald does not follow.
     #[sea_orm(string_value = "redirect")]
     Redirect,
+    /// The endpoint's transformation failed, ran over its limits or asked for a request
+    /// Herald does not send (another host, a method other than POST or PUT). Not retried
+    /// until the program changes; `recover` sends it again.
+    #[sea_orm(string_value = "transformation")]
+    Transformation,
     /// The endpoint's credentials could not be had: the OAuth token server refused or
     /// failed, or the stored credentials would not open.
     #[sea_orm(string_value = "auth")]
@@ -79,6 +85,9 @@ pub struct Model {
     pub error_reason: Option<String>,
     pub next_attempt_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
+    /// The exact request sent, when a transformation shaped it.
+    #[sea_orm(column_type = "JsonBinary")]
+    pub request: Option<SentRequest>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -100,6 +109,7 @@ impl ErrorKind {
             Self::Blocked => "blocked",
             Self::Redirect => "redirect",
             Self::Auth => "auth",
+            Self::Transformation => "transformation",
             Self::Other => "other",
         }
     }

@@ -65,6 +65,13 @@ pub struct Model {
     /// The secrets of `access`, sealed under the main key (the endpoint id is the
     /// associated data).
     pub credentials: Option<Vec<u8>>,
+    /// A jq program over `{eventType, channels, payload, tags}`: the endpoint gets a
+    /// message only when its first output is truthy (see [`crate::program`]).
+    #[sea_orm(column_type = "Text")]
+    pub filter: Option<String>,
+    /// A jq program whose output is the body to send, or `{body, headers, method, url}`.
+    #[sea_orm(column_type = "Text")]
+    pub transformation: Option<String>,
 }
 
 impl Model {

@@ -19,7 +19,11 @@ pub struct Model {
     /// Archived types stay valid in filters but are hidden from lists by default.
     pub archived: bool,
     pub deprecated: bool,
-    pub feature_flag: Option<String>,
+    /// Feature flags the event type is released under, sorted.
+    #[sea_orm(column_type = "JsonBinary")]
+    pub feature_flags: Option<super::StringList>,
+    /// The group the event type is listed under.
+    pub group_name: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -2,7 +2,7 @@
 
 use sea_orm::entity::prelude::*;
 
-use super::StringList;
+use super::{FilteredOut, StringList};
 use crate::id::{AppId, MessageId, TenantId};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -23,6 +23,9 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub payload: Option<String>,
     pub created_at: DateTimeUtc,
+    /// The endpoints whose filters kept the message from them, and why.
+    #[sea_orm(column_type = "JsonBinary")]
+    pub filtered: Option<FilteredOut>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

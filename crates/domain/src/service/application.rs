@@ -134,9 +134,11 @@ pub(crate) async fn with_endpoints(
         .map(|row| endpoint::Model::from_query_result_optional(row, "e_"))
         .collect::<std::result::Result<Vec<_>, _>>()
         .context("reading endpoints")?;
+    let endpoints: Vec<endpoint::Model> = endpoints.into_iter().flatten().collect();
     Ok(Some(crate::cache::AppCopy {
         app,
-        endpoints: endpoints.into_iter().flatten().collect(),
+        filters: super::message::Filters::of(&endpoints),
+        endpoints,
         fingerprint,
     }))
 }

@@ -1,7 +1,10 @@
 //! The delivery log: attempts, and the destinations (message × endpoint) they belong to.
 
 use chrono::{DateTime, DurationRound, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, QueryFilter, Set, sea_query::Query};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, QueryFilter, Set,
+    sea_query::{Expr, Query},
+};
 
 use super::{
     audit::{self, Actor, Target},
@@ -23,8 +26,69 @@ pub struct AttemptFilter {
     pub endpoint: Option<EndpointId>,
     pub event_types: Vec<EventTypeName>,
     pub channel: Option<String>,
+    pub tag: Option<String>,
+    /// Only tries whose response status is in this class.
+    pub status_code_class: Option<StatusCodeClass>,
     pub before: Option<DateTime<Utc>>,
     pub after: Option<DateTime<Utc>>,
+}
+
+/// A class of response statuses as Svix's `status_code_class` spells it: `0` for tries
+/// without a response, `100` to `500` for the 1xx to 5xx answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StatusCodeClass(u16);
+
+impl StatusCodeClass {
+    pub fn parse(text: &str) -> Result<Self> {
+        match text.parse::<u16>() {
+            Ok(class @ (0 | 100 | 200 | 300 | 400 | 500)) => Ok(Self(class)),
+            _ => Err(Error::invalid(
+                "status_code_class",
+                "must be 0 (no response), 100, 200, 300, 400 or 500",
+            )),
+        }
+    }
+}
+
+/// Which messages to list for an endpoint (`GET …/endpoint/{id}/msg`).
+#[derive(Clone, Debug, Default)]
+pub struct EndpointMessageFilter {
+    pub status: Option<destination::Status>,
+    pub event_types: Vec<EventTypeName>,
+    pub channel: Option<String>,
+    pub tag: Option<String>,
+    pub before: Option<DateTime<Utc>>,
+    pub after: Option<DateTime<Utc>>,
+}
+
+/// The ids of the tenant's messages of these types, on this channel, with this tag.
+fn messages_matching(
+    backend: crate::db::Backend,
+    tenant: &TenantId,
+    event_types: &[EventTypeName],
+    channel: Option<&str>,
+    tag: Option<&str>,
+) -> Option<sea_orm::sea_query::SelectStatement> {
+    if event_types.is_empty() && channel.is_none() && tag.is_none() {
+        return None;
+    }
+    let mut messages = Query::select();
+    messages
+        .column(message::Column::Id)
+        .from(message::Entity)
+        .and_where(message::Column::TenantId.eq(tenant.clone()));
+    if !event_types.is_empty() {
+        messages.and_where(message::Column::EventType.is_in(event_types.iter().map(|t| t.as_str())));
+    }
+    if let Some(channel) = channel {
+        messages.and_where(messages::json_array_contains(
+            backend, "message", "channels", channel,
+        ));
+    }
+    if let Some(tag) = tag {
+        messages.and_where(messages::json_array_contains(backend, "message", "tags", tag));
+    }
+    Some(messages.to_owned())
 }
 
 fn attempt_page_key(a: &attempt::Model) -> String {
@@ -49,25 +113,26 @@ fn narrow(
     if let Some(after) = filter.after {
         select = select.filter(attempt::Column::CreatedAt.gt(after));
     }
-    if !filter.event_types.is_empty() || filter.channel.is_some() {
-        let mut messages = Query::select();
-        messages
-            .column(message::Column::Id)
-            .from(message::Entity)
-            .and_where(message::Column::TenantId.eq(tenant.clone()));
-        if !filter.event_types.is_empty() {
-            messages
-                .and_where(message::Column::EventType.is_in(filter.event_types.iter().map(|t| t.as_str())));
-        }
-        if let Some(channel) = &filter.channel {
-            messages.and_where(messages::json_array_contains(
-                ctx.backend,
-                "message",
-                "channels",
-                channel,
-            ));
-        }
-        select = select.filter(attempt::Column::MessageId.in_subquery(messages.to_owned()));
+    if let Some(StatusCodeClass(class)) = filter.status_code_class {
+        select = if class == 0 {
+            select.filter(
+                sea_orm::Condition::any()
+                    .add(attempt::Column::ResponseStatus.is_null())
+                    .add(attempt::Column::ResponseStatus.eq(0)),
+            )
+        } else {
+            let low = i32::from(class);
+            select.filter(attempt::Column::ResponseStatus.between(low, low + 99))
+        };
+    }
+    if let Some(messages) = messages_matching(
+        ctx.backend,
+        tenant,
+        &filter.event_types,
+        filter.channel.as_deref(),
+        filter.tag.as_deref(),
+    ) {
+        select = select.filter(attempt::Column::MessageId.in_subquery(messages));
     }
     select
 }
@@ -185,26 +250,51 @@ pub async fn destinations_of_message<C: ConnectionTrait>(
 }
 
 /// The messages sent (or being sent) to an endpoint, with each delivery's state, newest first.
-pub async fn messages_of_endpoint<C: ConnectionTrait>(
-    conn: &C,
+pub async fn messages_of_endpoint(
+    ctx: &Context,
     tenant: &TenantId,
     endpoint: &endpoint::Model,
     page: &PageRequest,
-    status: Option<destination::Status>,
+    filter: &EndpointMessageFilter,
 ) -> Result<Paged<(destination::Model, message::Model)>> {
+    let conn = &ctx.db;
     let mut select = destination::Entity::for_tenant(tenant)
         .filter(destination::Column::EndpointId.eq(endpoint.id.clone()));
-    if let Some(status) = status {
+    if let Some(status) = filter.status {
         select = select.filter(destination::Column::Status.eq(status));
+    }
+    if let Some(before) = filter.before {
+        select = select.filter(destination::Column::Id.lt(crate::id::DestinationId::first_at(before)));
+    }
+    if let Some(after) = filter.after {
+        select = select.filter(destination::Column::CreatedAt.gt(after));
+    }
+    if let Some(messages) = messages_matching(
+        ctx.backend,
+        tenant,
+        &filter.event_types,
+        filter.channel.as_deref(),
+        filter.tag.as_deref(),
+    ) {
+        select = select.filter(destination::Column::MessageId.in_subquery(messages));
     }
     let page = pagination::fetch(conn, select, destination::Column::Id, page, |d| d.id.to_string()).await?;
     let ids: Vec<MessageId> = page.data.iter().map(|d| d.message_id.clone()).collect();
-    let found = message::Entity::for_tenant(tenant)
+    let found = messages_by_id(conn, tenant, ids).await?;
+    Ok(join(page, found, |d, m: &message::Model| d.message_id == m.id))
+}
+
+/// The tenant's messages with these ids (those still there).
+pub async fn messages_by_id<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    ids: Vec<MessageId>,
+) -> Result<Vec<message::Model>> {
+    message::Entity::for_tenant(tenant)
         .filter(message::Column::Id.is_in(ids))
         .all(conn)
         .await
-        .context("loading messages")?;
-    Ok(join(page, found, |d, m: &message::Model| d.message_id == m.id))
+        .context("loading messages")
 }
 
 /// Pairs each destination with its row in `others`; destinations whose row vanished
@@ -427,4 +517,71 @@ pub async fn hourly<C: ConnectionTrait>(
         out.push(hour);
     }
     Ok(out)
+}
+
+/// What an expunged response body reads as, as on Svix.
+pub const EXPUNGED: &str = "EXPUNGED";
+
+/// Erases a message's payload (and the transformed bodies its tries sent), for good: the
+/// API shows it as expired, its pending deliveries stop, and it can no longer be resent.
+/// The log of its tries stays.
+pub async fn expunge_message(
+    ctx: &Context,
+    tenant: &TenantId,
+    message: &message::Model,
+    actor: &Actor,
+) -> Result<()> {
+    let txn = crate::db::begin_write(ctx).await?;
+    message::Entity::update_for_tenant(tenant)
+        .col_expr(
+            message::Column::Payload,
+            Expr::value(sea_orm::Value::String(None)),
+        )
+        .filter(message::Column::Id.eq(message.id.clone()))
+        .exec(&txn)
+        .await
+        .context("expunging a payload")?;
+    attempt::Entity::update_for_tenant(tenant)
+        .col_expr(attempt::Column::Request, Expr::value(sea_orm::Value::Json(None)))
+        .filter(attempt::Column::MessageId.eq(message.id.clone()))
+        .exec(&txn)
+        .await
+        .context("expunging sent bodies")?;
+    audit::record(
+        &txn,
+        tenant,
+        actor,
+        "message.expunge",
+        Target::new("message", &message.id),
+        None,
+    )
+    .await?;
+    txn.commit().await.context("expunging a payload")
+}
+
+/// Erases what the receiver answered to one try (and the body the try sent, if a
+/// transformation shaped it); the try stays in the log, its response reading `EXPUNGED`.
+pub async fn expunge_response(
+    ctx: &Context,
+    tenant: &TenantId,
+    message: &message::Model,
+    attempt_id: &str,
+    actor: &Actor,
+) -> Result<()> {
+    let txn = crate::db::begin_write(ctx).await?;
+    let found = get(&txn, tenant, message, attempt_id).await?;
+    let mut active: attempt::ActiveModel = found.into();
+    active.response_body = Set(Some(EXPUNGED.to_owned()));
+    active.request = Set(None);
+    let updated = active.update(&txn).await.context("expunging a response")?;
+    audit::record(
+        &txn,
+        tenant,
+        actor,
+        "attempt.expunge",
+        Target::new("attempt", &updated.id),
+        None,
+    )
+    .await?;
+    txn.commit().await.context("expunging a response")
 }

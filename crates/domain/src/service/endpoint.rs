@@ -21,6 +21,7 @@ use crate::{
     },
     id::{AppId, EndpointId, TenantId},
     pagination::{self, PageRequest, Paged},
+    program::Program,
     scope::TenantScoped,
     signing::SigningSecret,
     values::{
@@ -135,6 +136,12 @@ pub struct NewEndpoint {
     /// Gateway credentials and TLS identity. `None` leaves them as they are on a PUT
     /// (none on create).
     pub access: Option<Option<AccessInput>>,
+    /// A jq filter over `{eventType, channels, payload, tags}`. `None` leaves it as it is
+    /// on a PUT (none on create).
+    pub filter: Option<Option<Program>>,
+    /// A jq program shaping the request. `None` leaves it as it is on a PUT (none on
+    /// create).
+    pub transformation: Option<Option<Program>>,
 }
 
 impl NewEndpoint {
@@ -156,6 +163,8 @@ impl NewEndpoint {
             headers: BTreeMap::new(),
             ordered: None,
             access: None,
+            filter: None,
+            transformation: None,
         }
     }
 }
@@ -175,6 +184,8 @@ pub struct EndpointChanges {
     pub metadata: Option<BTreeMap<String, String>>,
     pub ordered: Option<Option<OnFailure>>,
     pub access: Option<Option<AccessInput>>,
+    pub filter: Option<Option<Program>>,
+    pub transformation: Option<Option<Program>>,
 }
 
 /// Delivery counts of one endpoint by destination status.
@@ -297,6 +308,10 @@ fn names(list: &Option<Vec<EventTypeName>>) -> Option<StringList> {
         .map(|l| StringList(l.iter().map(|n| n.as_str().to_owned()).collect()))
 }
 
+fn source_of(program: Option<Program>) -> Option<String> {
+    program.map(|p| p.source().to_owned())
+}
+
 fn channel_list(channels: &Option<Channels>) -> Option<StringList> {
     channels.as_ref().map(|c| StringList(c.to_strings()))
 }
@@ -336,6 +351,8 @@ async fn insert<C: ConnectionTrait>(
         ordered: Set(new.ordered.flatten()),
         access: Set(None),
         credentials: Set(None),
+        filter: Set(source_of(new.filter.flatten())),
+        transformation: Set(source_of(new.transformation.flatten())),
     }
     .insert(conn)
     .await
@@ -415,6 +432,8 @@ pub async fn upsert<'a>(
                 metadata: Some(new.metadata),
                 ordered: new.ordered,
                 access: new.access,
+                filter: new.filter,
+                transformation: new.transformation,
             };
             (
                 apply_changes(ctx, &txn, tenant, &app, existing, changes, actor).await?,
@@ -497,6 +516,12 @@ async fn apply_changes<C: ConnectionTrait>(
     }
     if let Some(metadata) = changes.metadata {
         active.metadata = Set(StringMap(metadata));
+    }
+    if let Some(filter) = changes.filter {
+        active.filter = Set(source_of(filter));
+    }
+    if let Some(transformation) = changes.transformation {
+        active.transformation = Set(source_of(transformation));
     }
     active.updated_at = Set(Utc::now());
     let model = active

@@ -1,5 +1,7 @@
 //! Messages: what a tenant sends once, and the destinations it fans out to.
 
+use std::{collections::HashMap, sync::Arc};
+
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, SqlErr,
@@ -15,9 +17,10 @@ use crate::{
     cache::AppCopy,
     db::Backend,
     dispatch::{Dispatch, Slots},
-    entity::{StringList, destination, destination::Trigger, endpoint, message},
+    entity::{FilteredBy, FilteredOut, StringList, destination, destination::Trigger, endpoint, message},
     id::{AppId, DestinationId, EndpointId, MessageId, TenantId},
     pagination::{self, PageRequest, Paged},
+    program::{self, Program},
     scope::TenantScoped,
     service::{
         delivery::Claimed,
@@ -144,12 +147,13 @@ async fn store(
     copy: &AppCopy,
     new: &NewMessage,
 ) -> Result<Option<(message::Model, Vec<destination::Model>)>> {
-    let msg = new_message(tenant, &copy.app, new.clone());
-    let mut wanted: Vec<&endpoint::Model> = copy
+    let mut msg = new_message(tenant, &copy.app, new.clone());
+    let wanted: Vec<&endpoint::Model> = copy
         .endpoints
         .iter()
         .filter(|ep| endpoint_wants(ep, &msg.event_type, msg.channels.as_ref().map(|c| c.0.as_slice())))
         .collect();
+    let mut wanted = copy.filters.apply(&mut msg, wanted).await;
     let slots = match handed_over(&mut wanted) {
         0 => None,
         n => ctx.dispatch.reserve(n),
@@ -209,7 +213,92 @@ fn new_message(
         tags: new.tags.map(StringList),
         payload: Some(new.payload),
         created_at: Utc::now(),
+        filtered: None,
     }
+}
+
+/// The compiled filters of an application's endpoints, by endpoint id. A stored source
+/// that no longer compiles (it was saved by another version of Herald) filters every
+/// message out, saying why.
+#[derive(Clone, Debug, Default)]
+pub struct Filters(HashMap<EndpointId, std::result::Result<Program, String>>);
+
+impl Filters {
+    /// Compiles the filters of `endpoints`.
+    pub fn of(endpoints: &[endpoint::Model]) -> Self {
+        Self(
+            endpoints
+                .iter()
+                .filter_map(|ep| {
+                    let source = ep.filter.as_deref()?;
+                    let compiled =
+                        Program::compile(source).map_err(|e| format!("the filter does not compile: {e}"));
+                    Some((ep.id.clone(), compiled))
+                })
+                .collect(),
+        )
+    }
+
+    /// Keeps the endpoints of `wanted` whose filters let `msg` through (all of them run
+    /// in one hand-over to the program runners) and records on `msg` the others and why.
+    async fn apply<'e>(
+        &self,
+        msg: &mut message::Model,
+        wanted: Vec<&'e endpoint::Model>,
+    ) -> Vec<&'e endpoint::Model> {
+        if self.0.is_empty() || !wanted.iter().any(|ep| self.0.contains_key(&ep.id)) {
+            return wanted;
+        }
+        let input: Arc<str> = Arc::from(filter_input(msg));
+        let mut jobs = Vec::new();
+        let mut verdicts: Vec<Option<std::result::Result<(), String>>> = Vec::with_capacity(wanted.len());
+        for ep in &wanted {
+            match self.0.get(&ep.id) {
+                None => verdicts.push(Some(Ok(()))),
+                Some(Err(e)) => verdicts.push(Some(Err(e.clone()))),
+                Some(Ok(program)) => {
+                    jobs.push((program.clone(), Arc::clone(&input)));
+                    verdicts.push(None);
+                }
+            }
+        }
+        let mut runs = program::run_all(jobs).await.into_iter();
+        let mut kept = Vec::with_capacity(wanted.len());
+        let mut filtered = Vec::new();
+        for (ep, verdict) in wanted.into_iter().zip(verdicts) {
+            let verdict = verdict.unwrap_or_else(|| match runs.next() {
+                Some(Ok(output)) if program::truthy(output.as_deref()) => Ok(()),
+                Some(Ok(None)) => Err("the filter gave no output".to_owned()),
+                Some(Ok(Some(output))) => Err(format!("the filter gave {output}")),
+                Some(Err(failure)) => Err(failure.to_string()),
+                None => Err("the filter did not run".to_owned()),
+            });
+            match verdict {
+                Ok(()) => kept.push(ep),
+                Err(reason) => filtered.push(FilteredBy {
+                    endpoint_id: ep.id.to_string(),
+                    reason,
+                }),
+            }
+        }
+        if !filtered.is_empty() {
+            msg.filtered = Some(FilteredOut(filtered));
+        }
+        kept
+    }
+}
+
+/// What a filter reads: `{eventType, channels, payload, tags}` (channels and tags are
+/// `[]` when the message has none).
+pub fn filter_input(msg: &message::Model) -> String {
+    let list = |l: &Option<StringList>| serde_json::to_string(&l.as_ref().map_or(&[][..], |l| &l.0[..]));
+    format!(
+        r#"{{"eventType":{},"channels":{},"payload":{},"tags":{}}}"#,
+        serde_json::Value::from(msg.event_type.as_str()),
+        list(&msg.channels).unwrap_or_else(|_| "[]".into()),
+        msg.payload.as_deref().unwrap_or("null"),
+        list(&msg.tags).unwrap_or_else(|_| "[]".into()),
+    )
 }
 
 /// Puts the endpoints whose deliveries may be handed to this process's worker first and
@@ -267,6 +356,29 @@ async fn insert_destinations<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Would a message of `event_type` on `channels` go to any endpoint of the application
+/// now? Svix's precheck, asked before building an expensive payload. Payload filters are
+/// not asked: there is no payload yet.
+pub async fn precheck(
+    ctx: &Context,
+    tenant: &TenantId,
+    app_id_or_uid: &str,
+    event_type: &EventTypeName,
+    channels: Option<&Channels>,
+) -> Result<bool> {
+    let app = application::find(&ctx.db, tenant, app_id_or_uid).await?;
+    let channels = channels.map(Channels::to_strings);
+    let endpoints = endpoint::Entity::for_tenant(tenant)
+        .filter(endpoint::Column::AppId.eq(app.id))
+        .filter(endpoint::Column::Disabled.eq(false))
+        .all(&ctx.db)
+        .await
+        .context("loading an application's endpoints")?;
+    Ok(endpoints
+        .iter()
+        .any(|ep| endpoint_wants(ep, event_type.as_str(), channels.as_deref())))
+}
+
 /// Sends a test event of `event_type` to one endpoint only (the dashboard's "send test
 /// event"), whatever its filters say; other endpoints of the application get nothing.
 pub async fn send_test(
@@ -276,6 +388,49 @@ pub async fn send_test(
     event_type: EventTypeName,
     actor: &Actor,
 ) -> Result<message::Model> {
+    let payload = serde_json::json!({
+        "type": event_type.as_str(),
+        "test": true,
+        "sentAt": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    });
+    send_to_one(ctx, tenant, endpoint, event_type, payload, "endpoint.test", actor).await
+}
+
+/// Sends the example of an event type (`examples[index]` of its newest schema, else one
+/// built from the schema, else `{}`) to one endpoint only: Svix's `send-example`.
+pub async fn send_example(
+    ctx: &Context,
+    tenant: &TenantId,
+    endpoint: &endpoint::Model,
+    event_type: &str,
+    index: usize,
+    actor: &Actor,
+) -> Result<message::Model> {
+    let found = super::event_type::find(&ctx.db, tenant, event_type).await?;
+    let given = super::event_type::examples_given(found.schemas.as_ref());
+    // Without an `examples` array the index is ignored, as on Svix.
+    if given > 0 && index >= given {
+        return Err(Error::invalid(
+            "exampleIndex",
+            format!("the event type's schema has {given} examples (indexes from 0)"),
+        ));
+    }
+    let payload =
+        super::event_type::example(found.schemas.as_ref(), index).unwrap_or_else(|| serde_json::json!({}));
+    let name = EventTypeName::parse(&found.name)?;
+    send_to_one(ctx, tenant, endpoint, name, payload, "endpoint.example", actor).await
+}
+
+/// Stores a message for `endpoint` alone, whatever its subscriptions and filters say.
+async fn send_to_one(
+    ctx: &Context,
+    tenant: &TenantId,
+    endpoint: &endpoint::Model,
+    event_type: EventTypeName,
+    payload: serde_json::Value,
+    action: &'static str,
+    actor: &Actor,
+) -> Result<message::Model> {
     if endpoint.disabled {
         return Err(Error::rejected(
             "the endpoint is disabled; enable it to send it a test event",
@@ -283,11 +438,6 @@ pub async fn send_test(
     }
     let txn = crate::db::begin_write(ctx).await?;
     let app = application::find(&txn, tenant, endpoint.app_id.as_str()).await?;
-    let payload = serde_json::json!({
-        "type": event_type.as_str(),
-        "test": true,
-        "sentAt": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-    });
     let new = NewMessage {
         event_type,
         payload: payload.to_string(),
@@ -301,7 +451,7 @@ pub async fn send_test(
         &txn,
         tenant,
         actor,
-        "endpoint.test",
+        action,
         super::audit::Target::new("endpoint", &endpoint.id),
         Some(serde_json::json!({ "message": message.id.as_str() })),
     )
@@ -359,24 +509,29 @@ pub(crate) async fn insert_in(
     dispatch: Option<&dyn Dispatch>,
 ) -> Result<Stored> {
     let conflict = event_id_conflict(&new);
-    let msg = new_message(tenant, app, new);
-    message::Entity::insert(message::ActiveModel::from(msg.clone()))
-        .exec_without_returning(txn)
-        .await
-        .conflict_means(conflict, "storing a message")?;
+    let mut msg = new_message(tenant, app, new);
     let endpoints = endpoint::Entity::for_tenant(tenant)
         .filter(endpoint::Column::AppId.eq(app.id.clone()))
         .filter(endpoint::Column::Disabled.eq(false))
         .all(txn)
         .await
         .context("loading endpoints")?;
-    let mut wanted: Vec<&endpoint::Model> = endpoints
+    let wanted: Vec<&endpoint::Model> = endpoints
         .iter()
         .filter(|ep| match only {
             Some(id) => ep.id == *id,
             None => endpoint_wants(ep, &msg.event_type, msg.channels.as_ref().map(|c| c.0.as_slice())),
         })
         .collect();
+    // A test event to one endpoint goes whatever its filter says.
+    let mut wanted = match only {
+        Some(_) => wanted,
+        None => Filters::of(&endpoints).apply(&mut msg, wanted).await,
+    };
+    message::Entity::insert(message::ActiveModel::from(msg.clone()))
+        .exec_without_returning(txn)
+        .await
+        .conflict_means(conflict, "storing a message")?;
     let slots = match (dispatch, handed_over(&mut wanted)) {
         (Some(dispatch), n) if n > 0 => dispatch.reserve(n),
         _ => None,

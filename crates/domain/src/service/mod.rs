@@ -4,6 +4,7 @@ pub mod application;
 pub mod attempt;
 pub mod audit;
 pub mod bootstrap;
+pub mod catalogue;
 pub mod delivery;
 pub mod endpoint;
 pub mod endpoint_secret;
@@ -18,6 +19,7 @@ pub mod retention;
 pub mod session;
 pub mod tenant;
 pub mod token;
+pub mod trial;
 pub mod user;
 
 use crate::Error;

@@ -2,12 +2,22 @@
 //! opens the portal with it.
 
 use chrono::Utc;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
+    sea_query::{Expr, OnConflict},
+};
 
 use super::{
     application::{self, NewApplication},
     audit::{self, Actor, Target},
 };
-use crate::{Context, Error, Result, id::TenantId, values::PortalExpiry};
+use crate::{
+    Context, DbContext, Error, Result,
+    entity::{portal_cutoff, session},
+    id::{AppId, TenantId},
+    scope::TenantScoped,
+    values::{PortalExpiry, WithdrawalGrace},
+};
 
 #[derive(Clone)]
 pub struct PortalAccess {
@@ -61,4 +71,72 @@ pub async fn issue(
     .await?;
     let url = format!("{}/portal?token={token}", ctx.settings.public_url);
     Ok(PortalAccess { url, token })
+}
+
+/// The withdrawal of an application's portal links, if there was one.
+pub(crate) async fn cutoff<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    app: &AppId,
+) -> Result<Option<portal_cutoff::Model>> {
+    portal_cutoff::Entity::find_in_tenant(tenant, app.clone())
+        .one(conn)
+        .await
+        .context("reading an application's portal cutoff")
+}
+
+/// Withdraws every portal link of an application issued until now (Svix's expire-all):
+/// after `grace` (at once without) they open nothing, and the portal sessions open now end.
+/// Links issued afterwards work as usual.
+pub async fn expire_all(
+    ctx: &Context,
+    tenant: &TenantId,
+    app_id_or_uid: &str,
+    grace: WithdrawalGrace,
+    actor: &Actor,
+) -> Result<()> {
+    let app = application::find(&ctx.db, tenant, app_id_or_uid).await?;
+    let txn = crate::db::begin_write(ctx).await?;
+    let now = Utc::now();
+    let effective_at = now + grace.duration();
+    let dead_before = cutoff(&txn, tenant, &app.id)
+        .await?
+        .and_then(|earlier| earlier.dead_before_next(now));
+    portal_cutoff::Entity::insert(portal_cutoff::ActiveModel {
+        app_id: Set(app.id.clone()),
+        tenant_id: Set(tenant.clone()),
+        issued_before: Set(now),
+        effective_at: Set(effective_at),
+        dead_before: Set(dead_before),
+    })
+    .on_conflict(
+        OnConflict::column(portal_cutoff::Column::AppId)
+            .update_columns([
+                portal_cutoff::Column::IssuedBefore,
+                portal_cutoff::Column::EffectiveAt,
+                portal_cutoff::Column::DeadBefore,
+            ])
+            .to_owned(),
+    )
+    .exec(&txn)
+    .await
+    .context("withdrawing portal links")?;
+    session::Entity::update_for_tenant(tenant)
+        .col_expr(session::Column::ExpiresAt, Expr::value(effective_at))
+        .filter(session::Column::AppId.eq(app.id.clone()))
+        .filter(session::Column::ExpiresAt.gt(effective_at))
+        .exec(&txn)
+        .await
+        .context("ending portal sessions")?;
+    let details = serde_json::json!({ "graceSeconds": grace.duration().num_seconds() });
+    audit::record(
+        &txn,
+        tenant,
+        actor,
+        "portal.expire_all",
+        Target::new("application", &app.id),
+        Some(details),
+    )
+    .await?;
+    txn.commit().await.context("withdrawing portal links")
 }

@@ -1,7 +1,7 @@
 //! Retention: message payloads and attempt response bodies older than the retention
 //! period (per application, or the configured default) are erased in small batches, each
 //! its own short statement, so the delivery tables are never locked for long. Rows stay:
-//! the log keeps every attempt, and the API shows an expired payload as `{}`. Expired
+//! the log keeps every attempt, and the API shows an expired payload as `{"expired": true}`. Expired
 //! idempotency keys are deleted.
 //!
 //! This runs across tenants by design (a sweep of the whole database), hence the few

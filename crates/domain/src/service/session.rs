@@ -266,7 +266,23 @@ pub async fn start_for_portal(ctx: &Context, portal_token: &str) -> Result<(Stri
     let claims = ctx.jwt.verify_portal_token(portal_token)?;
     // The application must still exist (and belong to the token's tenant).
     let app = super::application::find(&ctx.db, &claims.org, claims.sub.as_str()).await?;
-    let expires_at = DateTime::from_timestamp(claims.exp, 0).unwrap_or_else(Utc::now);
+    let mut expires_at = DateTime::from_timestamp(claims.exp, 0).unwrap_or_else(Utc::now);
+    // Links withdrawn by an expire-all open nothing once it is in force, and sessions
+    // opened before then end with it.
+    let issued = claims
+        .iat_ms
+        .and_then(DateTime::from_timestamp_millis)
+        .or_else(|| DateTime::from_timestamp(claims.iat, 0))
+        .unwrap_or_default();
+    if let Some(cutoff) = super::portal::cutoff(&ctx.db, &claims.org, &app.id).await? {
+        let now = Utc::now();
+        if cutoff.refuses(issued, now) {
+            return Err(Error::unauthenticated("this portal link was withdrawn"));
+        }
+        if issued < cutoff.issued_before {
+            expires_at = expires_at.min(cutoff.effective_at);
+        }
+    }
     let holder = Holder::Portal {
         app: app.id,
         read_only: claims.read_only,

@@ -2,13 +2,13 @@
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, ModelTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, ModelTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 
 use super::audit::{self, Actor, Target};
 use crate::{
-    DbContext, Error, Result,
+    Context, DbContext, Error, Result,
     entity::user,
     id::{TenantId, UserId},
     scope::TenantScoped,
@@ -91,17 +91,20 @@ async fn find<C: ConnectionTrait>(conn: &C, tenant: &TenantId, id: &UserId) -> R
         .ok_or(Error::NotFound("user"))
 }
 
-/// Refuses a change that would leave the tenant without an admin.
+/// Refuses a change that would leave the tenant without an admin. Inside the change's
+/// transaction, with the tenant's admin rows locked (on PostgreSQL; SQLite writes one at a
+/// time), so two admins removing each other at once cannot both succeed.
 async fn keep_an_admin<C: ConnectionTrait>(conn: &C, tenant: &TenantId, leaving: &user::Model) -> Result<()> {
     if leaving.role != Role::Admin {
         return Ok(());
     }
     let admins = user::Entity::for_tenant(tenant)
         .filter(user::Column::Role.eq(Role::Admin))
-        .count(conn)
+        .lock_exclusive()
+        .all(conn)
         .await
         .context("counting admins")?;
-    if admins <= 1 {
+    if admins.len() <= 1 {
         return Err(Error::rejected(
             "this is the last admin; make someone else an admin first",
         ));
@@ -111,13 +114,15 @@ async fn keep_an_admin<C: ConnectionTrait>(conn: &C, tenant: &TenantId, leaving:
 
 /// Changes a user's role; the last admin stays one. Their open sessions see the new role
 /// at their next request.
-pub async fn set_role<C: ConnectionTrait>(
-    conn: &C,
+pub async fn set_role(
+    ctx: &Context,
     tenant: &TenantId,
     id: &UserId,
     role: Role,
     actor: &Actor,
 ) -> Result<user::Model> {
+    let txn = crate::db::begin_write(ctx).await?;
+    let conn = &txn;
     let existing = find(conn, tenant, id).await?;
     if existing.role == role {
         return Ok(existing);
@@ -137,16 +142,14 @@ pub async fn set_role<C: ConnectionTrait>(
         Some(details),
     )
     .await?;
+    txn.commit().await.context("changing a role")?;
     Ok(user)
 }
 
 /// Removes a user (their sessions go with them); the last admin stays.
-pub async fn remove<C: ConnectionTrait>(
-    conn: &C,
-    tenant: &TenantId,
-    id: &UserId,
-    actor: &Actor,
-) -> Result<()> {
+pub async fn remove(ctx: &Context, tenant: &TenantId, id: &UserId, actor: &Actor) -> Result<()> {
+    let txn = crate::db::begin_write(ctx).await?;
+    let conn = &txn;
     let existing = find(conn, tenant, id).await?;
     keep_an_admin(conn, tenant, &existing).await?;
     let details = serde_json::json!({ "email": existing.email });
@@ -159,13 +162,14 @@ pub async fn remove<C: ConnectionTrait>(
         Target::new("user", id),
         Some(details),
     )
-    .await
+    .await?;
+    txn.commit().await.context("removing a user")
 }
 
 /// Changes `user`'s own password after checking the current one, and ends their other
 /// sessions (`keep` is the session the change came from).
-pub async fn change_password<C: ConnectionTrait>(
-    conn: &C,
+pub async fn change_password(
+    ctx: &Context,
     user: &user::Model,
     current: String,
     new: String,
@@ -178,6 +182,8 @@ pub async fn change_password<C: ConnectionTrait>(
     }
     let own = user.password_hash.clone();
     let hash = super::blocking(move || crate::auth::hash_password(&new, Some(&own))).await?;
+    let txn = crate::db::begin_write(ctx).await?;
+    let conn = &txn;
     let mut active: user::ActiveModel = user.clone().into();
     active.password_hash = Set(hash);
     active.updated_at = Set(Utc::now());
@@ -200,5 +206,6 @@ pub async fn change_password<C: ConnectionTrait>(
         Target::new("user", &user.id),
         None,
     )
-    .await
+    .await?;
+    txn.commit().await.context("changing a password")
 }

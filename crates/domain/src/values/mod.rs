@@ -14,7 +14,7 @@ pub use channel::{Channel, Channels};
 pub use email::Email;
 pub use endpoint_url::EndpointUrl;
 pub use event_type_name::EventTypeName;
-pub use period::{GracePeriod, PortalExpiry, TokenLifetime};
+pub use period::{GracePeriod, PortalExpiry, TokenLifetime, WithdrawalGrace};
 pub use role::Role;
 pub use uid::Uid;
 

@@ -34,6 +34,28 @@ impl Default for GracePeriod {
     }
 }
 
+/// How long the portal links withdrawn by an expire-all keep working: 0 (none) to 7 days.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WithdrawalGrace(Duration);
+
+impl WithdrawalGrace {
+    pub const MAX_SECS: i64 = 7 * 24 * 3600;
+
+    pub fn parse(seconds: i64) -> Result<Self, Error> {
+        if !(0..=Self::MAX_SECS).contains(&seconds) {
+            return Err(Error::invalid(
+                "expiry",
+                format!("must be between 0 and {} seconds", Self::MAX_SECS),
+            ));
+        }
+        Ok(Self(Duration::seconds(seconds)))
+    }
+
+    pub fn duration(self) -> Duration {
+        self.0
+    }
+}
+
 /// How long a customer-portal link works: 1 minute to 7 days.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PortalExpiry(Duration);

@@ -19,6 +19,7 @@ use crate::{
     Context, DbContext, Error, Result,
     entity::{attempt, destination, destination::Trigger, endpoint, message},
     id::{EndpointId, TenantId},
+    program::Program,
     scope::TenantScoped,
     signing::SigningSecret,
 };
@@ -26,6 +27,7 @@ use crate::{
 pub mod claim;
 pub mod lane;
 mod settle;
+pub mod transform;
 
 /// The default retry schedule: delays after the first try (so 8 tries in all).
 pub const DEFAULT_SCHEDULE: &[u32] = &[5, 300, 1800, 7200, 18000, 36000, 36000];
@@ -98,6 +100,9 @@ pub struct Plan {
     pub endpoint: endpoint::Model,
     pub keys: Vec<SigningSecret>,
     pub send_at: Option<DateTime<Utc>>,
+    /// The endpoint's transformation, compiled (or why its stored source does not
+    /// compile).
+    pub transformation: Option<std::result::Result<Program, String>>,
 }
 
 impl Plan {
@@ -123,7 +128,11 @@ pub struct EndpointCache {
     entries: Mutex<HashMap<EndpointId, (Instant, Arc<CachedEndpoint>)>>,
 }
 
-type CachedEndpoint = (endpoint::Model, Vec<SigningSecret>);
+type CachedEndpoint = (
+    endpoint::Model,
+    Vec<SigningSecret>,
+    Option<std::result::Result<Program, String>>,
+);
 
 /// Entries beyond this many make the cache drop its stale ones.
 const CACHE_SWEEP_AT: usize = 10_000;
@@ -181,7 +190,11 @@ impl EndpointCache {
             return Ok(None);
         };
         let keys = endpoint_secret::live_keys(ctx, &ctx.db, tenant, id, Utc::now()).await?;
-        let entry = Arc::new((endpoint, keys));
+        // Compiled once per copy, not once per delivery.
+        let transformation = endpoint.transformation.as_deref().map(|source| {
+            Program::compile(source).map_err(|e| format!("the transformation does not compile: {e}"))
+        });
+        let entry = Arc::new((endpoint, keys, transformation));
         if !self.ttl.is_zero() {
             self.put(id.clone(), entry.clone());
         }
@@ -225,6 +238,7 @@ pub async fn prepare(ctx: &Context, cache: &EndpointCache, claimed: Claimed) -> 
         endpoint: endpoint.clone(),
         keys: keys.clone(),
         send_at,
+        transformation: cached.2.clone(),
     })))
 }
 
@@ -238,6 +252,8 @@ pub struct Outcome {
     /// `None` for a 2xx; otherwise the class and a sentence for the log.
     pub error: Option<(attempt::ErrorKind, String)>,
     pub retry_after: Option<StdDuration>,
+    /// The exact request, when a transformation shaped it.
+    pub request: Option<Box<crate::entity::SentRequest>>,
 }
 
 impl Outcome {

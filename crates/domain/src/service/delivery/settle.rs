@@ -201,7 +201,9 @@ fn planned_move(settlement: &Settlement, now: DateTime<Utc>) -> Result<Move> {
             schedule,
         } => {
             let tries = plan.destination.attempt_count + 1;
-            let gone = outcome.response_status == Some(410);
+            // A 410, or a transformation that failed (it fails again until it changes).
+            let gone = outcome.response_status == Some(410)
+                || matches!(outcome.error, Some((attempt::ErrorKind::Transformation, _)));
             let next_at = match (outcome.succeeded(), plan.trigger(), gone) {
                 (false, Trigger::Scheduled, false) => {
                     let mut b = [0u8; 4];
@@ -332,11 +334,11 @@ async fn move_and_log_in_one<C: ConnectionTrait>(
 }
 
 const ATTEMPT_COLUMNS: &str = "id, tenant_id, app_id, message_id, endpoint_id, destination_id, number, trigger, \
-     status, url, response_status, response_body, duration_ms, error_kind, error_reason, next_attempt_at, created_at";
+     status, url, response_status, response_body, duration_ms, error_kind, error_reason, next_attempt_at, created_at, request";
 const ATTEMPT_TYPES: &str = "id text, tenant_id text, app_id text, message_id text, endpoint_id text, \
      destination_id text, number integer, trigger text, status text, url text, response_status integer, \
      response_body text, duration_ms bigint, error_kind text, error_reason text, next_attempt_at timestamptz, \
-     created_at timestamptz";
+     created_at timestamptz, request jsonb";
 
 fn attempt_row(
     plan: &Plan,
@@ -363,6 +365,7 @@ fn attempt_row(
         "error_reason": outcome.error.as_ref().map(|(_, reason)| reason),
         "next_attempt_at": m.next_at.map(crate::db::time_text),
         "created_at": crate::db::time_text(now),
+        "request": outcome.request,
     })
 }
 
@@ -439,6 +442,7 @@ async fn log_attempts(txn: &WriteTxn, moved: &[&Unique<'_>], now: DateTime<Utc>)
             error_reason: Set(outcome.error.as_ref().map(|(_, reason)| reason.clone())),
             next_attempt_at: Set(m.next_at),
             created_at: Set(now),
+            request: Set(outcome.request.as_deref().cloned()),
         }))
         .exec_without_returning(&**txn)
         .await

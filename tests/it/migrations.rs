@@ -18,6 +18,9 @@ const TABLES: &[&str] = &[
     "attempt",
     "idempotency_key",
     "audit_event",
+    "session",
+    "delivery_lane",
+    "portal_cutoff",
 ];
 
 #[tokio::test]

@@ -76,9 +76,13 @@ fn render(page: &LoginPage, status: StatusCode, req: &HttpRequest) -> Result<Htt
 
 const STALE: &str = "The sign-in form was stale. Please try again.";
 
-/// The form's token is the one the sign-in page set in its cookie.
+/// The form's token is the one the sign-in page set in its cookie (compared in constant
+/// time, as every token is).
 fn form_is_fresh(req: &HttpRequest, csrf: &str) -> bool {
-    !csrf.is_empty() && req.cookie(LOGIN_COOKIE).is_some_and(|c| c.value() == csrf)
+    !csrf.is_empty()
+        && req
+            .cookie(LOGIN_COOKIE)
+            .is_some_and(|c| domain::crypto::same(c.value().as_bytes(), csrf.as_bytes()))
 }
 
 /// The sign-in page again, with why the last try was refused.

@@ -259,7 +259,7 @@ pub async fn operational_or_create<C: ConnectionTrait>(
 }
 
 /// Inserts a new application in the caller's connection.
-pub async fn insert<C: ConnectionTrait>(
+pub(crate) async fn insert<C: ConnectionTrait>(
     conn: &C,
     tenant: &TenantId,
     new: NewApplication,
@@ -309,13 +309,21 @@ pub async fn create(
     {
         return Ok((existing, false));
     }
-    match insert(&ctx.db, tenant, new.clone(), actor).await {
-        // Lost a race with a concurrent create of the same uid.
+    // The row and its audit entry in one transaction.
+    let txn = crate::db::begin_write(ctx).await?;
+    match insert(&txn, tenant, new.clone(), actor).await {
+        Ok(app) => {
+            txn.commit().await.context("committing an application")?;
+            Ok((app, true))
+        }
+        // Lost a race with a concurrent create of the same uid: that transaction is spent
+        // (rolled back as it drops); the winner's row is read outside it.
         Err(Error::Conflict(_)) if get_if_exists && new.uid.is_some() => {
+            drop(txn);
             let uid = new.uid.as_ref().map(Uid::as_str).unwrap_or_default();
             Ok((find(&ctx.db, tenant, uid).await?, false))
         }
-        other => other.map(|app| (app, true)),
+        Err(e) => Err(e),
     }
 }
 
@@ -380,7 +388,8 @@ pub async fn patch(
     changes: ApplicationChanges,
     actor: &Actor,
 ) -> Result<application::Model> {
-    let existing = find(&ctx.db, tenant, id_or_uid).await?;
+    let txn = crate::db::begin_write(ctx).await?;
+    let existing = find(&txn, tenant, id_or_uid).await?;
     let mut active: application::ActiveModel = existing.into();
     let mut conflict = String::new();
     if let Some(name) = changes.name {
@@ -401,11 +410,11 @@ pub async fn patch(
     }
     active.updated_at = Set(Utc::now());
     let app = active
-        .update(&ctx.db)
+        .update(&txn)
         .await
         .conflict_means(conflict, "updating an application")?;
     audit::record(
-        &ctx.db,
+        &txn,
         tenant,
         actor,
         "application.update",
@@ -413,6 +422,7 @@ pub async fn patch(
         None,
     )
     .await?;
+    txn.commit().await.context("committing an application")?;
     Ok(app)
 }
 

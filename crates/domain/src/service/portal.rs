@@ -43,16 +43,15 @@ pub async fn issue(
     actor: &Actor,
 ) -> Result<PortalAccess> {
     let ttl = ttl.unwrap_or_default().duration();
-    let app = match (
-        application::find(&ctx.db, tenant, app_id_or_uid).await,
-        inline_app,
-    ) {
+    // The application (made here if asked) and the audit entry in one transaction.
+    let txn = crate::db::begin_write(ctx).await?;
+    let app = match (application::find(&txn, tenant, app_id_or_uid).await, inline_app) {
         (Ok(app), _) => app,
         (Err(Error::NotFound(_)), Some(mut new)) if crate::id::AppId::parse(app_id_or_uid).is_err() => {
             if new.uid.is_none() {
                 new.uid = Some(crate::values::Uid::parse(app_id_or_uid)?);
             }
-            application::create(ctx, tenant, new, true, actor).await?.0
+            application::insert(&txn, tenant, new, actor).await?
         }
         (Err(e), _) => return Err(e),
     };
@@ -61,7 +60,7 @@ pub async fn issue(
         .jwt
         .issue_portal_token(tenant, &app.id, now, now + ttl, read_only)?;
     audit::record(
-        &ctx.db,
+        &txn,
         tenant,
         actor,
         "portal.access",
@@ -69,6 +68,7 @@ pub async fn issue(
         None,
     )
     .await?;
+    txn.commit().await.context("issuing portal access")?;
     let url = format!("{}/portal?token={token}", ctx.settings.public_url);
     Ok(PortalAccess { url, token })
 }

@@ -718,14 +718,8 @@ async fn a_portal_session_sees_only_its_own_application() {
     api.post("/api/v1/app", json!({"name": "Other Co", "uid": "other"}))
         .await;
     let other_ep = api
-        .post(
-            "/api/v1/app/other/endpoint",
-            json!({"url": "https://other.example.com/"}),
-        )
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .endpoint_id("other", json!({"url": "https://other.example.com/"}))
+        .await;
     let access = api.post("/api/v1/auth/app-portal-access/acme", json!({})).await;
     let url = access["url"].as_str().unwrap();
     let path = &url[url.find("/portal").unwrap()..];

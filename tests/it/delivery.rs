@@ -150,6 +150,14 @@ impl Api<'_> {
             .await
     }
 
+    /// Creates an endpoint of application `app` and gives its id.
+    pub(crate) async fn endpoint_id(&self, app: &str, body: Value) -> String {
+        self.post(&format!("/api/v1/app/{app}/endpoint"), body).await["id"]
+            .as_str()
+            .expect("an endpoint has an id")
+            .to_owned()
+    }
+
     pub(crate) async fn get(&self, path: &str) -> Value {
         self.call(reqwest::Method::GET, path, None).await
     }

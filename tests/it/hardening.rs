@@ -61,14 +61,8 @@ async fn out_of_range_numbers_are_refused_on_every_api_route_and_change_nothing(
     let app = TestApp::spawn().await;
     let api = crate::delivery::setup(&app).await;
     let ep = api
-        .post(
-            "/api/v1/app/acme/endpoint",
-            json!({"url": "https://example.com/hook"}),
-        )
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .endpoint_id("acme", json!({"url": "https://example.com/hook"}))
+        .await;
     let ops = api
         .post(
             "/api/v1/operational-webhook/endpoint",
@@ -288,14 +282,8 @@ async fn answers_kept_for_idempotency_hold_no_readable_secret_and_replay_the_sam
     let app = TestApp::spawn().await;
     let api = crate::delivery::setup(&app).await;
     let ep = api
-        .post(
-            "/api/v1/app/acme/endpoint",
-            json!({"url": "https://example.com/hook"}),
-        )
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .endpoint_id("acme", json!({"url": "https://example.com/hook"}))
+        .await;
     let calls = [
         (format!("/api/v1/app/acme/endpoint/{ep}/secret/rotate"), "{}"),
         ("/api/v1/auth/app-portal-access/acme".to_owned(), "{}"),

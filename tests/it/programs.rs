@@ -64,39 +64,35 @@ async fn filtered_out(api: &Api<'_>, msg: &Value) -> Vec<(String, String)> {
     out
 }
 
-async fn endpoint(api: &Api<'_>, body: Value) -> String {
-    api.post("/api/v1/app/acme/endpoint", body).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 #[tokio::test]
 async fn filters_choose_endpoints_by_payload_channel_and_tag() {
     let app = local_app().await;
     let api = setup(&app).await;
     let receiver = Receiver::start(&[]).await;
-    let big = endpoint(
-        &api,
-        json!({"url": receiver.url, "uid": "big", "filter": ".payload.amount > 1000 and .payload.region == \"eu\""}),
+    let big = api.endpoint_id("acme", json!({"url": receiver.url, "uid": "big", "filter": ".payload.amount > 1000 and .payload.region == \"eu\""}),
     )
     .await;
-    let eu = endpoint(
-        &api,
-        json!({"url": receiver.url, "uid": "eu", "filter": "any(.channels[]; . == \"eu\")"}),
-    )
-    .await;
-    let vip = endpoint(
-        &api,
-        json!({"url": receiver.url, "uid": "vip", "filter": ".tags | index(\"vip\") != null"}),
-    )
-    .await;
-    let typed = endpoint(
-        &api,
-        json!({"url": receiver.url, "uid": "typed", "filter": ".eventType | startswith(\"invoice.\")"}),
-    )
-    .await;
-    let all = endpoint(&api, json!({"url": receiver.url, "uid": "all"})).await;
+    let eu = api
+        .endpoint_id(
+            "acme",
+            json!({"url": receiver.url, "uid": "eu", "filter": "any(.channels[]; . == \"eu\")"}),
+        )
+        .await;
+    let vip = api
+        .endpoint_id(
+            "acme",
+            json!({"url": receiver.url, "uid": "vip", "filter": ".tags | index(\"vip\") != null"}),
+        )
+        .await;
+    let typed = api
+        .endpoint_id(
+            "acme",
+            json!({"url": receiver.url, "uid": "typed", "filter": ".eventType | startswith(\"invoice.\")"}),
+        )
+        .await;
+    let all = api
+        .endpoint_id("acme", json!({"url": receiver.url, "uid": "all"}))
+        .await;
     let shown = api.get("/api/v1/app/acme/endpoint/big").await;
     assert_eq!(
         shown["filter"],
@@ -178,8 +174,8 @@ async fn bad_programs_are_refused_with_their_position_and_change_nothing() {
     let app = local_app().await;
     let api = setup(&app).await;
     let receiver = Receiver::start(&[]).await;
-    endpoint(
-        &api,
+    api.endpoint_id(
+        "acme",
         json!({"url": receiver.url, "uid": "main", "filter": ".payload.ok"}),
     )
     .await;
@@ -270,11 +266,14 @@ async fn runaway_filters_are_cut_off_and_recorded_as_not_matched() {
         ("fails", ".payload.n | ltrimstr(1) | error"),
     ] {
         runaway.push((
-            endpoint(&api, json!({"url": receiver.url, "uid": uid, "filter": filter})).await,
+            api.endpoint_id("acme", json!({"url": receiver.url, "uid": uid, "filter": filter}))
+                .await,
             uid,
         ));
     }
-    let plain = endpoint(&api, json!({"url": receiver.url, "uid": "plain"})).await;
+    let plain = api
+        .endpoint_id("acme", json!({"url": receiver.url, "uid": "plain"}))
+        .await;
 
     let started = Instant::now();
     let msg = api
@@ -478,7 +477,8 @@ async fn the_sdks_javascript_transformation_routes_point_to_the_jq_fields() {
     let app = local_app().await;
     let api = setup(&app).await;
     let receiver = Receiver::start(&[]).await;
-    endpoint(&api, json!({"url": receiver.url, "uid": "main"})).await;
+    api.endpoint_id("acme", json!({"url": receiver.url, "uid": "main"}))
+        .await;
     for (method, path) in [
         (
             reqwest::Method::GET,

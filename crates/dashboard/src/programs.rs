@@ -162,6 +162,20 @@ async fn render(
     )
 }
 
+/// The page again with the form as it was sent and why it was refused.
+async fn refused(scope: &AppScope, ep: &Model, form: (String, String, String), errors: Errors) -> Page {
+    render(
+        scope,
+        ep,
+        form,
+        None,
+        "",
+        errors,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await
+}
+
 pub(crate) async fn page(scope: AppScope, req: HttpRequest, query: web::Query<ProgramsQuery>) -> Page {
     let ep = find_endpoint(&scope, &req).await?;
     let form = (
@@ -194,16 +208,7 @@ pub(crate) async fn submit(scope: AppScope, req: HttpRequest, form: web::Form<Pr
         Ok(programs) => programs,
         Err(e) => {
             let errors = Errors::from_error(e)?;
-            return render(
-                &scope,
-                &ep,
-                kept,
-                None,
-                "",
-                errors,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
+            return refused(&scope, &ep, kept, errors).await;
         }
     };
     if saving {
@@ -228,16 +233,7 @@ pub(crate) async fn submit(scope: AppScope, req: HttpRequest, form: web::Form<Pr
             ))),
             Err(e) => {
                 let errors = Errors::from_error(e)?;
-                render(
-                    &scope,
-                    &ep,
-                    kept,
-                    None,
-                    "",
-                    errors,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                )
-                .await
+                refused(&scope, &ep, kept, errors).await
             }
         };
     }
@@ -249,16 +245,7 @@ pub(crate) async fn submit(scope: AppScope, req: HttpRequest, form: web::Form<Pr
                 other => other,
             })?;
             errors.set("sample", "pick a recent message or an event type's example");
-            return render(
-                &scope,
-                &ep,
-                kept,
-                None,
-                "",
-                errors,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
+            return refused(&scope, &ep, kept, errors).await;
         }
         Err(e) => return Err(e.into()),
     };

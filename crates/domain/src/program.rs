@@ -23,9 +23,10 @@ compile_error!("jq programs are cut off by unwinding: Herald must be built with 
 
 use std::{
     cell::Cell,
+    collections::HashMap,
     fmt,
     panic::AssertUnwindSafe,
-    sync::{Arc, Mutex, OnceLock, PoisonError, mpsc},
+    sync::{Arc, Mutex, OnceLock, PoisonError, Weak, mpsc},
     time::{Duration, Instant},
 };
 
@@ -231,6 +232,29 @@ impl Program {
         })))
     }
 
+    /// [`Program::compile`], shared: while any copy of a program compiled from the same
+    /// source is alive, that copy is returned instead of compiling again. Compiling loads
+    /// jq's whole standard library (about a millisecond); the caches that hold programs
+    /// (endpoints in workers, applications at intake) reload their rows every few seconds,
+    /// and a burst of deliveries may miss a cache all at once.
+    pub fn shared(source: &str) -> std::result::Result<Self, Refused> {
+        static LIVE: OnceLock<Mutex<HashMap<String, Weak<Compiled>>>> = OnceLock::new();
+        let live = LIVE.get_or_init(Mutex::default);
+        let lock = || live.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(compiled) = lock().get(source).and_then(Weak::upgrade) {
+            return Ok(Self(compiled));
+        }
+        // Compiled outside the lock: two threads may both compile a new source once.
+        let program = Self::compile(source)?;
+        let mut live = lock();
+        if live.len() >= live.capacity() {
+            // Before the map grows, forget the programs nobody holds any more.
+            live.retain(|_, compiled| compiled.strong_count() > 0);
+        }
+        live.insert(source.to_owned(), Arc::downgrade(&program.0));
+        Ok(program)
+    }
+
     pub fn source(&self) -> &str {
         &self.0.source
     }
@@ -258,14 +282,7 @@ impl Program {
                     Ok(e) => e.to_string(),
                     Err(_) => "the program stopped without a value".to_owned(),
                 })),
-                Some(Ok(value)) => {
-                    let text = value.to_string();
-                    if text.len() > MAX_OUTPUT_BYTES {
-                        Err(RunFailure::Output)
-                    } else {
-                        Ok(Some(text))
-                    }
-                }
+                Some(Ok(value)) => json_text(&value).map(Some),
             }
         }));
         METER.with(|m| m.deadline.set(None));
@@ -281,6 +298,30 @@ impl Program {
             },
         }
     }
+}
+
+/// `value` as JSON text, written straight into bytes (jaq's `Display` goes through a
+/// formatter, several times slower) and cut off at [`MAX_OUTPUT_BYTES`].
+fn json_text(value: &Val) -> std::result::Result<String, RunFailure> {
+    /// Refuses to grow past the limit, so a huge output is never built whole.
+    struct Capped(Vec<u8>);
+    impl std::io::Write for Capped {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            if self.0.len() + bytes.len() > MAX_OUTPUT_BYTES {
+                return Err(std::io::ErrorKind::FileTooLarge.into());
+            }
+            self.0.extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut out = Capped(Vec::with_capacity(256));
+    jaq_json::write::write(&mut out, &jaq_json::write::Pp::default(), 0, value)
+        .map_err(|_| RunFailure::Output)?;
+    // A string of invalid UTF-8 is written as is; JSON text is UTF-8.
+    Ok(String::from_utf8(out.0).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
 }
 
 /// A hint for names that exist in jq but not in Herald.
@@ -694,6 +735,41 @@ mod tests {
         assert!(
             matches!(first(r#"error("no")"#, input).await, Err(RunFailure::Error(e)) if e.contains("no"))
         );
+    }
+
+    #[test]
+    fn programs_of_one_source_are_compiled_once() {
+        let a = Program::shared(". + 1").expect("compiles");
+        let b = Program::shared(". + 1").expect("compiles");
+        assert!(Arc::ptr_eq(&a.0, &b.0), "the second is the first's copy");
+        let other = Program::shared(". + 2").expect("compiles");
+        assert!(!Arc::ptr_eq(&a.0, &other.0));
+        let held = Arc::downgrade(&a.0);
+        drop((a, b));
+        assert!(held.upgrade().is_none(), "a program nobody holds is freed");
+        assert_eq!(Program::shared(". + 1").expect("compiles").source(), ". + 1");
+        assert!(matches!(Program::shared("1 +"), Err(Refused::At(_))));
+    }
+
+    #[tokio::test]
+    async fn outputs_are_json_text_within_the_limit() {
+        let got = first(
+            r#"{a: "é\n\"\u0001", b: [1, 2.5, null, true, {}], c: 100000000000000000000}"#,
+            "{}",
+        )
+        .await;
+        assert_eq!(
+            got,
+            Ok(Some(
+                r#"{"a":"é\n\"\u0001","b":[1,2.5,null,true,{}],"c":100000000000000000000}"#.into()
+            ))
+        );
+        // Each half is within the limit, the whole is not.
+        let half = MAX_OUTPUT_BYTES / 2 + 1;
+        let got = first(&format!("multiply(\"x\"; {half}) as $s | [$s, $s]"), "{}").await;
+        assert_eq!(got, Err(RunFailure::Output));
+        let got = first(&format!("multiply(\"x\"; {half}) | length"), "{}").await;
+        assert_eq!(got, Ok(Some(half.to_string())));
     }
 
     #[tokio::test]

@@ -177,33 +177,37 @@ impl Engine {
         // One timestamp for the whole try, so that the log's copy of the request has the
         // very signature sent.
         let timestamp = Utc::now().timestamp();
-        let outcome = self.deliver_unlogged(plan, shaped, timestamp).await;
-        match shaped {
-            None => outcome,
-            // What the receiver saw, for the attempt log (credentials left out).
-            Some(_) => {
-                let request = self.request(plan, shaped, timestamp, None);
-                Outcome {
-                    request: Some(Box::new(SentRequest {
-                        method: request.method.to_string(),
-                        url: request.url.to_owned(),
-                        headers: request
-                            .headers
-                            .into_iter()
-                            .map(|(k, v)| (k.to_ascii_lowercase(), v))
-                            .chain(
-                                plan.endpoint
-                                    .access
-                                    .as_ref()
-                                    .and_then(|a| a.auth.as_ref())
-                                    .map(|_| ("authorization".to_owned(), "[credentials]".to_owned())),
-                            )
-                            .collect(),
-                        body: request.body,
-                    })),
-                    ..outcome
-                }
-            }
+        let Some(shaped) = shaped else {
+            return self.deliver_unlogged(plan, None, timestamp).await;
+        };
+        // What the receiver saw, for the attempt log (credentials left out). Without
+        // credentials the request is signed once and sent as logged.
+        let request = self.request(plan, Some(shaped), timestamp, None);
+        let logged = SentRequest {
+            method: request.method.to_string(),
+            url: request.url.to_owned(),
+            headers: request
+                .headers
+                .iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+                .chain(
+                    plan.endpoint
+                        .access
+                        .as_ref()
+                        .and_then(|a| a.auth.as_ref())
+                        .map(|_| ("authorization".to_owned(), "[credentials]".to_owned())),
+                )
+                .collect(),
+            body: request.body.clone(),
+        };
+        let outcome = if plan.endpoint.access.is_none() {
+            self.sender.send(request).await
+        } else {
+            self.deliver_unlogged(plan, Some(shaped), timestamp).await
+        };
+        Outcome {
+            request: Some(Box::new(logged)),
+            ..outcome
         }
     }
 

@@ -232,7 +232,7 @@ impl Filters {
                 .filter_map(|ep| {
                     let source = ep.filter.as_deref()?;
                     let compiled =
-                        Program::compile(source).map_err(|e| format!("the filter does not compile: {e}"));
+                        Program::shared(source).map_err(|e| format!("the filter does not compile: {e}"));
                     Some((ep.id.clone(), compiled))
                 })
                 .collect(),

@@ -190,9 +190,9 @@ impl EndpointCache {
             return Ok(None);
         };
         let keys = endpoint_secret::live_keys(ctx, &ctx.db, tenant, id, Utc::now()).await?;
-        // Compiled once per copy, not once per delivery.
+        // Compiled once per source while any copy holds it, not once per delivery or reload.
         let transformation = endpoint.transformation.as_deref().map(|source| {
-            Program::compile(source).map_err(|e| format!("the transformation does not compile: {e}"))
+            Program::shared(source).map_err(|e| format!("the transformation does not compile: {e}"))
         });
         let entry = Arc::new((endpoint, keys, transformation));
         if !self.ttl.is_zero() {

@@ -14,6 +14,8 @@ mod m20261130_000007_user_email_per_tenant;
 mod m20261130_000008_endpoint_programs;
 mod m20261130_000009_portal_cutoff;
 mod m20261130_000010_event_type_groups;
+mod m20261201_000011_background_tasks;
+mod m20261201_000012_message_deliver_at;
 
 pub struct Migrator;
 
@@ -31,6 +33,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000008_endpoint_programs::Migration),
             Box::new(m20261130_000009_portal_cutoff::Migration),
             Box::new(m20261130_000010_event_type_groups::Migration),
+            Box::new(m20261201_000011_background_tasks::Migration),
+            Box::new(m20261201_000012_message_deliver_at::Migration),
         ]
     }
 }

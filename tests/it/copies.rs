@@ -8,9 +8,7 @@ use std::{collections::BTreeSet, time::Duration};
 use domain::{entity::destination, scope::TenantScoped};
 use sea_orm::{ColumnTrait, QueryFilter};
 use serde_json::json;
-use tests::{OtherApi, TestApp};
-
-use crate::delivery::setup;
+use tests::{OtherApi, TestApp, api::setup};
 
 /// The endpoints a message got destinations for.
 async fn targets(app: &TestApp, tenant: &domain::id::TenantId, message: &str) -> BTreeSet<String> {

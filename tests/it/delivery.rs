@@ -1,217 +1,16 @@
 //! The delivery engine end to end: `herald serve`'s in-process worker delivering to real
 //! local HTTP receivers, signed, retried, logged.
 
-use std::{
-    collections::{BTreeSet, VecDeque},
-    sync::{Arc, Mutex},
-    time::{Duration, Instant},
-};
+use std::{collections::BTreeSet, time::Duration};
 
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use serde_json::{Value, json};
 use tests::TestApp;
 
-/// One request a receiver got.
-#[derive(Clone, Debug)]
-pub(crate) struct Got {
-    pub(crate) method: String,
-    /// Path and query.
-    pub(crate) path: String,
-    pub(crate) headers: Vec<(String, String)>,
-    pub(crate) body: String,
-    pub(crate) at: Instant,
-}
-
-/// A scripted "status" that makes the receiver wait 3 s before answering 200.
-pub(crate) const SLOW: u16 = 999;
-
-impl Got {
-    pub(crate) fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// Whether the Standard Webhooks signature verifies with `secret` (`whsec_…`).
-    pub(crate) fn verifies(&self, secret: &str) -> bool {
-        let mut headers = http::HeaderMap::new();
-        for (k, v) in &self.headers {
-            headers.insert(
-                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                v.parse().unwrap(),
-            );
-        }
-        standardwebhooks::Webhook::new(secret)
-            .unwrap()
-            .verify(self.body.as_bytes(), &headers)
-            .is_ok()
-    }
-}
-
-/// A local HTTP server that records requests and answers with scripted statuses
-/// (200 once the script is used up).
-pub(crate) struct Receiver {
-    pub(crate) url: String,
-    got: Arc<Mutex<Vec<Got>>>,
-    _handle: actix_web::dev::ServerHandle,
-}
-
-impl Receiver {
-    pub(crate) async fn start(script: &[u16]) -> Self {
-        let got: Arc<Mutex<Vec<Got>>> = Arc::default();
-        let script = Arc::new(Mutex::new(script.iter().copied().collect::<VecDeque<u16>>()));
-        let (g, s) = (got.clone(), script.clone());
-        let server = HttpServer::new(move || {
-            let (g, s) = (g.clone(), s.clone());
-            App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
-                let (g, s) = (g.clone(), s.clone());
-                async move {
-                    let headers = req
-                        .headers()
-                        .iter()
-                        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
-                        .collect();
-                    g.lock().unwrap().push(Got {
-                        method: req.method().to_string(),
-                        path: req.uri().to_string(),
-                        headers,
-                        body: String::from_utf8_lossy(&body).into_owned(),
-                        at: Instant::now(),
-                    });
-                    let mut status = s.lock().unwrap().pop_front().unwrap_or(200);
-                    if status == SLOW {
-                        tokio::time::sleep(Duration::from_secs(3)).await;
-                        status = 200;
-                    }
-                    let mut answer =
-                        HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
-                    // Scripted 429s ask for 2 s; scripted redirects point elsewhere.
-                    if status == 429 {
-                        answer.insert_header(("retry-after", "2"));
-                    }
-                    if (300..400).contains(&status) {
-                        answer.insert_header(("location", "http://127.0.0.1:1/elsewhere"));
-                    }
-                    answer.body(format!("answer {status}"))
-                }
-            }))
-        })
-        .workers(2)
-        .bind("127.0.0.1:0")
-        .unwrap();
-        let port = server.addrs()[0].port();
-        let server = server.run();
-        let handle = server.handle();
-        tokio::spawn(server);
-        Self {
-            url: format!("http://127.0.0.1:{port}/hook"),
-            got,
-            _handle: handle,
-        }
-    }
-
-    pub(crate) fn got(&self) -> Vec<Got> {
-        self.got.lock().unwrap().clone()
-    }
-}
-
-pub(crate) async fn local_app() -> TestApp {
-    TestApp::spawn_with(|s| {
-        s.serve_worker = true;
-        s.allow_private_networks = "127.0.0.0/8".into();
-        s.retry_schedule = "1s,1s".into();
-    })
-    .await
-}
-
-pub(crate) struct Api<'a> {
-    pub(crate) app: &'a TestApp,
-    pub(crate) token: String,
-}
-
-impl Api<'_> {
-    pub(crate) async fn call(&self, method: reqwest::Method, path: &str, body: Option<String>) -> Value {
-        let mut req = self
-            .app
-            .http
-            .request(method, self.app.url(path))
-            .bearer_auth(&self.token);
-        if let Some(body) = body {
-            req = req.header("content-type", "application/json").body(body);
-        }
-        let res = req.send().await.unwrap();
-        assert!(res.status().is_success(), "{path}: {}", res.status());
-        res.json().await.unwrap_or(Value::Null)
-    }
-
-    pub(crate) async fn post(&self, path: &str, body: Value) -> Value {
-        self.call(reqwest::Method::POST, path, Some(body.to_string()))
-            .await
-    }
-
-    /// Creates an endpoint of application `app` and gives its id.
-    pub(crate) async fn endpoint_id(&self, app: &str, body: Value) -> String {
-        self.post(&format!("/api/v1/app/{app}/endpoint"), body).await["id"]
-            .as_str()
-            .expect("an endpoint has an id")
-            .to_owned()
-    }
-
-    pub(crate) async fn get(&self, path: &str) -> Value {
-        self.call(reqwest::Method::GET, path, None).await
-    }
-
-    /// Polls `path` until `done` holds for its JSON (20 s at most).
-    pub(crate) async fn wait_for(&self, path: &str, done: impl Fn(&Value) -> bool) -> Value {
-        let found = tests::eventually(Duration::from_secs(20), async || {
-            Some(self.get(path).await).filter(|v| done(v))
-        })
-        .await;
-        if let Some(value) = found {
-            return value;
-        }
-        panic!(
-            "{path} never got there: {}\nqueue: {}",
-            self.get(path).await,
-            queue(self.app).await
-        );
-    }
-}
-
-/// The delivery queue as the database has it, for failure messages.
-async fn queue(app: &TestApp) -> String {
-    use domain::entity::destination;
-    use sea_orm::{EntityTrait, QueryOrder};
-    #[expect(clippy::disallowed_methods, reason = "a test's view of every tenant's queue")]
-    let rows = destination::Entity::find()
-        .order_by_asc(destination::Column::Id)
-        .all(&app.ctx.db)
-        .await
-        .unwrap();
-    let rows: Vec<String> = rows
-        .iter()
-        .map(|d| {
-            format!(
-                "{} {:?} tries={} next={:?} trigger={:?}",
-                d.id, d.status, d.attempt_count, d.next_attempt_at, d.next_trigger
-            )
-        })
-        .collect();
-    format!("{rows:#?} now={}", chrono::Utc::now())
-}
-
-pub(crate) async fn setup(app: &TestApp) -> Api<'_> {
-    let (_, token) = app.tenant("T").await;
-    let api = Api { app, token };
-    api.post("/api/v1/app", json!({"name": "Acme", "uid": "acme"}))
-        .await;
-    api
-}
-
-pub(crate) fn attempts(list: &Value) -> usize {
-    list["data"].as_array().map_or(0, Vec::len)
-}
+use tests::{
+    api::{attempts, setup},
+    local_app,
+    receiver::Receiver,
+};
 
 #[tokio::test]
 async fn deliveries_are_signed_and_sent_byte_for_byte() {
@@ -618,10 +417,12 @@ async fn recover_tries_failed_deliveries_again() {
             json!({"since": hour_ago}),
         )
         .await;
-    assert_eq!(
-        (out["task"].as_str(), out["status"].as_str()),
-        (Some("endpoint.recover"), Some("finished"))
-    );
+    assert_eq!(out["task"], "endpoint.recover", "{out}");
+    let task = out["id"].as_str().unwrap();
+    api.wait_for(&format!("/api/v1/background-task/{task}"), |t| {
+        t["status"] == "finished" && t["data"]["messagesSent"] == 1
+    })
+    .await;
     api.wait_for("/api/v1/app/acme/endpoint/main/stats", |v| {
         v["success"] == 1 && v["fail"] == 0
     })

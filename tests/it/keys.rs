@@ -11,9 +11,11 @@ use herald::{
 };
 use sea_orm::{EntityTrait, QueryOrder};
 use serde_json::json;
-use tests::{OtherApi, TestApp};
-
-use crate::delivery::{Api, Got, Receiver, setup};
+use tests::{
+    OtherApi, TestApp,
+    api::{Api, setup},
+    receiver::{Got, Receiver},
+};
 
 fn new_main_key() -> Secret {
     Secret::new(MainKey::generate().unwrap().encode())

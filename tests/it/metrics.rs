@@ -2,9 +2,7 @@
 //! the page can require a token or be turned off.
 
 use serde_json::json;
-use tests::TestApp;
-
-use crate::delivery::{Receiver, local_app, setup};
+use tests::{TestApp, api::setup, local_app, receiver::Receiver};
 
 async fn metrics(app: &TestApp, token: Option<&str>) -> (u16, String) {
     let mut req = app.http.get(app.url("/metrics"));

@@ -21,6 +21,7 @@ const TABLES: &[&str] = &[
     "session",
     "delivery_lane",
     "portal_cutoff",
+    "background_task",
 ];
 
 #[tokio::test]
@@ -191,4 +192,97 @@ async fn a_single_feature_flag_becomes_a_set_of_one_and_back() {
             .as_deref(),
         Some("beta")
     );
+}
+
+#[tokio::test]
+async fn background_tasks_come_with_migration_11_and_go_with_it() {
+    use domain::{
+        entity::background_task::{self, Kind, Params, Progress, Status},
+        id::TaskId,
+        scope::TenantScoped,
+    };
+    use sea_orm::ActiveModelTrait;
+    init();
+    let db = TestDb::new().await;
+    let settings = settings_for(&db);
+    let conn = startup::connect(&settings).await.unwrap();
+    let backend = conn.get_database_backend();
+    let count = async || {
+        conn.query_one_raw(Statement::from_string(
+            backend,
+            "SELECT COUNT(*) AS n FROM background_task".to_owned(),
+        ))
+        .await
+    };
+    Migrator::up(&conn, Some(10)).await.unwrap();
+    assert!(count().await.is_err(), "no table before migration 11");
+    Migrator::up(&conn, Some(1)).await.unwrap();
+    let tenant = domain::service::tenant::create(&conn, "T").await.unwrap();
+    let now = chrono::Utc::now();
+    let task = background_task::Model {
+        id: TaskId::new(),
+        tenant_id: tenant.id.clone(),
+        app_id: None,
+        task: Kind::BulkReplay,
+        status: Status::Running,
+        params: Params {
+            since: Some(now),
+            event_types: vec!["a".into()],
+            status: Some(2),
+            ..Params::default()
+        },
+        data: Progress {
+            messages_sent: Some(3),
+            messages_purged: None,
+        },
+        cursor: Some("msgep_x".into()),
+        error: None,
+        claimed_by: Some("w".into()),
+        lease_until: Some(now),
+        created_at: now,
+        updated_at: now,
+    };
+    background_task::ActiveModel::from(task.clone())
+        .insert(&conn)
+        .await
+        .unwrap();
+    let read = background_task::Entity::find_in_tenant(&tenant.id, task.id.clone())
+        .one(&conn)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (read.params, read.data, read.cursor),
+        (task.params, task.data, task.cursor)
+    );
+
+    Migrator::down(&conn, Some(1)).await.unwrap();
+    assert!(count().await.is_err(), "the table went down with it");
+    Migrator::up(&conn, None).await.unwrap();
+    let row = count().await.unwrap().unwrap();
+    assert_eq!(row.try_get::<i64>("", "n").unwrap(), 0);
+}
+
+#[tokio::test]
+async fn scheduled_messages_come_with_migration_12_and_go_with_it() {
+    init();
+    let db = TestDb::new().await;
+    let settings = settings_for(&db);
+    let conn = startup::connect(&settings).await.unwrap();
+    let backend = conn.get_database_backend();
+    let column = async || {
+        conn.query_one_raw(Statement::from_string(
+            backend,
+            "SELECT deliver_at FROM message".to_owned(),
+        ))
+        .await
+    };
+    Migrator::up(&conn, Some(11)).await.unwrap();
+    assert!(column().await.is_err(), "no deliver_at before migration 12");
+    Migrator::up(&conn, Some(1)).await.unwrap();
+    assert!(column().await.is_ok());
+    Migrator::down(&conn, Some(1)).await.unwrap();
+    assert!(column().await.is_err(), "the column went down with it");
+    Migrator::up(&conn, None).await.unwrap();
+    assert!(column().await.is_ok());
 }

@@ -5,9 +5,12 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tests::TestApp;
-
-use crate::delivery::{Got, Receiver, SLOW, attempts, local_app, setup};
+use tests::{
+    TestApp,
+    api::{attempts, setup},
+    local_app,
+    receiver::{Got, Receiver, SLOW},
+};
 
 /// The operational events a receiver got, in arrival order, each checked against `secret`.
 fn events(receiver: &Receiver, secret: &str) -> Vec<Value> {

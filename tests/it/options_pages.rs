@@ -20,7 +20,7 @@ const GATEWAY_PASSWORD: &str = "s3cret-gateway-pw";
 /// A tenant with an application `acme`; an admin signed in to the dashboard.
 pub(crate) struct World<'a> {
     pub(crate) admin: Browser<'a>,
-    pub(crate) api: crate::delivery::Api<'a>,
+    pub(crate) api: tests::api::Api<'a>,
     pub(crate) app_path: String,
 }
 
@@ -36,7 +36,7 @@ pub(crate) async fn world(app: &TestApp) -> World<'_> {
     )
     .await
     .unwrap();
-    let api = crate::delivery::Api { app, token };
+    let api = tests::api::Api { app, token };
     api.post(
         "/api/v1/event-type",
         json!({"name": "user.created", "description": "a user event"}),

@@ -5,9 +5,13 @@
 
 use std::time::{Duration, Instant};
 
-use crate::delivery::{Api, Receiver, attempts, local_app, setup};
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
+use tests::{
+    api::{Api, attempts, setup},
+    local_app,
+    receiver::Receiver,
+};
 
 /// `method path` with `body`: the status and the JSON answer, whatever they are.
 async fn raw(api: &Api<'_>, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {

@@ -15,7 +15,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 use tests::TestApp;
 
-use crate::delivery::{Api, setup};
+use tests::api::{Api, setup};
 
 /// An API-only app (no worker takes the work away) with one endpoint and `n` messages;
 /// returns the destinations' ids, oldest first.

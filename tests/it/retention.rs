@@ -7,8 +7,11 @@ use std::time::Duration;
 use chrono::Utc;
 use domain::service::retention::{self, DEFAULT_RETENTION, Swept};
 use serde_json::{Value, json};
-
-use crate::delivery::{Api, Receiver, local_app, setup};
+use tests::{
+    api::{Api, setup},
+    local_app,
+    receiver::Receiver,
+};
 
 async fn send(api: &Api<'_>, app: &str, n: u32) -> String {
     let msg = api

@@ -110,6 +110,7 @@ async fn seed(db: &DatabaseConnection, tenant: &TenantId) -> Seeded {
         tags: Set(None),
         payload: Set(Some("{}".into())),
         created_at: Set(now),
+        deliver_at: Set(None),
         filtered: Set(None),
     }
     .insert(db)

@@ -14,9 +14,7 @@ use herald::startup::{self, Application, Mode};
 use migrations::{Migrator, MigratorTrait};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, Statement, Value};
 use std::{collections::BTreeSet, time::Duration};
-use tests::{TestDb, init, settings_for};
-
-use crate::delivery::Receiver;
+use tests::{TestDb, init, receiver::Receiver, settings_for};
 
 /// What the previous version's `SqlQueue` wrote for one try, statement for statement.
 fn old_job(

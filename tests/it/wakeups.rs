@@ -6,9 +6,11 @@ use std::time::Duration;
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use serde_json::{Value, json};
-use tests::TestApp;
-
-use crate::delivery::{Receiver, attempts, setup};
+use tests::{
+    TestApp,
+    api::{attempts, setup},
+    receiver::Receiver,
+};
 
 /// Longer than any test here waits: a delivery that comes was woken, not polled.
 const NO_POLL: &str = "10m";

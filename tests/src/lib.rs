@@ -3,7 +3,11 @@
 //! With no `HERALD_TEST_DATABASE_URL`, every test gets its own SQLite file in a temporary
 //! directory. With `HERALD_TEST_DATABASE_URL=postgres://USER@HOST/DB`, every test gets a
 //! freshly created PostgreSQL database with a unique name, dropped when the test ends.
-//! The same tests run on both.
+//! The same tests run on both. [`api`] calls the server's REST API as a tenant;
+//! [`receiver`] is a real webhook receiver for deliveries to reach.
+
+pub mod api;
+pub mod receiver;
 
 use std::{path::PathBuf, time::Duration};
 
@@ -211,6 +215,17 @@ impl TestApp {
             .expect("creating a token");
         (tenant.id, token.token)
     }
+}
+
+/// A server whose in-process worker delivers to receivers on loopback, with two retries
+/// a second apart.
+pub async fn local_app() -> TestApp {
+    TestApp::spawn_with(|s| {
+        s.serve_worker = true;
+        s.allow_private_networks = "127.0.0.0/8".into();
+        s.retry_schedule = "1s,1s".into();
+    })
+    .await
 }
 
 impl Drop for TestApp {

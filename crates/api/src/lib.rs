@@ -16,6 +16,7 @@ mod metrics;
 mod openapi;
 mod operational;
 mod portal;
+mod tasks;
 mod unsupported;
 mod wire;
 
@@ -151,6 +152,14 @@ impl Api {
                 vec![(POST, to(endpoints::recover))],
             ),
             (
+                "/app/{app_id}/endpoint/{ep}/replay-missing",
+                vec![(POST, to(tasks::replay_missing))],
+            ),
+            (
+                "/app/{app_id}/endpoint/{ep}/bulk-replay",
+                vec![(POST, to(tasks::bulk_replay))],
+            ),
+            (
                 "/app/{app_id}/endpoint/{ep}/transformation",
                 vec![
                     (GET, to(endpoints::javascript_transformation)),
@@ -176,6 +185,14 @@ impl Api {
             (
                 "/app/{app_id}/endpoint/{ep}/send-example",
                 vec![(POST, to(messages::send_example))],
+            ),
+            (
+                "/app/{app_id}/msg/expunge-all-contents",
+                vec![(POST, to(tasks::expunge_all_contents))],
+            ),
+            (
+                "/app/{app_id}/msg/bulk-expunge",
+                vec![(POST, to(tasks::bulk_expunge))],
             ),
             ("/app/{app_id}/msg/{msg}", vec![(GET, to(messages::get))]),
             (
@@ -206,6 +223,8 @@ impl Api {
                 "/app/{app_id}/attempt/msg/{msg}",
                 vec![(GET, to(messages::attempts_by_message))],
             ),
+            ("/background-task", vec![(GET, to(tasks::list))]),
+            ("/background-task/{task_id}", vec![(GET, to(tasks::get))]),
             (
                 "/auth/app-portal-access/{app_id}",
                 vec![(POST, to(portal::access))],

@@ -6,7 +6,7 @@ use utoipa::{
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 
-use crate::{applications, endpoints, environment, error, event_types, messages, operational, portal};
+use crate::{applications, endpoints, environment, error, event_types, messages, operational, portal, tasks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -32,6 +32,8 @@ use crate::{applications, endpoints, environment, error, event_types, messages, 
         operational::list, operational::create, operational::get, operational::put,
         operational::delete, operational::get_secret, operational::rotate_secret,
         operational::get_headers, operational::put_headers,
+        tasks::list, tasks::get, tasks::replay_missing, tasks::bulk_replay, tasks::expunge_all_contents,
+        tasks::bulk_expunge,
     ),
     components(schemas(error::HttpErrorOut, error::HttpValidationError, error::ValidationError))
 )]

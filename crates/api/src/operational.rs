@@ -8,7 +8,10 @@ use domain::{
     Context,
     id::EndpointId,
     pagination::Order,
-    service::endpoint::{self as endpoints, NewEndpoint, Owner},
+    service::{
+        endpoint::{self as endpoints, NewEndpoint, Owner},
+        endpoint_headers, endpoint_secret,
+    },
 };
 
 use crate::{
@@ -97,7 +100,7 @@ pub(crate) async fn get_secret(
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let ep = endpoints::find_in_app(&ctx.db, &caller.0.tenant, OPS, &path).await?;
-    let secret = endpoints::current_secret(&ctx, &caller.0.tenant, &ep).await?;
+    let secret = endpoint_secret::current_secret(&ctx, &caller.0.tenant, &ep).await?;
     Ok(HttpResponse::Ok().json(EndpointSecretOut {
         key: secret.to_whsec(),
     }))
@@ -114,7 +117,7 @@ pub(crate) async fn rotate_secret(
     Body(input): Body<Option<EndpointSecretRotateIn>>,
 ) -> ApiResult<HttpResponse> {
     let (key, grace) = input.unwrap_or_default().parse()?;
-    endpoints::rotate_secret(&ctx, &caller.0.tenant, OPS, &path, key, grace, &caller.0.actor()).await?;
+    endpoint_secret::rotate_secret(&ctx, &caller.0.tenant, OPS, &path, key, grace, &caller.0.actor()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -141,7 +144,7 @@ pub(crate) async fn put_headers(
     Body(input): Body<EndpointHeadersIn>,
 ) -> ApiResult<HttpResponse> {
     let headers = input.headers.into_iter().map(|(k, v)| (k, Some(v))).collect();
-    endpoints::set_headers(
+    endpoint_headers::set_headers(
         &ctx,
         &caller.0.tenant,
         OPS,

@@ -10,12 +10,6 @@ use crate::error::HttpErrorOut;
 
 /// (method, path under `/api/v1`, the feature it belongs to).
 pub(crate) const ROUTES: &[(Method, &str, &str)] = &[
-    (Method::POST, "/app/{app_id}/endpoint/{ep}/bulk-replay", TASKS),
-    (Method::POST, "/app/{app_id}/endpoint/{ep}/replay-missing", TASKS),
-    (Method::POST, "/app/{app_id}/msg/bulk-expunge", TASKS),
-    (Method::POST, "/app/{app_id}/msg/expunge-all-contents", TASKS),
-    (Method::GET, "/background-task", TASKS),
-    (Method::GET, "/background-task/{task}", TASKS),
     (
         Method::GET,
         "/app/{app_id}/endpoint/{ep}/attempt-stats",
@@ -141,7 +135,6 @@ pub(crate) const ROUTES: &[(Method, &str, &str)] = &[
     ),
 ];
 
-const TASKS: &str = "background tasks (bulk replay and expunge)";
 const ATTEMPT_STATS: &str = "attempt statistics by day (GET …/endpoint/{endpoint_id}/stats has the totals)";
 const EVENTS: &str = "the events polling API";
 const USAGE: &str = "usage statistics";

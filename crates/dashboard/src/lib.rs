@@ -9,8 +9,10 @@
 mod admin;
 mod auth;
 mod error;
+mod form;
 mod options;
 mod pages;
+mod paging;
 mod programs;
 mod session;
 mod view;
@@ -55,49 +57,58 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/ui/login", web::post().to(auth::login))
         .route("/ui/login/choose", web::post().to(auth::choose))
         .route("/ui/logout", web::post().to(auth::logout))
-        .route("/ui", web::get().to(pages::overview))
-        .route("/ui/apps", web::get().to(pages::apps))
-        .route("/ui/apps", web::post().to(pages::create_app))
-        .route("/ui/event-types", get().to(admin::event_types_list))
-        .route("/ui/event-types", post().to(admin::create_event_type))
-        .route("/ui/event-types/{name}", get().to(admin::event_type))
-        .route("/ui/event-types/{name}/edit", post().to(admin::edit_event_type))
+        .route("/ui", web::get().to(pages::overview::overview))
+        .route("/ui/apps", web::get().to(pages::apps::apps))
+        .route("/ui/apps", web::post().to(pages::apps::create_app))
+        .route("/ui/event-types", get().to(admin::event_types::list))
+        .route("/ui/event-types", post().to(admin::event_types::create))
+        .route("/ui/event-types/{name}", get().to(admin::event_types::show))
+        .route("/ui/event-types/{name}/edit", post().to(admin::event_types::edit))
         .route(
             "/ui/event-types/{name}/archive",
-            post().to(admin::archive_event_type),
+            post().to(admin::event_types::archive),
         )
-        .route("/ui/tokens", get().to(admin::tokens))
-        .route("/ui/tokens", post().to(admin::create_token))
-        .route("/ui/tokens/{token}/revoke", post().to(admin::revoke_token))
-        .route("/ui/team", get().to(admin::team))
-        .route("/ui/team", post().to(admin::add_user))
-        .route("/ui/team/{user}/role", post().to(admin::set_role))
-        .route("/ui/team/{user}/remove", post().to(admin::remove_user))
-        .route("/ui/audit", get().to(admin::audit_log))
-        .route("/ui/account/password", post().to(admin::change_password))
+        .route("/ui/tokens", get().to(admin::tokens::list))
+        .route("/ui/tokens", post().to(admin::tokens::create))
+        .route("/ui/tokens/{token}/revoke", post().to(admin::tokens::revoke))
+        .route("/ui/team", get().to(admin::team::list))
+        .route("/ui/team", post().to(admin::team::add_user))
+        .route("/ui/team/{user}/role", post().to(admin::team::set_role))
+        .route("/ui/team/{user}/remove", post().to(admin::team::remove_user))
+        .route("/ui/audit", get().to(admin::audit::list))
+        .route("/ui/account/password", post().to(admin::team::change_password))
         .route("/portal/logout", web::post().to(auth::logout))
-        .route("/portal", web::get().to(pages::portal_entry));
+        .route("/portal", web::get().to(pages::app::portal_entry));
     // The pages of one application, for the dashboard and for the portal.
     for base in ["/ui/apps/{app}", "/portal/app"] {
         let at = |suffix: &str| format!("{base}{suffix}");
-        cfg.route(base, get().to(pages::app))
-            .route(&at("/log"), get().to(pages::log))
-            .route(&at("/rename"), post().to(pages::rename_app))
-            .route(&at("/delete"), post().to(pages::delete_app))
-            .route(&at("/portal-link"), post().to(pages::portal_link))
-            .route(&at("/endpoints"), post().to(pages::create_endpoint))
-            .route(&at("/endpoints/{ep}"), get().to(pages::endpoint))
-            .route(&at("/endpoints/{ep}/edit"), post().to(pages::edit_endpoint))
-            .route(&at("/endpoints/{ep}/headers"), post().to(pages::edit_headers))
-            .route(&at("/endpoints/{ep}/delete"), post().to(pages::delete_endpoint))
-            .route(&at("/endpoints/{ep}/rotate"), post().to(pages::rotate_secret))
-            .route(&at("/endpoints/{ep}/test"), post().to(pages::send_test))
-            .route(&at("/endpoints/{ep}/recover"), post().to(pages::recover))
+        cfg.route(base, get().to(pages::app::show))
+            .route(&at("/log"), get().to(pages::log::list))
+            .route(&at("/rename"), post().to(pages::app::rename))
+            .route(&at("/delete"), post().to(pages::app::delete))
+            .route(&at("/portal-link"), post().to(pages::app::portal_link))
+            .route(&at("/endpoints"), post().to(pages::app::create_endpoint))
+            .route(&at("/endpoints/{ep}"), get().to(pages::endpoint::show))
+            .route(&at("/endpoints/{ep}/edit"), post().to(pages::endpoint::edit))
+            .route(
+                &at("/endpoints/{ep}/headers"),
+                post().to(pages::endpoint::edit_headers),
+            )
+            .route(&at("/endpoints/{ep}/delete"), post().to(pages::endpoint::delete))
+            .route(
+                &at("/endpoints/{ep}/rotate"),
+                post().to(pages::endpoint::rotate_secret),
+            )
+            .route(&at("/endpoints/{ep}/test"), post().to(pages::endpoint::send_test))
+            .route(
+                &at("/endpoints/{ep}/recover"),
+                post().to(pages::endpoint::recover),
+            )
             .route(&at("/endpoints/{ep}/release"), post().to(options::release))
             .route(&at("/endpoints/{ep}/programs"), get().to(programs::page))
             .route(&at("/endpoints/{ep}/programs"), post().to(programs::submit))
-            .route(&at("/messages/{msg}"), get().to(pages::message))
-            .route(&at("/messages/{msg}/resend"), post().to(pages::resend));
+            .route(&at("/messages/{msg}"), get().to(pages::message::show))
+            .route(&at("/messages/{msg}/resend"), post().to(pages::message::resend));
     }
 }
 

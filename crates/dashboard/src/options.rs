@@ -23,7 +23,8 @@ use serde::Deserialize;
 
 use crate::{
     error::see_other,
-    pages::{Csrf, Page, check, find_endpoint},
+    form::{Csrf, Page, check},
+    pages::endpoint::find_endpoint,
     session::AppScope,
     view::When,
 };

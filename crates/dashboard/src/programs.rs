@@ -18,7 +18,8 @@ use serde::Deserialize;
 
 use crate::{
     error::see_other,
-    pages::{Errors, Page, check, find_endpoint, html},
+    form::{Errors, Page, check, html},
+    pages::endpoint::find_endpoint,
     session::AppScope,
     view::Chrome,
 };

@@ -132,6 +132,11 @@ impl AppScope {
         format!("{}/endpoints/{}", self.base, ep.id)
     }
 
+    /// The navigation section its pages belong to.
+    pub(crate) fn section(&self) -> &'static str {
+        if self.portal { "portal" } else { "apps" }
+    }
+
     /// Refuses dashboard viewers and read-only portal links.
     pub(crate) fn require_write(&self) -> Result<(), PageError> {
         Ok(self.live.require_write()?)

@@ -15,6 +15,7 @@ use ulid::{Generator, Ulid};
 /// Every id prefix Herald hands out; a tenant-chosen `uid` may not look like one of them.
 pub const PREFIXES: &[&str] = &[
     "org", "usr", "tok", "app", "evtype", "ep", "sec", "msg", "msgep", "atmpt", "aud", "sess", "opep",
+    "qtask",
 ];
 
 static GENERATOR: Mutex<Generator> = Mutex::new(Generator::new());
@@ -186,6 +187,10 @@ typed_id!(
 typed_id!(
     /// One line of the audit log.
     AuditEventId, "aud", "audit event"
+);
+typed_id!(
+    /// A background task (bulk replay, recovery, expunge), as Svix calls it: `qtask_…`.
+    TaskId, "qtask", "background task"
 );
 
 #[cfg(test)]

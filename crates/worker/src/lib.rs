@@ -17,6 +17,7 @@ mod client;
 mod dispatcher;
 mod engine;
 mod recorder;
+mod tasks;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
@@ -134,6 +135,7 @@ where
 
     tokio::spawn(retention_loop(ctx.clone(), settings.retention, stopped.clone()));
     tokio::spawn(engine.clone().renew_leases(stopped.clone()));
+    tokio::spawn(tasks::run(ctx.clone(), settings.poll_interval, stopped.clone()));
     let listening = dispatcher::listen(&ctx, &dispatcher, stopped.clone());
     let claiming = tokio::spawn(claimer::run(
         ctx.clone(),

@@ -23,6 +23,9 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub payload: Option<String>,
     pub created_at: DateTimeUtc,
+    /// When the tenant asked it to be delivered (`deliverAt`), if later than its
+    /// acceptance: its destinations are first due then.
+    pub deliver_at: Option<DateTimeUtc>,
     /// The endpoints whose filters kept the message from them, and why.
     #[sea_orm(column_type = "JsonBinary")]
     pub filtered: Option<FilteredOut>,

@@ -5,6 +5,7 @@ pub mod api_token;
 pub mod application;
 pub mod attempt;
 pub mod audit_event;
+pub mod background_task;
 pub mod destination;
 pub mod endpoint;
 pub mod endpoint_secret;

@@ -48,6 +48,23 @@ impl StatusCodeClass {
             )),
         }
     }
+
+    /// The class as Svix numbers it.
+    pub fn value(self) -> u16 {
+        self.0
+    }
+
+    /// Tries whose response status is in this class.
+    pub(crate) fn condition(self) -> sea_orm::Condition {
+        if self.0 == 0 {
+            sea_orm::Condition::any()
+                .add(attempt::Column::ResponseStatus.is_null())
+                .add(attempt::Column::ResponseStatus.eq(0))
+        } else {
+            let low = i32::from(self.0);
+            sea_orm::Condition::all().add(attempt::Column::ResponseStatus.between(low, low + 99))
+        }
+    }
 }
 
 /// Which messages to list for an endpoint (`GET …/endpoint/{id}/msg`).
@@ -62,7 +79,7 @@ pub struct EndpointMessageFilter {
 }
 
 /// The ids of the tenant's messages of these types, on this channel, with this tag.
-fn messages_matching(
+pub(crate) fn messages_matching(
     backend: crate::db::Backend,
     tenant: &TenantId,
     event_types: &[EventTypeName],
@@ -113,17 +130,8 @@ fn narrow(
     if let Some(after) = filter.after {
         select = select.filter(attempt::Column::CreatedAt.gt(after));
     }
-    if let Some(StatusCodeClass(class)) = filter.status_code_class {
-        select = if class == 0 {
-            select.filter(
-                sea_orm::Condition::any()
-                    .add(attempt::Column::ResponseStatus.is_null())
-                    .add(attempt::Column::ResponseStatus.eq(0)),
-            )
-        } else {
-            let low = i32::from(class);
-            select.filter(attempt::Column::ResponseStatus.between(low, low + 99))
-        };
+    if let Some(class) = filter.status_code_class {
+        select = select.filter(class.condition());
     }
     if let Some(messages) = messages_matching(
         ctx.backend,
@@ -385,8 +393,10 @@ pub async fn resend(
     Ok(dest)
 }
 
-/// Queues one more try for every failed delivery to `endpoint` of messages sent in
-/// `[since, until)`. Returns how many were queued.
+/// Queues one more try for every failed delivery to `endpoint` made in `[since, until)`
+/// and waits until they are queued. Returns how many were queued. The work is a
+/// persisted `endpoint.recover` task (see [`super::task`]), run by the caller; to leave
+/// it to the workers, use [`super::task::recover`].
 pub async fn recover(
     ctx: &Context,
     tenant: &TenantId,
@@ -396,59 +406,9 @@ pub async fn recover(
     until: Option<DateTime<Utc>>,
     actor: &Actor,
 ) -> Result<usize> {
-    if until.is_some_and(|u| u <= since) {
-        return Err(Error::invalid("until", "must be after `since`"));
-    }
-    let txn = crate::db::begin_write(ctx).await?;
-    let endpoint = endpoints::find(&txn, tenant, app, endpoint_id).await?;
-    let mut select = destination::Entity::for_tenant(tenant)
-        .filter(destination::Column::EndpointId.eq(endpoint.id.clone()))
-        .filter(destination::Column::Status.eq(destination::Status::Fail))
-        .filter(destination::Column::CreatedAt.gte(since));
-    if let Some(until) = until {
-        select = select.filter(destination::Column::CreatedAt.lt(until));
-    }
-    let failed = select.all(&txn).await.context("finding failed deliveries")?;
-    let now = Utc::now();
-    for chunk in failed.chunks(500) {
-        destination::Entity::update_for_tenant(tenant)
-            .col_expr(
-                destination::Column::Status,
-                sea_orm::sea_query::Expr::value(destination::Status::Pending),
-            )
-            .col_expr(
-                destination::Column::NextAttemptAt,
-                sea_orm::sea_query::Expr::value(Some(now)),
-            )
-            .col_expr(
-                destination::Column::NextTrigger,
-                sea_orm::sea_query::Expr::value(Trigger::Manual),
-            )
-            .col_expr(
-                destination::Column::UpdatedAt,
-                sea_orm::sea_query::Expr::value(now),
-            )
-            .filter(destination::Column::Id.is_in(chunk.iter().map(|d| d.id.clone())))
-            .filter(destination::Column::Status.eq(destination::Status::Fail))
-            .exec(&*txn)
-            .await
-            .context("queueing recovered deliveries")?;
-    }
-    let details = serde_json::json!({ "since": since, "until": until, "queued": failed.len() });
-    audit::record(
-        &txn,
-        tenant,
-        actor,
-        "endpoint.recover",
-        Target::new("endpoint", &endpoint.id),
-        Some(details),
-    )
-    .await?;
-    txn.commit().await.context("committing a recovery")?;
-    if !failed.is_empty() {
-        ctx.dispatch.wake(now);
-    }
-    Ok(failed.len())
+    let window = super::task::Window::parse(since, until)?;
+    let task = super::task::recover_now(ctx, tenant, app.as_str(), endpoint_id, window, actor).await?;
+    Ok(usize::try_from(task.data.messages_sent.unwrap_or(0)).unwrap_or(usize::MAX))
 }
 
 /// Attempts of one hour.
@@ -532,21 +492,7 @@ pub async fn expunge_message(
     actor: &Actor,
 ) -> Result<()> {
     let txn = crate::db::begin_write(ctx).await?;
-    message::Entity::update_for_tenant(tenant)
-        .col_expr(
-            message::Column::Payload,
-            Expr::value(sea_orm::Value::String(None)),
-        )
-        .filter(message::Column::Id.eq(message.id.clone()))
-        .exec(&txn)
-        .await
-        .context("expunging a payload")?;
-    attempt::Entity::update_for_tenant(tenant)
-        .col_expr(attempt::Column::Request, Expr::value(sea_orm::Value::Json(None)))
-        .filter(attempt::Column::MessageId.eq(message.id.clone()))
-        .exec(&txn)
-        .await
-        .context("expunging sent bodies")?;
+    erase_payloads(&txn, tenant, std::slice::from_ref(&message.id)).await?;
     audit::record(
         &txn,
         tenant,
@@ -557,6 +503,99 @@ pub async fn expunge_message(
     )
     .await?;
     txn.commit().await.context("expunging a payload")
+}
+
+/// Erases the payloads of these messages and the transformed bodies their tries sent, in
+/// the caller's transaction. Returns how many payloads there were to erase.
+pub(crate) async fn erase_payloads<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    ids: &[MessageId],
+) -> Result<u64> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let erased = message::Entity::update_for_tenant(tenant)
+        .col_expr(
+            message::Column::Payload,
+            Expr::value(sea_orm::Value::String(None)),
+        )
+        .filter(message::Column::Id.is_in(ids.iter().cloned()))
+        .filter(message::Column::Payload.is_not_null())
+        .exec(conn)
+        .await
+        .context("expunging payloads")?;
+    attempt::Entity::update_for_tenant(tenant)
+        .col_expr(attempt::Column::Request, Expr::value(sea_orm::Value::Json(None)))
+        .filter(attempt::Column::MessageId.is_in(ids.iter().cloned()))
+        .exec(conn)
+        .await
+        .context("expunging sent bodies")?;
+    Ok(erased.rows_affected)
+}
+
+/// Svix's `bulk-expunge`: erases the payloads of the application's messages named by id or
+/// `eventId`, as [`expunge_message`] does one, in one transaction. Says for each name
+/// whether it named a message (`true`) or nothing (`false`).
+pub async fn expunge_messages(
+    ctx: &Context,
+    tenant: &TenantId,
+    app: &AppId,
+    names: &[String],
+    actor: &Actor,
+) -> Result<Vec<(String, bool)>> {
+    for (i, name) in names.iter().enumerate() {
+        crate::values::check_identifier("ids", name, 256).map_err(|e| e.at(format!("ids.{i}")))?;
+        if names[..i].contains(name) {
+            return Err(Error::invalid(
+                format!("ids.{i}"),
+                format!("`{name}` is listed twice"),
+            ));
+        }
+    }
+    let txn = crate::db::begin_write(ctx).await?;
+    let mut results = Vec::with_capacity(names.len());
+    let mut expunged = 0u64;
+    // Chunks keep each statement under the databases' bound-parameter limits.
+    for chunk in names.chunks(500) {
+        let (ids, event_ids): (Vec<&String>, Vec<&String>) =
+            chunk.iter().partition(|name| MessageId::parse(name).is_ok());
+        let found = message::Entity::for_tenant(tenant)
+            .filter(message::Column::AppId.eq(app.clone()))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(message::Column::Id.is_in(ids.iter().filter_map(|id| MessageId::parse(id).ok())))
+                    .add(message::Column::EventId.is_in(event_ids.into_iter().cloned())),
+            )
+            .all(&txn)
+            .await
+            .context("loading messages to expunge")?;
+        let named = |name: &String| {
+            found.iter().find(|m| match MessageId::parse(name) {
+                Ok(id) => m.id == id,
+                Err(_) => m.event_id.as_ref() == Some(name),
+            })
+        };
+        let mut hit = Vec::new();
+        for name in chunk {
+            let message = named(name);
+            results.push((name.clone(), message.is_some()));
+            hit.extend(message.map(|m| m.id.clone()));
+        }
+        expunged += erase_payloads(&txn, tenant, &hit).await?;
+    }
+    let found = results.iter().filter(|(_, found)| *found).count();
+    audit::record(
+        &txn,
+        tenant,
+        actor,
+        "message.bulk_expunge",
+        Target::new("application", app),
+        Some(serde_json::json!({ "named": names.len(), "found": found, "expunged": expunged })),
+    )
+    .await?;
+    txn.commit().await.context("expunging payloads")?;
+    Ok(results)
 }
 
 /// Erases what the receiver answered to one try (and the body the try sent, if a

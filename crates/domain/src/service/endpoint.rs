@@ -1,12 +1,12 @@
 //! Endpoints: where an application's messages are delivered, addressed by id or uid
-//! within their application.
+//! within their application. Their signing keys are in [`endpoint_secret`], their custom
+//! headers in [`endpoint_headers`](super::endpoint_headers), their delivery counts and the
+//! endpoints that need attention in [`endpoint_health`](super::endpoint_health).
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, ModelTrait, QueryFilter, QuerySelect, Set,
-};
+use chrono::Utc;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, ModelTrait, QueryFilter, Set};
 
 use super::{
     application,
@@ -15,18 +15,13 @@ use super::{
 };
 use crate::{
     Context, DbContext, Error, Result,
-    entity::{
-        Delays, StringList, StringMap, application as app_entity, destination, endpoint, endpoint::OnFailure,
-        endpoint_secret as secret_entity,
-    },
+    entity::{Delays, StringList, StringMap, application as app_entity, endpoint, endpoint::OnFailure},
     id::{AppId, EndpointId, TenantId},
     pagination::{self, PageRequest, Paged},
     program::Program,
     scope::TenantScoped,
     signing::SigningSecret,
-    values::{
-        Access, AccessInput, Channels, EndpointUrl, EventTypeName, GracePeriod, Uid, access::Credentials,
-    },
+    values::{Access, AccessInput, Channels, EndpointUrl, EventTypeName, Uid, access::Credentials},
 };
 
 /// At most this many channels on one endpoint.
@@ -129,7 +124,8 @@ pub struct NewEndpoint {
     pub metadata: BTreeMap<String, String>,
     /// Only on create: the caller's own signing key; otherwise Herald makes one.
     pub secret: Option<SigningSecret>,
-    /// Only on create: custom headers, already checked with [`parse_headers`].
+    /// Only on create: custom headers, already checked with
+    /// [`parse_headers`](super::endpoint_headers::parse_headers).
     pub headers: BTreeMap<String, String>,
     /// Ordered delivery. `None` leaves it as it is on a PUT (unordered on create).
     pub ordered: Option<Option<OnFailure>>,
@@ -186,15 +182,6 @@ pub struct EndpointChanges {
     pub access: Option<Option<AccessInput>>,
     pub filter: Option<Option<Program>>,
     pub transformation: Option<Option<Program>>,
-}
-
-/// Delivery counts of one endpoint by destination status.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Stats {
-    pub success: i64,
-    pub pending: i64,
-    pub sending: i64,
-    pub fail: i64,
 }
 
 fn uid_taken(uid: &Uid) -> String {
@@ -578,260 +565,4 @@ pub async fn delete<'a>(
     audit::record(&txn, tenant, actor, "endpoint.delete", target, Some(details)).await?;
     txn.commit().await.context("committing an endpoint's deletion")?;
     Ok(())
-}
-
-/// The key that signs new deliveries.
-pub async fn current_secret(
-    ctx: &Context,
-    tenant: &TenantId,
-    endpoint: &endpoint::Model,
-) -> Result<SigningSecret> {
-    let rows = endpoint_secret::live_rows(&ctx.db, tenant, &endpoint.id, Utc::now()).await?;
-    let row = rows
-        .first()
-        .ok_or_else(|| Error::internal("reading an endpoint secret", "no live key"))?;
-    endpoint_secret::open(ctx, row)
-}
-
-/// Rotates the endpoint's key: the new key (the caller's, or a fresh one) signs from now
-/// on; the keys it replaces keep signing alongside it until `grace` has passed.
-pub async fn rotate_secret<'a>(
-    ctx: &Context,
-    tenant: &TenantId,
-    owner: impl Into<Owner<'a>>,
-    id_or_uid: &str,
-    new_key: Option<SigningSecret>,
-    grace: Option<GracePeriod>,
-    actor: &Actor,
-) -> Result<SigningSecret> {
-    let grace = grace.unwrap_or_default().duration();
-    let secret = match new_key {
-        Some(key) => key,
-        None => SigningSecret::generate()?,
-    };
-    let txn = crate::db::begin_write(ctx).await?;
-    let model = find_in_app(&txn, tenant, owner, id_or_uid).await?;
-    let now = Utc::now();
-    let until: DateTime<Utc> = now + grace;
-    // Keys already winding down keep their own (earlier) end.
-    secret_entity::Entity::update_for_tenant(tenant)
-        .col_expr(
-            secret_entity::Column::ExpiresAt,
-            sea_orm::sea_query::Expr::value(until),
-        )
-        .filter(secret_entity::Column::EndpointId.eq(model.id.clone()))
-        .filter(
-            Condition::any()
-                .add(secret_entity::Column::ExpiresAt.is_null())
-                .add(secret_entity::Column::ExpiresAt.gt(until)),
-        )
-        .exec(&txn)
-        .await
-        .context("retiring endpoint secrets")?;
-    // Keys past their grace period are of no more use.
-    secret_entity::Entity::delete_for_tenant(tenant)
-        .filter(secret_entity::Column::EndpointId.eq(model.id.clone()))
-        .filter(secret_entity::Column::ExpiresAt.lte(now))
-        .exec(&txn)
-        .await
-        .context("removing expired endpoint secrets")?;
-    endpoint_secret::store(ctx, &txn, tenant, &model.id, &secret).await?;
-    let details = serde_json::json!({ "grace_period_seconds": grace.num_seconds() });
-    audit::record(
-        &txn,
-        tenant,
-        actor,
-        "endpoint.secret.rotate",
-        Target::new("endpoint", &model.id),
-        Some(details),
-    )
-    .await?;
-    txn.commit().await.context("committing a secret rotation")?;
-    Ok(secret)
-}
-
-/// Headers a tenant may not set: Herald owns them, or HTTP does.
-const RESERVED_HEADERS: &[&str] = &[
-    "host",
-    "content-length",
-    "content-type",
-    "content-encoding",
-    "transfer-encoding",
-    "connection",
-    "keep-alive",
-    "te",
-    "trailer",
-    "upgrade",
-    "user-agent",
-    "expect",
-];
-const RESERVED_PREFIXES: &[&str] = &["webhook-", "svix-", "proxy-", "x-herald-"];
-/// Headers whose values are never shown back, only their names.
-const SENSITIVE_HEADERS: &[&str] = &["authorization", "cookie", "x-api-key", "x-auth-token"];
-
-pub const MAX_HEADERS: usize = 50;
-
-/// Checks one custom header name and value; names are kept as given, compared without case.
-pub fn check_header(name: &str, value: Option<&str>) -> Result<()> {
-    let field = format!("headers.{name}");
-    let lower = name.to_ascii_lowercase();
-    let is_token = !name.is_empty()
-        && name.len() <= 256
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-    if !is_token {
-        return Err(Error::invalid(field, "is not a valid HTTP header name"));
-    }
-    if RESERVED_HEADERS.contains(&lower.as_str()) || RESERVED_PREFIXES.iter().any(|p| lower.starts_with(p)) {
-        return Err(Error::invalid(
-            field,
-            format!("`{name}` is set by Herald and cannot be overridden"),
-        ));
-    }
-    if let Some(value) = value
-        && (value.len() > 4096 || value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0))
-    {
-        return Err(Error::invalid(
-            field,
-            "must be at most 4096 bytes with no line breaks",
-        ));
-    }
-    Ok(())
-}
-
-/// Checks a whole set of custom headers.
-pub fn parse_headers(headers: BTreeMap<String, String>) -> Result<BTreeMap<String, String>> {
-    if headers.len() > MAX_HEADERS {
-        return Err(Error::invalid(
-            "headers",
-            format!("must hold at most {MAX_HEADERS} headers"),
-        ));
-    }
-    for (name, value) in &headers {
-        check_header(name, Some(value))?;
-    }
-    Ok(headers)
-}
-
-pub fn is_sensitive_header(name: &str) -> bool {
-    SENSITIVE_HEADERS.contains(&name.to_ascii_lowercase().as_str())
-}
-
-/// Sets the custom headers: with `replace` the given map becomes the whole set; otherwise
-/// it is merged in, and a `None` value removes that header.
-pub async fn set_headers<'a>(
-    ctx: &Context,
-    tenant: &TenantId,
-    owner: impl Into<Owner<'a>>,
-    id_or_uid: &str,
-    headers: BTreeMap<String, Option<String>>,
-    replace: bool,
-    actor: &Actor,
-) -> Result<endpoint::Model> {
-    for (name, value) in &headers {
-        check_header(name, value.as_deref())?;
-    }
-    let txn = crate::db::begin_write(ctx).await?;
-    let model = find_in_app(&txn, tenant, owner, id_or_uid).await?;
-    let mut current = if replace {
-        BTreeMap::new()
-    } else {
-        model.headers.0.clone()
-    };
-    for (name, value) in headers {
-        current.retain(|k, _| !k.eq_ignore_ascii_case(&name));
-        if let Some(value) = value {
-            current.insert(name, value);
-        }
-    }
-    if current.len() > MAX_HEADERS {
-        return Err(Error::invalid(
-            "headers",
-            format!("must hold at most {MAX_HEADERS} headers"),
-        ));
-    }
-    let mut active: endpoint::ActiveModel = model.into();
-    active.headers = Set(StringMap(current));
-    active.updated_at = Set(Utc::now());
-    let model = active.update(&txn).await.context("updating endpoint headers")?;
-    audit::record(
-        &txn,
-        tenant,
-        actor,
-        "endpoint.headers.update",
-        Target::new("endpoint", &model.id),
-        None,
-    )
-    .await?;
-    txn.commit().await.context("committing endpoint headers")?;
-    Ok(model)
-}
-
-/// Counts the endpoint's destinations by status, optionally within a time window.
-pub async fn stats<C: ConnectionTrait>(
-    conn: &C,
-    tenant: &TenantId,
-    endpoint: &endpoint::Model,
-    since: Option<DateTime<Utc>>,
-    until: Option<DateTime<Utc>>,
-) -> Result<Stats> {
-    let mut select = destination::Entity::for_tenant(tenant)
-        .filter(destination::Column::EndpointId.eq(endpoint.id.clone()));
-    if let Some(since) = since {
-        select = select.filter(destination::Column::CreatedAt.gte(since));
-    }
-    if let Some(until) = until {
-        select = select.filter(destination::Column::CreatedAt.lt(until));
-    }
-    let rows: Vec<(destination::Status, i64)> = select
-        .select_only()
-        .column(destination::Column::Status)
-        .column_as(destination::Column::Id.count(), "count")
-        .group_by(destination::Column::Status)
-        .into_tuple()
-        .all(conn)
-        .await
-        .context("counting deliveries")?;
-    let mut stats = Stats::default();
-    for (status, count) in rows {
-        match status {
-            destination::Status::Success => stats.success = count,
-            destination::Status::Pending => stats.pending = count,
-            destination::Status::Sending => stats.sending = count,
-            destination::Status::Fail => stats.fail = count,
-        }
-    }
-    Ok(stats)
-}
-
-/// The tenant's endpoints that are failing (every try since `failing_since`) or
-/// disabled, oldest trouble first; the operational application's are left out.
-pub async fn troubled<C: ConnectionTrait>(
-    conn: &C,
-    tenant: &TenantId,
-    limit: u64,
-) -> Result<Vec<(endpoint::Model, crate::entity::application::Model)>> {
-    use sea_orm::QueryOrder;
-    let endpoints = endpoint::Entity::for_tenant(tenant)
-        .filter(
-            Condition::any()
-                .add(endpoint::Column::FailingSince.is_not_null())
-                .add(endpoint::Column::Disabled.eq(true)),
-        )
-        .order_by_asc(endpoint::Column::FailingSince)
-        .limit(limit * 2)
-        .all(conn)
-        .await
-        .context("loading failing endpoints")?;
-    let mut out = Vec::new();
-    for ep in endpoints {
-        if let Ok(app) = super::application::find(conn, tenant, ep.app_id.as_str()).await {
-            out.push((ep, app));
-        }
-        if out.len() as u64 == limit {
-            break;
-        }
-    }
-    Ok(out)
 }

@@ -1,15 +1,21 @@
 //! Endpoint signing keys, sealed at rest under the main key. The endpoint id is the
-//! associated data, so a sealed key only opens on its own endpoint.
+//! associated data, so a sealed key only opens on its own endpoint. Rotation keeps the
+//! keys it replaces signing alongside the new one for a grace period.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, QueryFilter, QueryOrder, Set};
 
+use super::{
+    audit::{self, Actor, Target},
+    endpoint::{Owner, find_in_app},
+};
 use crate::{
-    Context, DbContext, Result,
-    entity::endpoint_secret,
+    Context, DbContext, Error, Result,
+    entity::{endpoint, endpoint_secret},
     id::{EndpointId, EndpointSecretId, TenantId},
     scope::TenantScoped,
     signing::SigningSecret,
+    values::GracePeriod,
 };
 
 /// Seals `secret` and stores it as the endpoint's current key.
@@ -81,4 +87,74 @@ pub async fn live_keys<C: ConnectionTrait>(
         .iter()
         .map(|row| open(ctx, row))
         .collect()
+}
+
+/// The key that signs new deliveries.
+pub async fn current_secret(
+    ctx: &Context,
+    tenant: &TenantId,
+    endpoint: &endpoint::Model,
+) -> Result<SigningSecret> {
+    let rows = live_rows(&ctx.db, tenant, &endpoint.id, Utc::now()).await?;
+    let row = rows
+        .first()
+        .ok_or_else(|| Error::internal("reading an endpoint secret", "no live key"))?;
+    open(ctx, row)
+}
+
+/// Rotates the endpoint's key: the new key (the caller's, or a fresh one) signs from now
+/// on; the keys it replaces keep signing alongside it until `grace` has passed.
+pub async fn rotate_secret<'a>(
+    ctx: &Context,
+    tenant: &TenantId,
+    owner: impl Into<Owner<'a>>,
+    id_or_uid: &str,
+    new_key: Option<SigningSecret>,
+    grace: Option<GracePeriod>,
+    actor: &Actor,
+) -> Result<SigningSecret> {
+    let grace = grace.unwrap_or_default().duration();
+    let secret = match new_key {
+        Some(key) => key,
+        None => SigningSecret::generate()?,
+    };
+    let txn = crate::db::begin_write(ctx).await?;
+    let model = find_in_app(&txn, tenant, owner, id_or_uid).await?;
+    let now = Utc::now();
+    let until: DateTime<Utc> = now + grace;
+    // Keys already winding down keep their own (earlier) end.
+    endpoint_secret::Entity::update_for_tenant(tenant)
+        .col_expr(
+            endpoint_secret::Column::ExpiresAt,
+            sea_orm::sea_query::Expr::value(until),
+        )
+        .filter(endpoint_secret::Column::EndpointId.eq(model.id.clone()))
+        .filter(
+            Condition::any()
+                .add(endpoint_secret::Column::ExpiresAt.is_null())
+                .add(endpoint_secret::Column::ExpiresAt.gt(until)),
+        )
+        .exec(&txn)
+        .await
+        .context("retiring endpoint secrets")?;
+    // Keys past their grace period are of no more use.
+    endpoint_secret::Entity::delete_for_tenant(tenant)
+        .filter(endpoint_secret::Column::EndpointId.eq(model.id.clone()))
+        .filter(endpoint_secret::Column::ExpiresAt.lte(now))
+        .exec(&txn)
+        .await
+        .context("removing expired endpoint secrets")?;
+    store(ctx, &txn, tenant, &model.id, &secret).await?;
+    let details = serde_json::json!({ "grace_period_seconds": grace.num_seconds() });
+    audit::record(
+        &txn,
+        tenant,
+        actor,
+        "endpoint.secret.rotate",
+        Target::new("endpoint", &model.id),
+        Some(details),
+    )
+    .await?;
+    txn.commit().await.context("committing a secret rotation")?;
+    Ok(secret)
 }

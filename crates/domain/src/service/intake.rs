@@ -237,9 +237,9 @@ async fn write(
 }
 
 const MESSAGE_COLUMNS: &str =
-    "id, tenant_id, app_id, event_id, event_type, channels, tags, payload, created_at, filtered";
+    "id, tenant_id, app_id, event_id, event_type, channels, tags, payload, created_at, deliver_at, filtered";
 const MESSAGE_TYPES: &str = "id text, tenant_id text, app_id text, event_id text, event_type text, \
-     channels jsonb, tags jsonb, payload text, created_at timestamptz, filtered jsonb";
+     channels jsonb, tags jsonb, payload text, created_at timestamptz, deliver_at timestamptz, filtered jsonb";
 const DESTINATION_COLUMNS: &str = "id, tenant_id, app_id, message_id, endpoint_id, status, attempt_count, \
      next_attempt_at, last_attempt_at, created_at, updated_at, next_trigger, paced";
 const DESTINATION_TYPES: &str = "id text, tenant_id text, app_id text, message_id text, endpoint_id text, \
@@ -257,6 +257,7 @@ fn message_row(m: &message::Model) -> serde_json::Value {
         "tags": m.tags.as_ref().map(|t| &t.0),
         "payload": m.payload,
         "created_at": time_text(m.created_at),
+        "deliver_at": m.deliver_at.map(time_text),
         "filtered": m.filtered,
     })
 }

@@ -43,6 +43,25 @@ pub struct NewMessage {
     pub event_id: Option<String>,
     pub channels: Option<Channels>,
     pub tags: Option<Vec<String>>,
+    /// Delivered then, not at once (`deliverAt`; see [`parse_deliver_at`]).
+    pub deliver_at: Option<DateTime<Utc>>,
+}
+
+/// How far ahead a message may be scheduled (Svix's bound).
+pub const MAX_SCHEDULE_AHEAD: chrono::Duration = chrono::Duration::hours(24);
+
+/// A message's `deliverAt`: later than `now`, at most [`MAX_SCHEDULE_AHEAD`] after it.
+pub fn parse_deliver_at(at: DateTime<Utc>, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
+    if at <= now {
+        return Err(Error::invalid("deliverAt", "must be in the future"));
+    }
+    if at - now > MAX_SCHEDULE_AHEAD {
+        return Err(Error::invalid(
+            "deliverAt",
+            "must be at most 24 hours in the future",
+        ));
+    }
+    Ok(at)
 }
 
 /// The message's `eventId`: the tenant's own idempotency key, unique per application.
@@ -154,7 +173,7 @@ async fn store(
         .filter(|ep| endpoint_wants(ep, &msg.event_type, msg.channels.as_ref().map(|c| c.0.as_slice())))
         .collect();
     let mut wanted = copy.filters.apply(&mut msg, wanted).await;
-    let slots = match handed_over(&mut wanted) {
+    let slots = match handed_over(&msg, &mut wanted) {
         0 => None,
         n => ctx.dispatch.reserve(n),
     };
@@ -213,6 +232,7 @@ fn new_message(
         tags: new.tags.map(StringList),
         payload: Some(new.payload),
         created_at: Utc::now(),
+        deliver_at: new.deliver_at,
         filtered: None,
     }
 }
@@ -241,7 +261,7 @@ impl Filters {
 
     /// Keeps the endpoints of `wanted` whose filters let `msg` through (all of them run
     /// in one hand-over to the program runners) and records on `msg` the others and why.
-    async fn apply<'e>(
+    pub(crate) async fn apply<'e>(
         &self,
         msg: &mut message::Model,
         wanted: Vec<&'e endpoint::Model>,
@@ -303,20 +323,24 @@ pub fn filter_input(msg: &message::Model) -> String {
 
 /// Puts the endpoints whose deliveries may be handed to this process's worker first and
 /// says how many they are: not those with a rate or a line, whose turns only a claim may
-/// give (see `delivery::lane`).
-fn handed_over(wanted: &mut [&endpoint::Model]) -> usize {
+/// give (see `delivery::lane`), and none of a scheduled message, which is not due yet.
+fn handed_over(msg: &message::Model, wanted: &mut [&endpoint::Model]) -> usize {
+    if msg.deliver_at.is_some() {
+        return 0;
+    }
     wanted.sort_by_key(|ep| ep.paced());
     wanted.iter().take_while(|ep| !ep.paced()).count()
 }
 
-/// One destination of `msg` per endpoint, due now; the first `leased` written leased to
-/// this process's worker.
-fn new_destinations(
+/// One destination of `msg` per endpoint, due now (or when it is scheduled for); the
+/// first `leased` written leased to this process's worker.
+pub(crate) fn new_destinations(
     msg: &message::Model,
     endpoints: &[&endpoint::Model],
     leased: usize,
 ) -> Vec<destination::Model> {
     let now = msg.created_at;
+    let due = msg.deliver_at.unwrap_or(now);
     let lease_ends = now + super::delivery::LEASE;
     endpoints
         .iter()
@@ -333,7 +357,7 @@ fn new_destinations(
                 destination::Status::Pending
             },
             attempt_count: 0,
-            next_attempt_at: Some(if i < leased { lease_ends } else { now }),
+            next_attempt_at: Some(if i < leased { lease_ends } else { due }),
             last_attempt_at: None,
             created_at: now,
             updated_at: now,
@@ -343,7 +367,7 @@ fn new_destinations(
         .collect()
 }
 
-async fn insert_destinations<C: ConnectionTrait>(
+pub(crate) async fn insert_destinations<C: ConnectionTrait>(
     conn: &C,
     destinations: &[destination::Model],
 ) -> Result<(), DbErr> {
@@ -444,6 +468,7 @@ async fn send_to_one(
         event_id: None,
         channels: None,
         tags: None,
+        deliver_at: None,
     };
     let created = insert_in(&txn, tenant, &app, new, Some(&endpoint.id), None).await?;
     let message = created.message.clone();
@@ -532,7 +557,7 @@ pub(crate) async fn insert_in(
         .exec_without_returning(txn)
         .await
         .conflict_means(conflict, "storing a message")?;
-    let slots = match (dispatch, handed_over(&mut wanted)) {
+    let slots = match (dispatch, handed_over(&msg, &mut wanted)) {
         (Some(dispatch), n) if n > 0 => dispatch.reserve(n),
         _ => None,
     };

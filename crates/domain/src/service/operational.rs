@@ -156,6 +156,7 @@ pub async fn emit(txn: &DatabaseTransaction, tenant: &TenantId, event: Event<'_>
         event_id: None,
         channels: None,
         tags: None,
+        deliver_at: None,
     };
     let stored = message::insert_in(txn, tenant, &operational, new, None, None).await?;
     tracing::info!(tenant = %tenant, event = event.kind(), "operational event queued");

@@ -98,6 +98,7 @@ pub async fn sample(ctx: &Context, tenant: &TenantId, app: &AppId, key: &str) ->
         channels: None,
         tags: None::<StringList>,
         payload: Some(payload),
+        deliver_at: None,
         created_at: Utc::now(),
         filtered: None,
     })

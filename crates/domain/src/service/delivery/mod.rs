@@ -232,6 +232,19 @@ pub async fn prepare(ctx: &Context, cache: &EndpointCache, claimed: Claimed) -> 
     if message.payload.is_none() {
         return abandon("the payload has expired");
     }
+    if let Some(at) = message.deliver_at
+        && destination.attempt_count == 0
+        && destination.next_trigger == Trigger::Scheduled
+        && at > Utc::now()
+    {
+        // A scheduled message reached early (a line woke it, a lease ran out): it waits
+        // for its time, keeping its place. Not an attempt.
+        return Ok(Next::Settle(Settlement::Postponed {
+            destination: destination.id.clone(),
+            tries: destination.attempt_count,
+            at,
+        }));
+    }
     Ok(Next::Send(Box::new(Plan {
         destination,
         message,

@@ -44,11 +44,11 @@ pub(crate) struct EnvironmentIn {
     /// Accepted and not applied (see the module's note).
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
-    pub settings: Option<serde_json::Value>,
+    pub settings: Option<serde_json::Map<String, serde_json::Value>>,
     /// Accepted and not applied.
     #[serde(default)]
     #[schema(value_type = Option<Vec<Object>>)]
-    pub connectors: Option<Vec<serde_json::Value>>,
+    pub connectors: Option<Vec<serde_json::Map<String, serde_json::Value>>>,
 }
 
 #[utoipa::path(post, path = "/api/v1/environment/export", tag = "Environment",
@@ -65,7 +65,7 @@ pub(crate) async fn export(ctx: web::Data<Context>, caller: Caller) -> ApiResult
     }))
 }
 
-#[utoipa::path(post, path = "/api/v1/environment/import", tag = "Environment", request_body = EnvironmentIn,
+#[utoipa::path(post, path = "/api/v1/environment/import", tag = "Environment", request_body = Option<EnvironmentIn>,
     responses((status = 204), (status = 422, body = crate::error::HttpValidationError)))]
 /// Creates or replaces the event types of an export, in one transaction; event types the
 /// document does not name stay as they are.
@@ -82,11 +82,7 @@ pub(crate) async fn import(
         .enumerate()
         .map(|(i, t)| NewEventType::try_from(t).map_err(|e| e.within(&format!("eventTypes.{i}"))))
         .collect::<Result<Vec<_>, _>>()?;
-    let ignored_settings = input
-        .settings
-        .as_ref()
-        .and_then(|s| s.as_object())
-        .map_or(0, |s| s.len());
+    let ignored_settings = input.settings.as_ref().map_or(0, |s| s.len());
     let ignored_connectors = input.connectors.as_ref().map_or(0, Vec::len);
     if ignored_settings + ignored_connectors > 0 {
         tracing::info!(

@@ -17,11 +17,23 @@ pub struct HttpErrorOut {
 /// One problem with the input: where (`["body", "channels", 2]`), what, and its kind.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct ValidationError {
-    #[schema(value_type = Vec<Object>)]
+    #[schema(schema_with = location)]
     pub loc: Vec<serde_json::Value>,
     pub msg: String,
     #[serde(rename = "type")]
     pub kind: String,
+}
+
+/// The schema of `loc`: field names and list indexes.
+fn location() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Type};
+    ArrayBuilder::new()
+        .items(
+            OneOfBuilder::new()
+                .item(ObjectBuilder::new().schema_type(Type::String))
+                .item(ObjectBuilder::new().schema_type(Type::Integer)),
+        )
+        .build()
 }
 
 #[derive(Debug, Serialize, ToSchema)]

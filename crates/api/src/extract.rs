@@ -171,12 +171,15 @@ fn query_invalid(name: &str, msg: impl Into<String>) -> ApiError {
 }
 
 impl QueryParams {
+    /// A text parameter; given empty, it is as if it were absent.
     pub(crate) fn one(&self, name: &str) -> Option<&str> {
-        self.0
-            .get(name)
-            .and_then(|v| v.last())
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
+        self.given(name).filter(|v| !v.is_empty())
+    }
+
+    /// A parameter as given, empty or not: a number, flag, time or order given empty is
+    /// refused, not read as absent.
+    pub(crate) fn given(&self, name: &str) -> Option<&str> {
+        self.0.get(name).and_then(|v| v.last()).map(String::as_str)
     }
 
     /// Every value of a list parameter, whether repeated or comma-separated.
@@ -193,7 +196,7 @@ impl QueryParams {
     }
 
     pub(crate) fn flag(&self, name: &str) -> ApiResult<Option<bool>> {
-        match self.one(name) {
+        match self.given(name) {
             None => Ok(None),
             Some("true" | "True" | "1") => Ok(Some(true)),
             Some("false" | "False" | "0") => Ok(Some(false)),
@@ -202,7 +205,7 @@ impl QueryParams {
     }
 
     pub(crate) fn time(&self, name: &str) -> ApiResult<Option<DateTime<Utc>>> {
-        self.one(name)
+        self.given(name)
             .map(|v| {
                 DateTime::parse_from_rfc3339(v)
                     .map(|t| t.with_timezone(&Utc))
@@ -214,7 +217,7 @@ impl QueryParams {
     }
 
     pub(crate) fn number(&self, name: &str) -> ApiResult<Option<u64>> {
-        self.one(name)
+        self.given(name)
             .map(|v| {
                 v.parse::<u64>()
                     .map_err(|_| query_invalid(name, "must be a non-negative integer"))
@@ -228,7 +231,7 @@ impl QueryParams {
         default_order: Order,
         check_key: impl Fn(&str) -> bool,
     ) -> ApiResult<PageRequest> {
-        let order = match self.one("order") {
+        let order = match self.given("order") {
             None => default_order,
             Some("ascending") => Order::Ascending,
             Some("descending") => Order::Descending,

@@ -11,7 +11,7 @@ use crate::{applications, endpoints, environment, error, event_types, messages, 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Herald API", description = "Svix-compatible webhook sending API."),
-    modifiers(&Bearer),
+    modifiers(&Bearer, &ErrorAnswers),
     security(("HTTPBearer" = [])),
     paths(
         applications::list, applications::create, applications::get, applications::put,
@@ -48,6 +48,101 @@ impl Modify for Bearer {
                 "HTTPBearer",
                 SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
             );
+        }
+    }
+}
+
+/// The answers every operation may give besides its own, so that the document lists every
+/// status the server can send: the gate's (401 without a valid token, 429 over the
+/// tenant's rate, 503 while the database is away), 404 for a path naming something
+/// absent, 409 and 422 for any POST (an `idempotency-key` still in flight, or reused for
+/// another request), 422 for bad input, 413 for a body over 1 MiB.
+struct ErrorAnswers;
+
+impl Modify for ErrorAnswers {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{
+            ContentBuilder, PathItem, Ref, ResponseBuilder,
+            path::{Operation, ParameterIn},
+        };
+        let answer = |description: &str, schema: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name(schema)))
+                        .build(),
+                )
+                .build()
+        };
+        let add = |op: &mut Operation, path: &str, post: bool| {
+            let has_body = op.request_body.is_some();
+            let has_query = op
+                .parameters
+                .iter()
+                .flatten()
+                .any(|p| p.parameter_in == ParameterIn::Query);
+            let mut wanted = vec![
+                ("401", answer("No valid API token.", "HttpErrorOut")),
+                (
+                    "429",
+                    answer("Over the tenant's request rate; retry later.", "HttpErrorOut"),
+                ),
+                (
+                    "503",
+                    answer("The database is unavailable; retry later.", "HttpErrorOut"),
+                ),
+            ];
+            if path.contains('{') {
+                wanted.push((
+                    "404",
+                    answer("Nothing of that id in this tenant.", "HttpErrorOut"),
+                ));
+            }
+            if post {
+                wanted.push((
+                    "409",
+                    answer(
+                        "A conflict: a request with this idempotency-key is in flight, or a unique value is taken.",
+                        "HttpErrorOut",
+                    ),
+                ));
+            }
+            if post || has_body || has_query {
+                wanted.push((
+                    "422",
+                    answer(
+                        "The input is not valid; `detail` says where and why.",
+                        "HttpValidationError",
+                    ),
+                ));
+            }
+            if has_body {
+                wanted.push(("413", answer("The body is over 1 MiB.", "HttpErrorOut")));
+            }
+            for (status, response) in wanted {
+                op.responses
+                    .responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| response.into());
+            }
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let PathItem {
+                get,
+                put,
+                post,
+                delete,
+                patch,
+                ..
+            } = item;
+            for op in [get, put, delete, patch].into_iter().flatten() {
+                add(op, path, false);
+            }
+            if let Some(op) = post {
+                add(op, path, true);
+            }
         }
     }
 }

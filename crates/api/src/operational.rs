@@ -107,7 +107,7 @@ pub(crate) async fn get_secret(
 }
 
 #[utoipa::path(post, path = "/api/v1/operational-webhook/endpoint/{endpoint_id}/secret/rotate", tag = "Operational webhooks",
-    request_body = EndpointSecretRotateIn,
+    request_body = Option<EndpointSecretRotateIn>,
     params(("endpoint_id" = String, Path)),
     responses((status = 204), (status = 404, body = HttpErrorOut)))]
 pub(crate) async fn rotate_secret(

@@ -40,7 +40,7 @@ pub(crate) struct AppPortalAccessOut {
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/app-portal-access/{app_id}", tag = "Authentication",
-    request_body = AppPortalAccessIn, params(("app_id" = String, Path)),
+    request_body = Option<AppPortalAccessIn>, params(("app_id" = String, Path)),
     responses((status = 200, body = AppPortalAccessOut), (status = 404, body = HttpErrorOut)))]
 pub(crate) async fn access(
     ctx: web::Data<Context>,
@@ -79,8 +79,8 @@ pub(crate) struct ApplicationTokenExpireIn {
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/app/{app_id}/expire-all", tag = "Authentication",
-    request_body = ApplicationTokenExpireIn, params(("app_id" = String, Path)),
-    responses((status = 204), (status = 404, body = HttpErrorOut), (status = 422, body = HttpErrorOut)))]
+    request_body = Option<ApplicationTokenExpireIn>, params(("app_id" = String, Path)),
+    responses((status = 204), (status = 404, body = HttpErrorOut), (status = 422, body = crate::error::HttpValidationError)))]
 /// Withdraws every portal link of the application issued until now: after `expiry`
 /// seconds (at once by default) they open nothing and their portal sessions end.
 pub(crate) async fn expire_all(

@@ -109,7 +109,7 @@ pub(crate) async fn list(
     query: QueryParams,
 ) -> ApiResult<HttpResponse> {
     let page = query.page(Order::Descending, |k| TaskId::parse(k).is_ok())?;
-    let status = match query.one("status") {
+    let status = match query.given("status") {
         None => None,
         Some("running") => Some(Status::Running),
         Some("finished") => Some(Status::Finished),

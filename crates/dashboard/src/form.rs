@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode};
 use askama::Template;
-use domain::{Error, service::session as sessions, values::EventTypeName};
+use domain::{Error, service::session as sessions};
 use serde::Deserialize;
 
 use crate::error::PageError;
@@ -67,7 +67,7 @@ impl Errors {
                         "filterTypes" | "eventTypes" | "event_types" => "event_types",
                         "channels" => "channels",
                         "rateLimit" | "throttleRate" | "rate_limit" => "rate_limit",
-                        "timeoutSeconds" | "timeout" => "timeout",
+
                         "schemas" | "schema" => "schema",
                         known @ ("url" | "name" | "uid" | "event_type" | "since" | "until"
                         | "recover_since" | "description" | "days" | "role" | "email"
@@ -114,27 +114,14 @@ pub(crate) fn param<'a>(req: &'a HttpRequest, name: &str) -> &'a str {
     req.match_info().get(name).unwrap_or_default()
 }
 
-/// A comma-separated list, blanks dropped; `None` when empty.
-pub(crate) fn list_field(value: &str) -> Option<Vec<String>> {
-    let items: Vec<String> = value
+/// A comma-separated list, blanks dropped.
+pub(crate) fn list_field(value: &str) -> Vec<String> {
+    value
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
-        .collect();
-    (!items.is_empty()).then_some(items)
-}
-
-/// Event type names, comma-separated; `None` when there are none.
-pub(crate) fn event_types(value: &str) -> Result<Option<Vec<EventTypeName>>, Error> {
-    list_field(value)
-        .map(|names| {
-            names
-                .iter()
-                .map(|n| EventTypeName::parse_field("event_types", n))
-                .collect()
-        })
-        .transpose()
+        .collect()
 }
 
 /// A number, or `None` when the field is blank; `what` says what was expected.

@@ -13,7 +13,10 @@ use chrono::Utc;
 use domain::{
     Error,
     entity::endpoint::{Model, OnFailure},
-    service::delivery::lane::{self, Standing},
+    service::{
+        delivery::lane::{self, Standing},
+        endpoint::DeliveryOptions,
+    },
     values::{
         AccessInput, AuthInput, TlsInput,
         access::{Auth, ClientAuth, Tls},
@@ -66,13 +69,6 @@ pub(crate) struct OptionsForm {
     tls_client_cert: Option<String>,
     tls_client_key: Option<String>,
     tls_ca_cert: Option<String>,
-}
-
-/// Ordered delivery and access settings as the endpoint services take them; `None`
-/// leaves each as it is.
-pub(crate) struct Options {
-    pub(crate) ordered: Option<Option<OnFailure>>,
-    pub(crate) access: Option<Option<AccessInput>>,
 }
 
 /// Textarea text as typed, with the browser's CRLF line ends made plain.
@@ -161,16 +157,17 @@ impl OptionsForm {
     }
 
     /// For a new endpoint: everything typed.
-    pub(crate) fn for_create(&self) -> Result<Options, Error> {
-        Ok(Options {
+    pub(crate) fn for_create(&self) -> Result<DeliveryOptions, Error> {
+        Ok(DeliveryOptions {
             ordered: self.ordered()?,
             access: Some(AccessInput::parse(self.auth()?, self.tls())?),
+            ..DeliveryOptions::default()
         })
     }
 
     /// For `ep`: the changes typed. Each half of the access settings (credentials, TLS)
     /// is kept when its secret field is blank and nothing else of it changed.
-    pub(crate) fn for_edit(&self, ep: &Model) -> Result<Options, Error> {
+    pub(crate) fn for_edit(&self, ep: &Model) -> Result<DeliveryOptions, Error> {
         let stored = ep.access.clone().unwrap_or_default();
         let auth = match (self.auth_type.as_deref(), self.auth()?) {
             (None, _) => None,
@@ -205,9 +202,10 @@ impl OptionsForm {
             (None, None) => None,
             (auth, tls) => Some(Some(AccessInput::parse_halves(auth, tls)?)),
         };
-        Ok(Options {
+        Ok(DeliveryOptions {
             ordered: self.ordered()?,
             access,
+            ..DeliveryOptions::default()
         })
     }
 }

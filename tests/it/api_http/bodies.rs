@@ -361,3 +361,29 @@ async fn a_json_array_is_not_an_object() {
         assert_eq!(list["data"].as_array().unwrap().len(), 0, "{path}: nothing made");
     }
 }
+
+#[tokio::test]
+async fn a_number_flag_or_order_given_empty_is_refused_and_empty_text_is_absent() {
+    let app = TestApp::spawn().await;
+    let api = Api::of_new_tenant(&app, "T").await;
+    api.post("/api/v1/app", json!({"name": "Acme", "uid": "acme"}))
+        .await;
+    for (query, name) in [("limit=", "limit"), ("order=", "order"), ("status=", "status")] {
+        let (status, body) = api
+            .send(Method::GET, &format!("/api/v1/background-task?{query}"), None)
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{query}: {body}");
+        assert_eq!(body["detail"][0]["loc"], json!(["query", name]), "{body}");
+    }
+    let (status, body) = api
+        .send(Method::GET, "/api/v1/app/acme/msg?with_content=", None)
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, body) = api.send(Method::GET, "/api/v1/app?iterator=&limit=5", None).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "an empty iterator is the first page: {body}"
+    );
+    assert_eq!(body["data"].as_array().map(Vec::len), Some(1));
+}

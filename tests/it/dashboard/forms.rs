@@ -337,3 +337,82 @@ async fn the_delivery_log_filters_by_status_endpoint_and_day() {
     let bad = admin.get(&format!("{log}?endpoint=nope")).await.body;
     assert!(bad.contains("not an endpoint"));
 }
+
+/// The endpoint form takes what the API takes, through the same values: the timeout's
+/// bounds, the endpoint's channel limit, event types named twice counting once.
+#[tokio::test]
+async fn the_endpoint_form_and_the_api_agree_on_the_rules() {
+    use domain::{service::endpoint::MAX_CHANNELS, values::Timeout};
+    use reqwest::Method;
+    use serde_json::json;
+
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let api = tests::api::Api {
+        app: &app,
+        token: w.token_a.clone(),
+    };
+    let ep_id = w.endpoint_path.rsplit('/').next().unwrap();
+    let api_path = format!("/api/v1/app/acme/endpoint/{ep_id}");
+    let mut admin = Browser::new(&app);
+    admin.sign_in("admin@a.test", PASSWORD).await;
+    let csrf = admin.csrf("/ui").await;
+    let edit = format!("{}/edit", w.endpoint_path);
+    let url = "https://example.com/hook";
+    let channels = |n: usize| (0..n).map(|i| format!("c{i}")).collect::<Vec<_>>();
+
+    let bounds = format!("between {} and {} seconds", Timeout::MIN_SECS, Timeout::MAX_SECS);
+    for (timeout, ok) in [(0, false), (1, true), (60, true), (61, false)] {
+        let form = admin
+            .post(
+                &edit,
+                &[("csrf", &csrf), ("url", url), ("timeout", &timeout.to_string())],
+            )
+            .await;
+        let (status, answer) = api
+            .send(Method::PATCH, &api_path, Some(json!({"timeoutSeconds": timeout})))
+            .await;
+        assert_eq!(form.status == 303, ok, "form, timeout {timeout}: {}", form.body);
+        assert_eq!(status.is_success(), ok, "API, timeout {timeout}: {answer}");
+        if !ok {
+            assert!(form.body.contains(&bounds), "the form names the bounds");
+            assert_eq!(answer["detail"][0]["loc"], json!(["body", "timeoutSeconds"]));
+        }
+    }
+
+    for (n, ok) in [(MAX_CHANNELS, true), (MAX_CHANNELS + 1, false)] {
+        let form = admin
+            .post(
+                &edit,
+                &[
+                    ("csrf", &csrf),
+                    ("url", url),
+                    ("channels", &channels(n).join(", ")),
+                ],
+            )
+            .await;
+        let (status, answer) = api
+            .send(Method::PATCH, &api_path, Some(json!({"channels": channels(n)})))
+            .await;
+        assert_eq!(form.status == 303, ok, "form, {n} channels: {}", form.body);
+        assert_eq!(status.is_success(), ok, "API, {n} channels: {answer}");
+    }
+
+    let twice = ["user.created", "user.deleted", "user.created"];
+    let form = admin
+        .post(
+            &edit,
+            &[("csrf", &csrf), ("url", url), ("event_types", &twice.join(", "))],
+        )
+        .await;
+    assert_eq!(form.status, 303, "{}", form.body);
+    let by_form = api.get(&api_path).await["eventTypes"].clone();
+    api.send(Method::PATCH, &api_path, Some(json!({"eventTypes": null})))
+        .await;
+    let (status, by_api) = api
+        .send(Method::PATCH, &api_path, Some(json!({"eventTypes": twice})))
+        .await;
+    assert!(status.is_success(), "{by_api}");
+    assert_eq!(by_form, json!(["user.created", "user.deleted"]));
+    assert_eq!(by_api["eventTypes"], by_form);
+}

@@ -8,6 +8,7 @@ use domain::{
     Context,
     entity::endpoint,
     service::{endpoint as endpoints, endpoint_headers},
+    values::CustomHeaders,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -49,7 +50,7 @@ impl From<endpoint::Model> for EndpointHeadersOut {
             .headers
             .0
             .into_iter()
-            .partition(|(name, _)| endpoint_headers::is_sensitive_header(name));
+            .partition(|(name, _)| CustomHeaders::is_sensitive(name));
         Self {
             headers: shown,
             sensitive: sensitive.into_keys().collect(),

@@ -19,11 +19,10 @@ use domain::{
     pagination::Order,
     service::{
         application as apps,
-        endpoint::{self as endpoints, EndpointChanges, NewEndpoint},
-        endpoint_headers,
+        endpoint::{self as endpoints, DeliveryOptions, EndpointChanges, EndpointSettings, NewEndpoint},
     },
     signing::SigningSecret,
-    values::{Channels, EndpointUrl, EventTypeName, Uid},
+    values::{Channels, CustomHeaders, EndpointUrl, EventTypeFilter, RetrySchedule, Timeout, Uid},
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -78,60 +77,72 @@ pub(crate) struct EndpointIn {
     pub options: OptionsIn,
 }
 
-fn parse_types(types: Option<Vec<String>>) -> Result<Option<Vec<EventTypeName>>, domain::Error> {
-    let Some(types) = types else { return Ok(None) };
-    if types.is_empty() {
-        return Ok(None);
-    }
-    let mut names: Vec<EventTypeName> = Vec::with_capacity(types.len());
-    for (i, t) in types.iter().enumerate() {
-        let name = EventTypeName::parse(t).map_err(|e| e.at(format!("eventTypes.{i}")))?;
-        if !names.contains(&name) {
-            names.push(name);
+/// The endpoint's fields as the domain names them in its errors, and as this API does.
+const WIRE_NAMES: &[(&str, &str)] = &[
+    ("event_types", "eventTypes"),
+    ("timeout", "timeoutSeconds"),
+    ("retry_schedule", "retrySchedule"),
+];
+
+/// Points an error about an endpoint field at the field of the body (`retry_schedule.2`
+/// becomes `retrySchedule.2`).
+fn on_the_wire(error: domain::Error) -> domain::Error {
+    let domain::Error::Invalid { field, .. } = &error else {
+        return error;
+    };
+    let (head, rest) = field
+        .split_once('.')
+        .map_or((field.as_ref(), None), |(h, r)| (h, Some(r)));
+    match WIRE_NAMES.iter().find(|(domain, _)| *domain == head) {
+        Some((_, wire)) => {
+            let renamed = rest.map_or_else(|| (*wire).to_owned(), |rest| format!("{wire}.{rest}"));
+            error.at(renamed)
         }
+        None => error,
     }
-    Ok(Some(names))
+}
+
+fn parse_types(types: Option<Vec<String>>) -> Result<Option<EventTypeFilter>, domain::Error> {
+    types.map_or(Ok(None), |t| EventTypeFilter::parse(&t))
 }
 
 fn parse_channels(channels: Option<Vec<String>>) -> Result<Option<Channels>, domain::Error> {
-    channels
-        .filter(|c| !c.is_empty())
-        .map(|c| Channels::parse("channels", &c, endpoints::MAX_CHANNELS))
-        .transpose()
+    channels.map_or(Ok(None), |c| endpoints::parse_channels(&c))
 }
 
 impl TryFrom<EndpointIn> for NewEndpoint {
     type Error = domain::Error;
 
     fn try_from(input: EndpointIn) -> Result<Self, Self::Error> {
-        let programs = input.options.programs()?;
-        let (ordered, access) = input.options.parse()?;
-        Ok(Self {
-            ordered,
-            access,
-            filter: programs.filter,
-            transformation: programs.transformation,
-            url: EndpointUrl::parse(&input.url)?,
-            uid: input.uid.as_deref().map(Uid::parse).transpose()?,
-            description: input.description,
-            disabled: input.disabled,
-            event_types: parse_types(input.event_types)?,
-            channels: parse_channels(input.channels)?,
-            rate_limit: parse_rate(input.throttle_rate)?,
-            timeout_secs: input.timeout_seconds.map(endpoints::parse_timeout).transpose()?,
-            retry_schedule: input
-                .retry_schedule
-                .as_deref()
-                .map(endpoints::parse_retry_schedule)
-                .transpose()?,
-            metadata: input.metadata.unwrap_or_default(),
-            secret: input
-                .secret
-                .as_deref()
-                .map(|s| SigningSecret::parse(s).map_err(|e| e.at("secret")))
-                .transpose()?,
-            headers: endpoint_headers::parse_headers(input.headers.unwrap_or_default())?,
-        })
+        let options = input.options.delivery_options()?;
+        let new = || -> Result<Self, domain::Error> {
+            Ok(Self {
+                settings: EndpointSettings {
+                    url: EndpointUrl::parse(&input.url)?,
+                    uid: input.uid.as_deref().map(Uid::parse).transpose()?,
+                    description: input.description,
+                    disabled: input.disabled,
+                    event_types: parse_types(input.event_types)?,
+                    channels: parse_channels(input.channels)?,
+                    rate_limit: parse_rate(input.throttle_rate)?,
+                    timeout: input.timeout_seconds.map(Timeout::parse).transpose()?,
+                    retry_schedule: input
+                        .retry_schedule
+                        .as_deref()
+                        .map(RetrySchedule::parse)
+                        .transpose()?,
+                    metadata: input.metadata.unwrap_or_default(),
+                },
+                options,
+                secret: input
+                    .secret
+                    .as_deref()
+                    .map(|s| SigningSecret::parse(s).map_err(|e| e.at("secret")))
+                    .transpose()?,
+                headers: CustomHeaders::parse(input.headers.unwrap_or_default())?,
+            })
+        };
+        new().map_err(on_the_wire)
     }
 }
 
@@ -178,36 +189,43 @@ impl TryFrom<EndpointPatch> for EndpointChanges {
     type Error = domain::Error;
 
     fn try_from(input: EndpointPatch) -> Result<Self, Self::Error> {
-        let programs = input.options.programs()?;
-        let (ordered, access) = input.options.parse()?;
-        Ok(Self {
+        let DeliveryOptions {
             ordered,
             access,
-            filter: programs.filter,
-            transformation: programs.transformation,
-            url: not_null("url", input.url)?
-                .as_deref()
-                .map(EndpointUrl::parse)
-                .transpose()?,
-            uid: input
-                .uid
-                .map(|u| u.as_deref().map(Uid::parse).transpose())
-                .transpose()?,
-            description: input.description.map(Option::unwrap_or_default),
-            disabled: not_null("disabled", input.disabled)?,
-            event_types: input.event_types.map(parse_types).transpose()?,
-            channels: input.channels.map(parse_channels).transpose()?,
-            rate_limit: input.throttle_rate.map(parse_rate).transpose()?,
-            timeout_secs: input
-                .timeout_seconds
-                .map(|t| t.map(endpoints::parse_timeout).transpose())
-                .transpose()?,
-            retry_schedule: input
-                .retry_schedule
-                .map(|r| r.as_deref().map(endpoints::parse_retry_schedule).transpose())
-                .transpose()?,
-            metadata: input.metadata.map(Option::unwrap_or_default),
-        })
+            filter,
+            transformation,
+        } = input.options.delivery_options()?;
+        let changes = || -> Result<Self, domain::Error> {
+            Ok(Self {
+                ordered,
+                access,
+                filter,
+                transformation,
+                url: not_null("url", input.url)?
+                    .as_deref()
+                    .map(EndpointUrl::parse)
+                    .transpose()?,
+                uid: input
+                    .uid
+                    .map(|u| u.as_deref().map(Uid::parse).transpose())
+                    .transpose()?,
+                description: input.description.map(Option::unwrap_or_default),
+                disabled: not_null("disabled", input.disabled)?,
+                event_types: input.event_types.map(parse_types).transpose()?,
+                channels: input.channels.map(parse_channels).transpose()?,
+                rate_limit: input.throttle_rate.map(parse_rate).transpose()?,
+                timeout: input
+                    .timeout_seconds
+                    .map(|t| t.map(Timeout::parse).transpose())
+                    .transpose()?,
+                retry_schedule: input
+                    .retry_schedule
+                    .map(|r| r.as_deref().map(RetrySchedule::parse).transpose())
+                    .transpose()?,
+                metadata: input.metadata.map(Option::unwrap_or_default),
+            })
+        };
+        changes().map_err(on_the_wire)
     }
 }
 

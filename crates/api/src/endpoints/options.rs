@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use domain::{
     entity::endpoint::OnFailure,
     program::Program,
+    service::endpoint::DeliveryOptions,
     values::{
         AccessInput, AuthInput, TlsInput,
         access::{Auth, ClientAuth},
@@ -193,32 +194,28 @@ impl std::fmt::Debug for TlsIn {
     }
 }
 
-/// An endpoint's jq programs as the domain takes them; `None` leaves each as it is.
-#[derive(Default)]
-pub(super) struct ProgramsIn {
-    pub(super) filter: Option<Option<Program>>,
-    pub(super) transformation: Option<Option<Program>>,
-}
-
 impl OptionsIn {
-    pub(super) fn programs(&self) -> Result<ProgramsIn, domain::Error> {
-        let parse = |field: &'static str, source: &Option<Option<String>>| {
+    /// The options as the domain takes them; `None` leaves each as it is.
+    pub(super) fn delivery_options(mut self) -> Result<DeliveryOptions, domain::Error> {
+        let program = |field: &'static str, source: Option<Option<String>>| {
             source
-                .as_ref()
                 .map(|s| s.as_deref().map(|s| Program::parse(field, s)).transpose())
                 .transpose()
         };
-        Ok(ProgramsIn {
-            filter: parse("filter", &self.filter)?,
-            transformation: parse("transformation", &self.transformation)?,
+        let filter = program("filter", self.filter.take())?;
+        let transformation = program("transformation", self.transformation.take())?;
+        let (ordered, access) = self.parse()?;
+        Ok(DeliveryOptions {
+            ordered,
+            access,
+            filter,
+            transformation,
         })
     }
 
     /// (ordered, access) as the domain takes them; `None` leaves each as it is.
     #[expect(clippy::type_complexity, reason = "two optional changes, each clearable")]
-    pub(super) fn parse(
-        self,
-    ) -> Result<(Option<Option<OnFailure>>, Option<Option<AccessInput>>), domain::Error> {
+    fn parse(self) -> Result<(Option<Option<OnFailure>>, Option<Option<AccessInput>>), domain::Error> {
         let ordered = match (self.ordered, self.ordered_on_failure) {
             (Some(Some(false)), Some(_)) => {
                 return Err(domain::Error::invalid(

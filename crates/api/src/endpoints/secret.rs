@@ -64,7 +64,7 @@ pub(crate) async fn get_secret(
 /// Answers with the new key as JSON: the official SDKs parse one (the published spec's
 /// empty 204 breaks them).
 #[utoipa::path(post, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/secret/rotate", tag = "Endpoint",
-    request_body = EndpointSecretRotateIn,
+    request_body = Option<EndpointSecretRotateIn>,
     params(("app_id" = String, Path), ("endpoint_id" = String, Path)),
     responses((status = 200, body = EndpointSecretOut), (status = 404, body = HttpErrorOut)))]
 pub(crate) async fn rotate_secret(

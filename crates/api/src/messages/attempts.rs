@@ -171,7 +171,7 @@ async fn attempts_answer(
 }
 
 fn attempt_filter(query: &QueryParams) -> ApiResult<AttemptFilter> {
-    let status = match query.one("status") {
+    let status = match query.given("status") {
         None => None,
         Some("0") => Some(attempt::Status::Success),
         Some("2") => Some(attempt::Status::Fail),
@@ -196,7 +196,7 @@ fn attempt_filter(query: &QueryParams) -> ApiResult<AttemptFilter> {
         })
         .transpose()?;
     let status_code_class = query
-        .one("status_code_class")
+        .given("status_code_class")
         .map(|class| {
             StatusCodeClass::parse(class).map_err(|e| ApiError::from(e.at("query.status_code_class")))
         })
@@ -301,7 +301,7 @@ pub(crate) async fn messages_of_endpoint(
     query: QueryParams,
 ) -> ApiResult<HttpResponse> {
     let page = query.page(Order::Descending, |k| DestinationId::parse(k).is_ok())?;
-    let status = match query.one("status") {
+    let status = match query.given("status") {
         None => None,
         Some("0") => Some(destination::Status::Success),
         Some("1") => Some(destination::Status::Pending),

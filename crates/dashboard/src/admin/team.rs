@@ -97,18 +97,10 @@ pub(crate) struct UserForm {
     password: String,
 }
 
-fn parse_role(role: &str) -> Result<Role, Error> {
-    match role {
-        "admin" => Ok(Role::Admin),
-        "viewer" => Ok(Role::Viewer),
-        _ => Err(Error::invalid("role", "must be admin or viewer")),
-    }
-}
-
 pub(crate) async fn add_user(signed: Signed, form: web::Form<UserForm>) -> Page {
     check(&signed.live, &form.csrf, signed.require_admin())?;
     let form = form.into_inner();
-    let added = match (Email::parse(form.email.trim()), parse_role(&form.role)) {
+    let added = match (Email::parse(form.email.trim()), form.role.parse::<Role>()) {
         (Ok(email), Ok(role)) => {
             user::create(
                 &signed.ctx.db,
@@ -192,7 +184,7 @@ fn user_id(req: &HttpRequest) -> Result<UserId, PageError> {
 pub(crate) async fn set_role(signed: Signed, req: HttpRequest, form: web::Form<RoleForm>) -> Page {
     check(&signed.live, &form.csrf, signed.require_admin())?;
     let id = user_id(&req)?;
-    let changed = match parse_role(&form.role) {
+    let changed = match form.role.parse::<Role>() {
         Ok(role) => user::set_role(&signed.ctx, signed.tenant(), &id, role, &signed.live.actor())
             .await
             .map(|_| ()),

@@ -1,8 +1,6 @@
 //! One application: its endpoints and recent messages, the "Add endpoint" form, and the
 //! dashboard's own actions on it (rename, delete, a portal link). `/portal` opens here.
 
-use std::collections::BTreeMap;
-
 use actix_web::{HttpRequest, http::StatusCode, web};
 use askama::Template;
 use domain::{
@@ -11,17 +9,17 @@ use domain::{
     pagination::PageRequest,
     service::{
         application as apps_service,
-        endpoint::{self as endpoints, NewEndpoint},
+        endpoint::{self as endpoints, EndpointSettings, NewEndpoint},
         message as messages, portal, session as sessions,
     },
-    values::EndpointUrl,
+    values::CustomHeaders,
 };
 use serde::Deserialize;
 
 use super::{apps::AppForm, endpoint::EndpointForm};
 use crate::{
     error::{PageError, see_other},
-    form::{Csrf, Errors, Page, check, event_types, html},
+    form::{Csrf, Errors, Page, check, html},
     options::OptionsView,
     session::{self, AppScope, PORTAL_COOKIE},
     view::{Chrome, When},
@@ -257,24 +255,11 @@ pub(crate) async fn create_endpoint(scope: AppScope, form: web::Form<EndpointFor
     check(&scope.live, &form.csrf, scope.require_write())?;
     let form = form.into_inner();
     let new = (|| -> Result<NewEndpoint, Error> {
-        let options = form.options.for_create()?;
         Ok(NewEndpoint {
-            url: EndpointUrl::parse_field("url", form.url.trim())?,
-            uid: None,
-            description: form.description.trim().to_owned(),
-            disabled: false,
-            event_types: event_types(&form.event_types)?,
-            channels: None,
-            rate_limit: None,
-            timeout_secs: None,
-            retry_schedule: None,
-            metadata: BTreeMap::new(),
+            options: form.options.for_create()?,
+            settings: EndpointSettings::try_from(&form)?,
             secret: None,
-            headers: BTreeMap::new(),
-            ordered: options.ordered,
-            access: options.access,
-            filter: None,
-            transformation: None,
+            headers: CustomHeaders::default(),
         })
     })();
     let created = match new {

@@ -13,10 +13,10 @@ use domain::{
     pagination::PageRequest,
     service::{
         attempt as attempts, audit,
-        endpoint::{self as endpoints, EndpointChanges},
+        endpoint::{self as endpoints, EndpointChanges, EndpointSettings},
         endpoint_headers, endpoint_health, endpoint_secret, event_type, message as messages,
     },
-    values::{Channels, EndpointUrl, EventTypeName},
+    values::{CustomHeaders, EndpointUrl, EventTypeFilter, EventTypeName, Timeout},
 };
 use serde::Deserialize;
 
@@ -26,7 +26,7 @@ use super::{
 };
 use crate::{
     error::{PageError, see_other},
-    form::{Csrf, Errors, Page, check, event_types, html, list_field, number, param},
+    form::{Csrf, Errors, Page, check, html, list_field, number, param},
     options::{DeliveryView, OptionsForm, OptionsView},
     paging::{Pager, page_request},
     session::AppScope,
@@ -56,6 +56,32 @@ pub(crate) struct EndpointForm {
     #[serde(flatten)]
     pub(super) options: OptionsForm,
 }
+
+/// The endpoint the form describes. The form has no uid, retry schedule or metadata: an
+/// endpoint it creates has none.
+impl TryFrom<&EndpointForm> for EndpointSettings {
+    type Error = Error;
+
+    fn try_from(form: &EndpointForm) -> Result<Self, Error> {
+        let rate_limit = number::<u16>("rate_limit", &form.rate_limit, RATE)?
+            .map(|rate| match rate {
+                0 => Err(Error::invalid("rate_limit", format!("must be {RATE}"))),
+                rate => Ok(rate),
+            })
+            .transpose()?;
+        Ok(Self {
+            description: form.description.trim().to_owned(),
+            disabled: form.disabled.is_some(),
+            event_types: EventTypeFilter::parse(&list_field(&form.event_types))?,
+            channels: endpoints::parse_channels(&list_field(&form.channels))?,
+            rate_limit,
+            timeout: Timeout::parse_text(&form.timeout)?,
+            ..Self::at(EndpointUrl::parse_field("url", form.url.trim())?)
+        })
+    }
+}
+
+const RATE: &str = "a whole number of requests per second from 1 to 65535";
 
 pub(crate) struct SecretRow {
     pub(crate) key: String,
@@ -126,7 +152,7 @@ impl EndpointView {
                 .0
                 .iter()
                 .map(|(k, v)| {
-                    let shown = if endpoint_headers::is_sensitive_header(k) {
+                    let shown = if CustomHeaders::is_sensitive(k) {
                         "••••••".to_owned()
                     } else {
                         v.clone()
@@ -138,7 +164,7 @@ impl EndpointView {
                 .headers
                 .0
                 .iter()
-                .filter(|(k, _)| !endpoint_headers::is_sensitive_header(k))
+                .filter(|(k, _)| !CustomHeaders::is_sensitive(k))
                 .map(|(k, v)| format!("{k}: {v}\n"))
                 .collect(),
             options: OptionsView::of(Some(ep)),
@@ -322,40 +348,13 @@ pub(crate) async fn edit(scope: AppScope, req: HttpRequest, form: web::Form<Endp
     let form = form.into_inner();
     let changes = (|| -> Result<EndpointChanges, Error> {
         let options = form.options.for_edit(&ep)?;
+        let settings = EndpointSettings::try_from(&form)?;
+        // The form has no uid, retry schedule or metadata: those stay as they are.
         Ok(EndpointChanges {
-            ordered: options.ordered,
-            access: options.access,
-            url: Some(EndpointUrl::parse_field("url", form.url.trim())?),
-            description: Some(form.description.trim().to_owned()),
-            disabled: Some(form.disabled.is_some()),
-            event_types: Some(event_types(&form.event_types)?),
-            channels: Some(
-                list_field(&form.channels)
-                    .map(|c| Channels::parse("channels", &c, messages::MAX_CHANNELS * 2))
-                    .transpose()?,
-            ),
-            rate_limit: Some(
-                number::<u16>(
-                    "rate_limit",
-                    &form.rate_limit,
-                    "a whole number of requests per second from 1 to 65535",
-                )?
-                .map(|rate| match rate {
-                    0 => Err(Error::invalid(
-                        "rate_limit",
-                        "must be a whole number of requests per second from 1 to 65535",
-                    )),
-                    rate => Ok(rate),
-                })
-                .transpose()?,
-            ),
-            timeout_secs: Some(
-                number::<u64>("timeout", &form.timeout, "a whole number of seconds")?
-                    .map(endpoints::parse_timeout)
-                    .transpose()
-                    .map_err(|_| Error::invalid("timeout", "must be between 1 and 60 seconds"))?,
-            ),
-            ..EndpointChanges::default()
+            uid: None,
+            retry_schedule: None,
+            metadata: None,
+            ..EndpointChanges::replacing(settings, options)
         })
     })();
     let changed = match changes {
@@ -488,7 +487,7 @@ pub(crate) async fn edit_headers(scope: AppScope, req: HttpRequest, form: web::F
         .headers
         .0
         .keys()
-        .filter(|name| !endpoint_headers::is_sensitive_header(name))
+        .filter(|name| !CustomHeaders::is_sensitive(name))
         .map(|name| (name.clone(), None))
         .collect();
     let mut parsed = Ok(());

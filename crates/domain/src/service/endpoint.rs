@@ -21,18 +21,14 @@ use crate::{
     program::Program,
     scope::TenantScoped,
     signing::SigningSecret,
-    values::{Access, AccessInput, Channels, EndpointUrl, EventTypeName, Uid, access::Credentials},
+    values::{
+        Access, AccessInput, Channels, CustomHeaders, EndpointUrl, EventTypeFilter, EventTypeName,
+        RetrySchedule, Timeout, Uid, access::Credentials,
+    },
 };
 
 /// At most this many channels on one endpoint.
 pub const MAX_CHANNELS: usize = 10;
-
-/// The longest a delivery may wait for a response, in seconds.
-pub const MAX_TIMEOUT_SECS: u64 = 60;
-/// At most this many retries in an endpoint's own schedule.
-pub const MAX_RETRIES: usize = 20;
-/// The longest delay between two tries in an endpoint's own schedule, in seconds.
-pub const MAX_RETRY_DELAY_SECS: u64 = 86_400;
 
 /// Whose endpoints a call is about: an application of the tenant, by id or uid, or the
 /// tenant's operational webhooks.
@@ -71,78 +67,33 @@ async fn owner_app<C: ConnectionTrait>(
     }
 }
 
-/// An endpoint's own response timeout: 1 to 60 seconds.
-pub fn parse_timeout(seconds: u64) -> Result<u8> {
-    if !(1..=MAX_TIMEOUT_SECS).contains(&seconds) {
-        return Err(Error::invalid(
-            "timeoutSeconds",
-            format!("must be between 1 and {MAX_TIMEOUT_SECS} seconds"),
-        ));
+/// The endpoint's channels as a create, a PUT or a form gives them; none when empty.
+pub fn parse_channels(channels: &[String]) -> Result<Option<Channels>> {
+    if channels.is_empty() {
+        return Ok(None);
     }
-    Ok(u8::try_from(seconds).unwrap_or(u8::MAX))
+    Channels::parse("channels", channels, MAX_CHANNELS).map(Some)
 }
 
-/// An endpoint's own retry schedule: the delays in seconds after each failed try; empty
-/// means a single try.
-pub fn parse_retry_schedule(delays: &[u64]) -> Result<Vec<u32>> {
-    if delays.len() > MAX_RETRIES {
-        return Err(Error::invalid(
-            "retrySchedule",
-            format!("must hold at most {MAX_RETRIES} delays"),
-        ));
-    }
-    delays
-        .iter()
-        .enumerate()
-        .map(|(i, &d)| {
-            if (1..=MAX_RETRY_DELAY_SECS).contains(&d) {
-                Ok(u32::try_from(d).unwrap_or(u32::MAX))
-            } else {
-                Err(Error::invalid(
-                    format!("retrySchedule.{i}"),
-                    format!("must be between 1 and {MAX_RETRY_DELAY_SECS} seconds"),
-                ))
-            }
-        })
-        .collect()
-}
-
-/// A valid endpoint, ready to store.
+/// What an endpoint is: the fields a create or a PUT gives whole.
 #[derive(Clone, Debug)]
-pub struct NewEndpoint {
+pub struct EndpointSettings {
     pub url: EndpointUrl,
     pub uid: Option<Uid>,
     pub description: String,
     pub disabled: bool,
-    pub event_types: Option<Vec<EventTypeName>>,
+    pub event_types: Option<EventTypeFilter>,
     pub channels: Option<Channels>,
     pub rate_limit: Option<u16>,
-    /// Seconds to wait for a response; the configured default when `None`.
-    pub timeout_secs: Option<u8>,
-    /// Delays between tries; the configured default when `None`.
-    pub retry_schedule: Option<Vec<u32>>,
+    /// The configured default when `None`.
+    pub timeout: Option<Timeout>,
+    /// The configured default when `None`.
+    pub retry_schedule: Option<RetrySchedule>,
     pub metadata: BTreeMap<String, String>,
-    /// Only on create: the caller's own signing key; otherwise Herald makes one.
-    pub secret: Option<SigningSecret>,
-    /// Only on create: custom headers, already checked with
-    /// [`parse_headers`](super::endpoint_headers::parse_headers).
-    pub headers: BTreeMap<String, String>,
-    /// Ordered delivery. `None` leaves it as it is on a PUT (unordered on create).
-    pub ordered: Option<Option<OnFailure>>,
-    /// Gateway credentials and TLS identity. `None` leaves them as they are on a PUT
-    /// (none on create).
-    pub access: Option<Option<AccessInput>>,
-    /// A jq filter over `{eventType, channels, payload, tags}`. `None` leaves it as it is
-    /// on a PUT (none on create).
-    pub filter: Option<Option<Program>>,
-    /// A jq program shaping the request. `None` leaves it as it is on a PUT (none on
-    /// create).
-    pub transformation: Option<Option<Program>>,
 }
 
-impl NewEndpoint {
-    /// An endpoint at `url` with every other field at its default: no filters, limits
-    /// or headers, Herald's own signing key.
+impl EndpointSettings {
+    /// An endpoint at `url` with every other field at its default: no filters or limits.
     pub fn at(url: EndpointUrl) -> Self {
         Self {
             url,
@@ -152,15 +103,46 @@ impl NewEndpoint {
             event_types: None,
             channels: None,
             rate_limit: None,
-            timeout_secs: None,
+            timeout: None,
             retry_schedule: None,
             metadata: BTreeMap::new(),
+        }
+    }
+}
+
+/// Herald's delivery options. `None` leaves each as it is, also on a PUT (none on create).
+#[derive(Clone, Debug, Default)]
+pub struct DeliveryOptions {
+    /// Ordered delivery, and what a final failure does to the line.
+    pub ordered: Option<Option<OnFailure>>,
+    /// Gateway credentials and TLS identity.
+    pub access: Option<Option<AccessInput>>,
+    /// A jq filter over `{eventType, channels, payload, tags}`.
+    pub filter: Option<Option<Program>>,
+    /// A jq program shaping the request.
+    pub transformation: Option<Option<Program>>,
+}
+
+/// A valid endpoint, ready to store.
+#[derive(Clone, Debug)]
+pub struct NewEndpoint {
+    pub settings: EndpointSettings,
+    pub options: DeliveryOptions,
+    /// Only on create: the caller's own signing key; otherwise Herald makes one.
+    pub secret: Option<SigningSecret>,
+    /// Only on create.
+    pub headers: CustomHeaders,
+}
+
+impl NewEndpoint {
+    /// An endpoint at `url` with every other field at its default: no filters, limits
+    /// or headers, Herald's own signing key.
+    pub fn at(url: EndpointUrl) -> Self {
+        Self {
+            settings: EndpointSettings::at(url),
+            options: DeliveryOptions::default(),
             secret: None,
-            headers: BTreeMap::new(),
-            ordered: None,
-            access: None,
-            filter: None,
-            transformation: None,
+            headers: CustomHeaders::default(),
         }
     }
 }
@@ -172,16 +154,38 @@ pub struct EndpointChanges {
     pub uid: Option<Option<Uid>>,
     pub description: Option<String>,
     pub disabled: Option<bool>,
-    pub event_types: Option<Option<Vec<EventTypeName>>>,
+    pub event_types: Option<Option<EventTypeFilter>>,
     pub channels: Option<Option<Channels>>,
     pub rate_limit: Option<Option<u16>>,
-    pub timeout_secs: Option<Option<u8>>,
-    pub retry_schedule: Option<Option<Vec<u32>>>,
+    pub timeout: Option<Option<Timeout>>,
+    pub retry_schedule: Option<Option<RetrySchedule>>,
     pub metadata: Option<BTreeMap<String, String>>,
     pub ordered: Option<Option<OnFailure>>,
     pub access: Option<Option<AccessInput>>,
     pub filter: Option<Option<Program>>,
     pub transformation: Option<Option<Program>>,
+}
+
+impl EndpointChanges {
+    /// A PUT: `settings` replace the endpoint's; each option given replaces its own.
+    pub fn replacing(settings: EndpointSettings, options: DeliveryOptions) -> Self {
+        Self {
+            url: Some(settings.url),
+            uid: Some(settings.uid),
+            description: Some(settings.description),
+            disabled: Some(settings.disabled),
+            event_types: Some(settings.event_types),
+            channels: Some(settings.channels),
+            rate_limit: Some(settings.rate_limit),
+            timeout: Some(settings.timeout),
+            retry_schedule: Some(settings.retry_schedule),
+            metadata: Some(settings.metadata),
+            ordered: options.ordered,
+            access: options.access,
+            filter: options.filter,
+            transformation: options.transformation,
+        }
+    }
 }
 
 fn uid_taken(uid: &Uid) -> String {
@@ -290,9 +294,16 @@ pub async fn list<C: ConnectionTrait>(
     pagination::fetch(conn, select, endpoint::Column::Id, page, |e| e.id.to_string()).await
 }
 
-fn names(list: &Option<Vec<EventTypeName>>) -> Option<StringList> {
-    list.as_ref()
-        .map(|l| StringList(l.iter().map(|n| n.as_str().to_owned()).collect()))
+fn names(filter: &Option<EventTypeFilter>) -> Option<StringList> {
+    filter.as_ref().map(|f| StringList(f.to_strings()))
+}
+
+fn seconds(timeout: Option<Timeout>) -> Option<i32> {
+    timeout.map(|t| i32::from(t.secs()))
+}
+
+fn delays(schedule: Option<RetrySchedule>) -> Option<Delays> {
+    schedule.map(|s| Delays(s.into_delays()))
 }
 
 fn source_of(program: Option<Program>) -> Option<String> {
@@ -311,8 +322,14 @@ async fn insert<C: ConnectionTrait>(
     new: NewEndpoint,
     actor: &Actor,
 ) -> Result<endpoint::Model> {
+    let NewEndpoint {
+        settings: new,
+        options,
+        secret,
+        headers,
+    } = new;
     if let Some(types) = &new.event_types {
-        check_filter(conn, tenant, app, types).await?;
+        check_filter(conn, tenant, app, types.names()).await?;
     }
     let now = Utc::now();
     let conflict = new.uid.as_ref().map(uid_taken).unwrap_or_default();
@@ -328,23 +345,23 @@ async fn insert<C: ConnectionTrait>(
         filter_types: Set(names(&new.event_types)),
         channels: Set(channel_list(&new.channels)),
         rate_limit: Set(new.rate_limit.map(i32::from)),
-        timeout_secs: Set(new.timeout_secs.map(i32::from)),
-        retry_schedule: Set(new.retry_schedule.map(Delays)),
-        headers: Set(StringMap(new.headers)),
+        timeout_secs: Set(seconds(new.timeout)),
+        retry_schedule: Set(delays(new.retry_schedule)),
+        headers: Set(StringMap(headers.into_map())),
         metadata: Set(StringMap(new.metadata)),
         failing_since: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
-        ordered: Set(new.ordered.flatten()),
+        ordered: Set(options.ordered.flatten()),
         access: Set(None),
         credentials: Set(None),
-        filter: Set(source_of(new.filter.flatten())),
-        transformation: Set(source_of(new.transformation.flatten())),
+        filter: Set(source_of(options.filter.flatten())),
+        transformation: Set(source_of(options.transformation.flatten())),
     }
     .insert(conn)
     .await
     .conflict_means(conflict, "creating an endpoint")?;
-    let model = match new.access.flatten() {
+    let model = match options.access.flatten() {
         Some(access) => {
             let (open, sealed) = seal_access(ctx, &model, Some(access))?;
             let mut active: endpoint::ActiveModel = model.into();
@@ -357,7 +374,7 @@ async fn insert<C: ConnectionTrait>(
         }
         None => model,
     };
-    let secret = match new.secret {
+    let secret = match secret {
         Some(secret) => secret,
         None => SigningSecret::generate()?,
     };
@@ -399,29 +416,14 @@ pub async fn upsert<'a>(
     actor: &Actor,
 ) -> Result<(endpoint::Model, bool)> {
     // Addressed by uid, the endpoint keeps that uid unless the body names another.
-    if new.uid.is_none() && EndpointId::parse(id_or_uid).is_err() {
-        new.uid = Some(Uid::parse(id_or_uid)?);
+    if new.settings.uid.is_none() && EndpointId::parse(id_or_uid).is_err() {
+        new.settings.uid = Some(Uid::parse(id_or_uid)?);
     }
     let txn = crate::db::begin_write(ctx).await?;
     let app = owner_app(&txn, tenant, owner.into(), true).await?;
     let result = match find(&txn, tenant, &app.id, id_or_uid).await {
         Ok(existing) => {
-            let changes = EndpointChanges {
-                url: Some(new.url),
-                uid: Some(new.uid),
-                description: Some(new.description),
-                disabled: Some(new.disabled),
-                event_types: Some(new.event_types),
-                channels: Some(new.channels),
-                rate_limit: Some(new.rate_limit),
-                timeout_secs: Some(new.timeout_secs),
-                retry_schedule: Some(new.retry_schedule),
-                metadata: Some(new.metadata),
-                ordered: new.ordered,
-                access: new.access,
-                filter: new.filter,
-                transformation: new.transformation,
-            };
+            let changes = EndpointChanges::replacing(new.settings, new.options);
             (
                 apply_changes(ctx, &txn, tenant, &app, existing, changes, actor).await?,
                 false,
@@ -431,8 +433,8 @@ pub async fn upsert<'a>(
             if EndpointId::parse(id_or_uid).is_ok() {
                 return Err(Error::NotFound("endpoint"));
             }
-            if new.uid.is_none() {
-                new.uid = Some(Uid::parse(id_or_uid)?);
+            if new.settings.uid.is_none() {
+                new.settings.uid = Some(Uid::parse(id_or_uid)?);
             }
             (insert(ctx, &txn, tenant, &app, new, actor).await?, true)
         }
@@ -452,7 +454,7 @@ async fn apply_changes<C: ConnectionTrait>(
     actor: &Actor,
 ) -> Result<endpoint::Model> {
     if let Some(Some(types)) = &changes.event_types {
-        check_filter(conn, tenant, app, types).await?;
+        check_filter(conn, tenant, app, types.names()).await?;
     }
     let was_ordered = existing.ordered.is_some();
     let was_paced = existing.paced();
@@ -495,11 +497,11 @@ async fn apply_changes<C: ConnectionTrait>(
     if let Some(rate_limit) = changes.rate_limit {
         active.rate_limit = Set(rate_limit.map(i32::from));
     }
-    if let Some(timeout) = changes.timeout_secs {
-        active.timeout_secs = Set(timeout.map(i32::from));
+    if let Some(timeout) = changes.timeout {
+        active.timeout_secs = Set(seconds(timeout));
     }
     if let Some(schedule) = changes.retry_schedule {
-        active.retry_schedule = Set(schedule.map(Delays));
+        active.retry_schedule = Set(delays(schedule));
     }
     if let Some(metadata) = changes.metadata {
         active.metadata = Set(StringMap(metadata));
@@ -565,4 +567,20 @@ pub async fn delete<'a>(
     audit::record(&txn, tenant, actor, "endpoint.delete", target, Some(details)).await?;
     txn.commit().await.context("committing an endpoint's deletion")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_endpoint_listens_to_at_most_ten_channels() {
+        let channels = |n: usize| (0..n).map(|i| format!("c{i}")).collect::<Vec<_>>();
+        assert_eq!(parse_channels(&[]).unwrap(), None, "none: every channel");
+        assert!(parse_channels(&channels(MAX_CHANNELS)).is_ok());
+        let err = parse_channels(&channels(MAX_CHANNELS + 1))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "invalid channels: must hold at most 10 channels");
+    }
 }

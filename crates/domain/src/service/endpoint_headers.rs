@@ -1,5 +1,5 @@
-//! An endpoint's custom headers: the rules a name and a value must meet (Herald's own and
-//! HTTP's headers are off limits), which ones are never shown back, and setting them.
+//! Setting an endpoint's custom headers; the rules they meet are the
+//! [`CustomHeaders`] value's.
 
 use std::collections::BTreeMap;
 
@@ -10,75 +10,12 @@ use super::{
     audit::{self, Actor, Target},
     endpoint::{Owner, find_in_app},
 };
-use crate::{Context, DbContext, Error, Result, entity::StringMap, entity::endpoint, id::TenantId};
-
-/// Headers a tenant may not set: Herald owns them, or HTTP does.
-const RESERVED_HEADERS: &[&str] = &[
-    "host",
-    "content-length",
-    "content-type",
-    "content-encoding",
-    "transfer-encoding",
-    "connection",
-    "keep-alive",
-    "te",
-    "trailer",
-    "upgrade",
-    "user-agent",
-    "expect",
-];
-const RESERVED_PREFIXES: &[&str] = &["webhook-", "svix-", "proxy-", "x-herald-"];
-/// Headers whose values are never shown back, only their names.
-const SENSITIVE_HEADERS: &[&str] = &["authorization", "cookie", "x-api-key", "x-auth-token"];
-
-pub const MAX_HEADERS: usize = 50;
-
-/// Checks one custom header name and value; names are kept as given, compared without case.
-pub fn check_header(name: &str, value: Option<&str>) -> Result<()> {
-    let field = format!("headers.{name}");
-    let lower = name.to_ascii_lowercase();
-    let is_token = !name.is_empty()
-        && name.len() <= 256
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-    if !is_token {
-        return Err(Error::invalid(field, "is not a valid HTTP header name"));
-    }
-    if RESERVED_HEADERS.contains(&lower.as_str()) || RESERVED_PREFIXES.iter().any(|p| lower.starts_with(p)) {
-        return Err(Error::invalid(
-            field,
-            format!("`{name}` is set by Herald and cannot be overridden"),
-        ));
-    }
-    if let Some(value) = value
-        && (value.len() > 4096 || value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0))
-    {
-        return Err(Error::invalid(
-            field,
-            "must be at most 4096 bytes with no line breaks",
-        ));
-    }
-    Ok(())
-}
-
-/// Checks a whole set of custom headers.
-pub fn parse_headers(headers: BTreeMap<String, String>) -> Result<BTreeMap<String, String>> {
-    if headers.len() > MAX_HEADERS {
-        return Err(Error::invalid(
-            "headers",
-            format!("must hold at most {MAX_HEADERS} headers"),
-        ));
-    }
-    for (name, value) in &headers {
-        check_header(name, Some(value))?;
-    }
-    Ok(headers)
-}
-
-pub fn is_sensitive_header(name: &str) -> bool {
-    SENSITIVE_HEADERS.contains(&name.to_ascii_lowercase().as_str())
-}
+use crate::{
+    Context, DbContext, Result,
+    entity::{StringMap, endpoint},
+    id::TenantId,
+    values::CustomHeaders,
+};
 
 /// Sets the custom headers: with `replace` the given map becomes the whole set; otherwise
 /// it is merged in, and a `None` value removes that header.
@@ -92,7 +29,7 @@ pub async fn set_headers<'a>(
     actor: &Actor,
 ) -> Result<endpoint::Model> {
     for (name, value) in &headers {
-        check_header(name, value.as_deref())?;
+        CustomHeaders::check(name, value.as_deref())?;
     }
     let txn = crate::db::begin_write(ctx).await?;
     let model = find_in_app(&txn, tenant, owner, id_or_uid).await?;
@@ -107,14 +44,9 @@ pub async fn set_headers<'a>(
             current.insert(name, value);
         }
     }
-    if current.len() > MAX_HEADERS {
-        return Err(Error::invalid(
-            "headers",
-            format!("must hold at most {MAX_HEADERS} headers"),
-        ));
-    }
+    let current = CustomHeaders::parse(current)?;
     let mut active: endpoint::ActiveModel = model.into();
-    active.headers = Set(StringMap(current));
+    active.headers = Set(StringMap(current.into_map()));
     active.updated_at = Set(Utc::now());
     let model = active.update(&txn).await.context("updating endpoint headers")?;
     audit::record(

@@ -2,20 +2,26 @@
 
 pub mod access;
 mod channel;
+mod custom_headers;
 mod email;
 mod endpoint_url;
+mod event_type_filter;
 mod event_type_name;
 mod period;
 mod role;
+mod timeout;
 mod uid;
 
 pub use access::{Access, AccessInput, AuthInput, TlsInput};
 pub use channel::{Channel, Channels};
+pub use custom_headers::CustomHeaders;
 pub use email::Email;
 pub use endpoint_url::EndpointUrl;
+pub use event_type_filter::EventTypeFilter;
 pub use event_type_name::EventTypeName;
 pub use period::{GracePeriod, PortalExpiry, TokenLifetime, WithdrawalGrace};
 pub use role::Role;
+pub use timeout::{RetrySchedule, Timeout};
 pub use uid::Uid;
 
 use crate::Error;

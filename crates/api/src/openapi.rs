@@ -55,8 +55,9 @@ impl Modify for Bearer {
 /// The answers every operation may give besides its own, so that the document lists every
 /// status the server can send: the gate's (401 without a valid token, 429 over the
 /// tenant's rate, 503 while the database is away), 404 for a path naming something
-/// absent, 409 and 422 for any POST (an `idempotency-key` still in flight, or reused for
-/// another request), 422 for bad input, 413 for a body over 1 MiB.
+/// absent, 409 for any write (a unique value taken; on a POST also an `idempotency-key`
+/// still in flight), 422 for any POST (an `idempotency-key` reused for another request)
+/// and for bad input, 413 for a body over 1 MiB.
 struct ErrorAnswers;
 
 impl Modify for ErrorAnswers {
@@ -76,7 +77,7 @@ impl Modify for ErrorAnswers {
                 )
                 .build()
         };
-        let add = |op: &mut Operation, path: &str, post: bool| {
+        let add = |op: &mut Operation, path: &str, post: bool, write: bool| {
             let has_body = op.request_body.is_some();
             let has_query = op
                 .parameters
@@ -100,7 +101,7 @@ impl Modify for ErrorAnswers {
                     answer("Nothing of that id in this tenant.", "HttpErrorOut"),
                 ));
             }
-            if post {
+            if write {
                 wanted.push((
                     "409",
                     answer(
@@ -137,11 +138,14 @@ impl Modify for ErrorAnswers {
                 patch,
                 ..
             } = item;
-            for op in [get, put, delete, patch].into_iter().flatten() {
-                add(op, path, false);
+            for op in [get, delete].into_iter().flatten() {
+                add(op, path, false, false);
+            }
+            for op in [put, patch].into_iter().flatten() {
+                add(op, path, false, true);
             }
             if let Some(op) = post {
-                add(op, path, true);
+                add(op, path, true, true);
             }
         }
     }

@@ -1,5 +1,6 @@
-//! The delivery engine end to end: `herald serve`'s in-process worker delivering to real
-//! local HTTP receivers, signed, retried, logged.
+//! The delivery engine end to end, delivering to real local HTTP receivers, signed,
+//! retried, logged: `herald serve`'s in-process worker where time and workers are the
+//! point (retries, rates, two workers), the queue driven by the test elsewhere.
 
 use std::{collections::BTreeSet, time::Duration};
 
@@ -8,13 +9,13 @@ use tests::TestApp;
 
 use tests::{
     api::{attempts, setup},
-    local_app,
+    local_app, queue_app,
     receiver::Receiver,
 };
 
 #[tokio::test]
 async fn deliveries_are_signed_and_sent_byte_for_byte() {
-    let app = local_app().await;
+    let app = queue_app().await;
     let api = setup(&app).await;
     let receiver = Receiver::start(&[]).await;
     let ep = api
@@ -36,8 +37,7 @@ async fn deliveries_are_signed_and_sent_byte_for_byte() {
             Some(raw.to_owned()),
         )
         .await;
-    api.wait_for("/api/v1/app/acme/attempt/endpoint/main", |v| attempts(v) == 1)
-        .await;
+    assert_eq!(app.run_pending_deliveries().await, 1);
 
     let got = receiver.got();
     assert_eq!(got.len(), 1);
@@ -144,7 +144,8 @@ async fn the_schedule_runs_out_into_a_failure() {
 
 #[tokio::test]
 async fn private_addresses_are_refused_unless_allowed() {
-    let app = TestApp::spawn_with(|s| s.serve_worker = true).await;
+    // The default policy: no private networks.
+    let app = TestApp::spawn().await;
     let api = setup(&app).await;
     let receiver = Receiver::start(&[]).await;
     api.post(
@@ -164,12 +165,10 @@ async fn private_addresses_are_refused_unless_allowed() {
     .await;
     api.post("/api/v1/app/acme/msg", json!({"eventType": "a", "payload": {}}))
         .await;
+    assert_eq!(app.run_pending_deliveries().await, 3);
     for ep in ["loop", "named", "meta"] {
-        let list = api
-            .wait_for(&format!("/api/v1/app/acme/attempt/endpoint/{ep}"), |v| {
-                attempts(v) >= 1
-            })
-            .await;
+        let list = api.get(&format!("/api/v1/app/acme/attempt/endpoint/{ep}")).await;
+        assert_eq!(attempts(&list), 1, "{ep}: {list}");
         let attempt = &list["data"][0];
         assert_eq!(attempt["errorKind"], "blocked", "{ep}: {attempt}");
         let why = attempt["response"].as_str().unwrap();
@@ -198,7 +197,7 @@ async fn gone_disables_the_endpoint_at_once() {
 
 #[tokio::test]
 async fn rotation_signs_with_both_keys_and_resend_is_one_manual_try() {
-    let app = local_app().await;
+    let app = queue_app().await;
     let api = setup(&app).await;
     let receiver = Receiver::start(&[]).await;
     api.post(
@@ -222,8 +221,7 @@ async fn rotation_signs_with_both_keys_and_resend_is_one_manual_try() {
             json!({"eventType": "a", "payload": {"x": 1}}),
         )
         .await;
-    api.wait_for("/api/v1/app/acme/attempt/endpoint/main", |v| attempts(v) == 1)
-        .await;
+    assert_eq!(app.run_pending_deliveries().await, 1);
     let req = &receiver.got()[0];
     let signatures = req.header("webhook-signature").unwrap();
     assert_eq!(signatures.split(' ').count(), 2, "{signatures}");
@@ -237,9 +235,9 @@ async fn rotation_signs_with_both_keys_and_resend_is_one_manual_try() {
         json!({}),
     )
     .await;
-    let list = api
-        .wait_for("/api/v1/app/acme/attempt/endpoint/main", |v| attempts(v) == 2)
-        .await;
+    assert_eq!(app.run_pending_deliveries().await, 1, "one try for one resend");
+    let list = api.get("/api/v1/app/acme/attempt/endpoint/main").await;
+    assert_eq!(attempts(&list), 2);
     assert_eq!(list["data"][0]["triggerType"], 1, "the resend is a manual try");
     let got = receiver.got();
     assert_eq!(
@@ -434,7 +432,7 @@ async fn recover_tries_failed_deliveries_again() {
 
 #[tokio::test]
 async fn only_wanted_event_types_and_channels_are_delivered() {
-    let app = local_app().await;
+    let app = queue_app().await;
     let api = setup(&app).await;
     api.post(
         "/api/v1/event-type",
@@ -463,10 +461,12 @@ async fn only_wanted_event_types_and_channels_are_delivered() {
     for body in sends {
         api.post("/api/v1/app/acme/msg", body).await;
     }
-    api.wait_for("/api/v1/app/acme/endpoint/all/stats", |v| v["success"] == 5)
-        .await;
-    api.wait_for("/api/v1/app/acme/endpoint/picky/stats", |v| v["success"] == 2)
-        .await;
+    assert_eq!(app.run_pending_deliveries().await, 5 + 2);
+    assert_eq!(api.get("/api/v1/app/acme/endpoint/all/stats").await["success"], 5);
+    assert_eq!(
+        api.get("/api/v1/app/acme/endpoint/picky/stats").await["success"],
+        2
+    );
     let mut got: Vec<i64> = picky
         .got()
         .iter()

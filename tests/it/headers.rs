@@ -83,7 +83,7 @@ impl<'a> Browser<'a> {
 async fn world(app: &TestApp) -> (String, String) {
     let (tenant, token) = app.tenant("Acme").await;
     service::user::create(
-        &app.ctx.db,
+        &app.ctx,
         &tenant,
         &Email::parse("admin@a.test").unwrap(),
         Role::Admin,

@@ -190,7 +190,6 @@ async fn old_api_tokens_work_until_the_configured_date() {
     let (tenant, _) = app.tenant("U").await;
     let new_token = domain::service::token::create(
         &new_ctx,
-        &new_ctx.db,
         &tenant,
         "new",
         None,

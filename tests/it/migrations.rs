@@ -69,11 +69,13 @@ async fn accounts_and_their_sessions_survive_emails_becoming_unique_per_tenant()
     let conn = startup::connect(&settings).await.unwrap();
     // The schema before migration 7, with a signed-in user.
     Migrator::up(&conn, Some(6)).await.unwrap();
-    let a = service::tenant::create(&conn, "A").await.unwrap();
-    let b = service::tenant::create(&conn, "B").await.unwrap();
+    // The services write through a context of their own, on the same database.
+    let ctx = startup::context(&settings, String::new()).await.unwrap();
+    let a = service::tenant::create(&ctx, "A").await.unwrap();
+    let b = service::tenant::create(&ctx, "B").await.unwrap();
     let email = Email::parse("person@a.test").unwrap();
     let person = service::user::create(
-        &conn,
+        &ctx,
         &a.id,
         &email,
         Role::Admin,
@@ -82,10 +84,10 @@ async fn accounts_and_their_sessions_survive_emails_becoming_unique_per_tenant()
     )
     .await
     .unwrap();
-    let (token, _) = service::session::start_for_user(&conn, &person).await.unwrap();
+    let (token, _) = service::session::start_for_user(&ctx, &person).await.unwrap();
 
     Migrator::up(&conn, None).await.unwrap();
-    let live = service::session::find(&conn, &token, chrono::Utc::now())
+    let live = service::session::find(&ctx, &token, chrono::Utc::now())
         .await
         .unwrap();
     assert_eq!(
@@ -96,7 +98,7 @@ async fn accounts_and_their_sessions_survive_emails_becoming_unique_per_tenant()
     // Now the same email may have an account in B, but not a second one in A.
     let twin = |tenant| {
         service::user::create(
-            &conn,
+            &ctx,
             tenant,
             &email,
             Role::Viewer,
@@ -120,14 +122,14 @@ async fn accounts_and_their_sessions_survive_emails_becoming_unique_per_tenant()
         .unwrap();
     Migrator::down(&conn, since_6).await.unwrap();
     assert!(
-        service::session::find(&conn, &token, chrono::Utc::now())
+        service::session::find(&ctx, &token, chrono::Utc::now())
             .await
             .unwrap()
             .is_some()
     );
     Migrator::up(&conn, None).await.unwrap();
     assert!(
-        service::session::find(&conn, &token, chrono::Utc::now())
+        service::session::find(&ctx, &token, chrono::Utc::now())
             .await
             .unwrap()
             .is_some()
@@ -217,7 +219,8 @@ async fn background_tasks_come_with_migration_11_and_go_with_it() {
     Migrator::up(&conn, Some(10)).await.unwrap();
     assert!(count().await.is_err(), "no table before migration 11");
     Migrator::up(&conn, Some(1)).await.unwrap();
-    let tenant = domain::service::tenant::create(&conn, "T").await.unwrap();
+    let ctx = startup::context(&settings, String::new()).await.unwrap();
+    let tenant = domain::service::tenant::create(&ctx, "T").await.unwrap();
     let now = chrono::Utc::now();
     let task = background_task::Model {
         id: TaskId::new(),

@@ -27,7 +27,7 @@ pub(crate) struct World<'a> {
 pub(crate) async fn world(app: &TestApp) -> World<'_> {
     let (tenant, token) = app.tenant("A").await;
     service::user::create(
-        &app.ctx.db,
+        &app.ctx,
         &tenant,
         &Email::parse("admin@a.test").unwrap(),
         Role::Admin,

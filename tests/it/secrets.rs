@@ -69,7 +69,7 @@ async fn secrets_round_trip_and_are_never_stored_in_plaintext() {
     let app = TestApp::spawn().await;
     let (tenant, endpoint) = an_endpoint(&app).await;
     let secret = SigningSecret::generate().unwrap();
-    let row = endpoint_secret::store(&app.ctx, &app.ctx.db, &tenant, &endpoint, &secret)
+    let row = endpoint_secret::store(&app.ctx, &tenant, &endpoint, &secret)
         .await
         .unwrap();
 
@@ -91,15 +91,9 @@ async fn secrets_round_trip_and_are_never_stored_in_plaintext() {
 async fn a_wrong_main_key_fails_cleanly() {
     let app = TestApp::spawn().await;
     let (tenant, endpoint) = an_endpoint(&app).await;
-    endpoint_secret::store(
-        &app.ctx,
-        &app.ctx.db,
-        &tenant,
-        &endpoint,
-        &SigningSecret::generate().unwrap(),
-    )
-    .await
-    .unwrap();
+    endpoint_secret::store(&app.ctx, &tenant, &endpoint, &SigningSecret::generate().unwrap())
+        .await
+        .unwrap();
 
     let mut wrong = app.ctx.clone();
     wrong.keyring = Arc::new(Keyring::new(MainKey::generate().unwrap()));

@@ -54,7 +54,6 @@ async fn forged_expired_and_unknown_tokens_are_refused() {
 
     let expired = token::create(
         &app.ctx,
-        &app.ctx.db,
         &tenant,
         "short-lived",
         Some(Utc::now() - Duration::minutes(5)),

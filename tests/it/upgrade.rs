@@ -107,7 +107,7 @@ async fn work_the_previous_version_queued_is_delivered_after_the_upgrade() {
     }
     // A tenant with one endpoint at the receiver.
     let ctx = startup::context(&settings, String::new()).await.unwrap();
-    let tenant = service::tenant::create(&ctx.db, "Old").await.unwrap();
+    let tenant = service::tenant::create(&ctx, "Old").await.unwrap();
     let (app, _) = service::application::create(
         &ctx,
         &tenant.id,
@@ -163,7 +163,6 @@ async fn work_the_previous_version_queued_is_delivered_after_the_upgrade() {
     .unwrap();
     service::endpoint_secret::store(
         &ctx,
-        &ctx.db,
         &tenant.id,
         &endpoint,
         &domain::signing::SigningSecret::generate().unwrap(),

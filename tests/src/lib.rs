@@ -4,7 +4,9 @@
 //! directory. With `HERALD_TEST_DATABASE_URL=postgres://USER@HOST/DB`, every test gets a
 //! freshly created PostgreSQL database with a unique name, dropped when the test ends.
 //! The same tests run on both. [`api`] calls the server's REST API as a tenant;
-//! [`receiver`] is a real webhook receiver for deliveries to reach.
+//! [`receiver`] is a real webhook receiver for deliveries to reach. Deliveries are made by
+//! a live worker ([`local_app`]) where workers and time are the point, else by the test
+//! itself, which drains the queue ([`queue_app`], [`TestApp::run_pending_deliveries`]).
 
 pub mod api;
 pub mod receiver;
@@ -30,7 +32,7 @@ pub const DATABASE_ENV: &str = "HERALD_TEST_DATABASE_URL";
 const POLL: Duration = Duration::from_millis(25);
 
 /// Asks `check` until it yields a value or `within` has passed (then `None`): the one way
-/// tests wait for something to happen.
+/// tests wait for something a live worker or the clock does.
 pub async fn eventually<T>(within: Duration, mut check: impl AsyncFnMut() -> Option<T>) -> Option<T> {
     let deadline = std::time::Instant::now() + within;
     loop {
@@ -207,14 +209,43 @@ impl TestApp {
 
     /// A new tenant and an API token for it.
     pub async fn tenant(&self, name: &str) -> (TenantId, String) {
-        let tenant = service::tenant::create(&self.ctx.db, name)
+        let tenant = service::tenant::create(&self.ctx, name)
             .await
             .expect("creating a tenant");
-        let token = service::token::create(&self.ctx, &self.ctx.db, &tenant.id, "test", None, &Actor::Cli)
+        let token = service::token::create(&self.ctx, &tenant.id, "test", None, &Actor::Cli)
             .await
             .expect("creating a token");
         (tenant.id, token.token)
     }
+
+    /// Delivers what is due, as a worker would, until nothing is due any more; returns how
+    /// many deliveries it took from the queue. When it returns, every try is recorded;
+    /// retries scheduled for later are not waited for. For tests that need deliveries done rather than a worker
+    /// (crates.io's `run_pending_background_jobs`): see [`queue_app`].
+    pub async fn run_pending_deliveries(&self) -> usize {
+        /// Rounds before the queue counts as never draining (each round is one claim).
+        const MAX_ROUNDS: usize = 100;
+        let settings = herald::startup::worker_settings(&self.settings).expect("worker settings");
+        let mut tried = 0;
+        for _ in 0..MAX_ROUNDS {
+            match worker::run_due(&self.ctx, &settings).await {
+                Ok(0) => return tried,
+                Ok(n) => tried += n,
+                Err(e) => panic!("delivering what is due failed: {e:#}"),
+            }
+        }
+        panic!("the queue still had work due after {MAX_ROUNDS} rounds ({tried} tries)");
+    }
+}
+
+/// A server without a worker that may deliver to receivers on loopback, with two retries
+/// a second apart: tests deliver with [`TestApp::run_pending_deliveries`].
+pub async fn queue_app() -> TestApp {
+    TestApp::spawn_with(|s| {
+        s.allow_private_networks = "127.0.0.0/8".into();
+        s.retry_schedule = "1s,1s".into();
+    })
+    .await
 }
 
 /// A server whose in-process worker delivers to receivers on loopback, with two retries

@@ -212,7 +212,7 @@ async fn authenticate(ctx: &Context, gate: &Gate, req: &ServiceRequest) -> ApiRe
 }
 
 async fn release(ctx: &Context, tenant: &TenantId, scope: &str, key: &str) {
-    if let Err(e) = idempotency::release(&ctx.db, tenant, scope, key).await {
+    if let Err(e) = idempotency::release(ctx, tenant, scope, key).await {
         tracing::warn!(error = %e, "could not release an idempotency key");
     }
 }

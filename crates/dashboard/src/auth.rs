@@ -207,7 +207,7 @@ async fn signed_in(
     ctx: &domain::Context,
     user: &domain::entity::user::Model,
 ) -> Result<HttpResponse, PageError> {
-    let (token, _) = service::session::start_for_user(&ctx.db, user).await?;
+    let (token, _) = service::session::start_for_user(ctx, user).await?;
     let mut answer = see_other("/ui");
     answer
         .add_cookie(&session::cookie(req, ctx, USER_COOKIE, token, "/"))
@@ -234,10 +234,10 @@ pub(crate) async fn logout(req: HttpRequest, form: web::Form<CsrfForm>) -> Resul
     };
     let ctx = session::context(&req)?;
     if let Some(cookie) = req.cookie(name)
-        && let Some(live) = service::session::find(&ctx.db, cookie.value(), chrono::Utc::now()).await?
+        && let Some(live) = service::session::find(&ctx, cookie.value(), chrono::Utc::now()).await?
     {
         live.check_csrf(&form.csrf)?;
-        service::session::end(&ctx.db, cookie.value()).await?;
+        service::session::end(&ctx, cookie.value()).await?;
     }
     let mut answer = see_other(next);
     answer

@@ -74,7 +74,7 @@ async fn live(req: &HttpRequest, name: &str) -> Result<Option<Live>, PageError> 
         return Ok(None);
     };
     let ctx = context(req)?;
-    Ok(service::session::find(&ctx.db, token.value(), Utc::now()).await?)
+    Ok(service::session::find(&ctx, token.value(), Utc::now()).await?)
 }
 
 /// A signed-in dashboard user.

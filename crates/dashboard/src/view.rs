@@ -7,7 +7,7 @@ use domain::{
     service::{attempt::Hour, session::Live},
 };
 
-/// The frame every page shares (`base.html`).
+/// The frame every page of a session shares (`session.html`).
 pub(crate) struct Chrome {
     pub(crate) title: String,
     /// The signed-in user's email, or the application's name in the portal.

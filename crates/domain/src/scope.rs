@@ -11,13 +11,19 @@ pub trait TenantScoped: EntityTrait {
     fn tenant_column() -> Self::Column;
 
     /// Every row of this table that belongs to `tenant`.
-    #[allow(clippy::disallowed_methods)]
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the scoped `find`: it adds the tenant filter"
+    )]
     fn for_tenant(tenant: &TenantId) -> Select<Self> {
         Self::find().filter(Self::tenant_column().eq(tenant.clone()))
     }
 
     /// The row with primary key `id`, if it belongs to `tenant`.
-    #[allow(clippy::disallowed_methods)]
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the scoped `find_by_id`: it adds the tenant filter"
+    )]
     fn find_in_tenant<K>(tenant: &TenantId, id: K) -> Select<Self>
     where
         K: Into<<Self::PrimaryKey as PrimaryKeyTrait>::ValueType>,
@@ -26,13 +32,19 @@ pub trait TenantScoped: EntityTrait {
     }
 
     /// An update of rows of `tenant` only; add filters to narrow it.
-    #[allow(clippy::disallowed_methods)]
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the scoped `update_many`: it adds the tenant filter"
+    )]
     fn update_for_tenant(tenant: &TenantId) -> UpdateMany<Self> {
         Self::update_many().filter(Self::tenant_column().eq(tenant.clone()))
     }
 
     /// A delete of rows of `tenant` only; add filters to narrow it.
-    #[allow(clippy::disallowed_methods)]
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the scoped `delete_many`: it adds the tenant filter"
+    )]
     fn delete_for_tenant(tenant: &TenantId) -> DeleteMany<Self> {
         Self::delete_many().filter(Self::tenant_column().eq(tenant.clone()))
     }

@@ -1,7 +1,7 @@
 //! The `herald` command line. Other tools script it: commands that make something print
 //! only its id or token on stdout; every error is one line on stderr and a non-zero exit.
 
-use std::{io::Read, path::PathBuf};
+use std::{fmt, io::Read, path::PathBuf};
 
 use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -15,6 +15,7 @@ use crate::{
     config::Settings,
     startup::{self, Application, Mode},
     telemetry,
+    verify::{self, VerifyArgs},
 };
 
 #[derive(Debug, Parser)]
@@ -57,7 +58,29 @@ pub enum Command {
     /// Main key and signing key rotation.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Check a captured request against an endpoint's signing secret: exit 0 if it is a
+    /// valid Standard Webhooks delivery, 1 (with the reason) if not.
+    Verify(VerifyArgs),
 }
+
+/// A command called wrongly (exit status 2, as for arguments clap refuses) rather than
+/// failing at what it was asked (1).
+#[derive(Debug)]
+pub struct UsageError(String);
+
+impl UsageError {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
@@ -168,13 +191,17 @@ fn health(settings: &Settings, url: Option<&str>) -> anyhow::Result<()> {
 /// The one place the CLI writes to stdout. A closed stdout (`herald serve | head -3`)
 /// must not bring the process down, so write errors are ignored rather than panicking
 /// as `println!` would.
-fn emit(line: &str) {
+pub(crate) fn emit(line: &str) {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}").and_then(|()| out.flush());
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Verify(args) = &cli.command {
+        // A file and a key: no configuration, no database, no logs.
+        return verify::run(args);
+    }
     let settings = Settings::load(cli.config.as_deref())?;
     let quiet = !matches!(cli.command, Command::Serve | Command::Api | Command::Worker);
     let format = telemetry::LogFormat::parse(&settings.log_format)?;
@@ -220,8 +247,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Tenant(TenantCommand::Create { name }) => {
-            let conn = migrated(&settings).await?;
-            let tenant = service::tenant::create(&conn, &name).await?;
+            let ctx = startup::context(&settings, String::new()).await?;
+            startup::require_migrated(&ctx.db).await?;
+            let tenant = service::tenant::create(&ctx, &name).await?;
             emit(tenant.id.as_str());
             Ok(())
         }
@@ -229,11 +257,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let tenant = TenantId::parse(&tenant_id)?;
             let ctx = startup::context(&settings, String::new()).await?;
             startup::require_migrated(&ctx.db).await?;
-            let issued = service::token::create(&ctx, &ctx.db, &tenant, &name, None, &Actor::Cli).await?;
+            let issued = service::token::create(&ctx, &tenant, &name, None, &Actor::Cli).await?;
             emit(&issued.token);
             Ok(())
         }
         Command::Keys(command) => keys(&settings, command).await,
+        // Run above, before the configuration is read.
+        Command::Verify(args) => verify::run(&args),
         Command::User(UserCommand::Create(args)) => {
             let tenant = TenantId::parse(&args.tenant_id)?;
             let email = Email::parse(&args.email)?;
@@ -245,8 +275,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 RoleArg::Admin => Role::Admin,
                 RoleArg::Viewer => Role::Viewer,
             };
-            let conn = migrated(&settings).await?;
-            let user = service::user::create(&conn, &tenant, &email, role, password, &Actor::Cli).await?;
+            let ctx = startup::context(&settings, String::new()).await?;
+            startup::require_migrated(&ctx.db).await?;
+            let user = service::user::create(&ctx, &tenant, &email, role, password, &Actor::Cli).await?;
             emit(user.id.as_str());
             Ok(())
         }
@@ -312,13 +343,6 @@ async fn serve(settings: &Settings) -> anyhow::Result<()> {
     }
     tracing::info!(url = %app.public_url(), "herald is listening");
     app.run_until_stopped().await
-}
-
-/// Connects and refuses an unmigrated schema (CLI commands that write rows).
-async fn migrated(settings: &Settings) -> anyhow::Result<sea_orm::DatabaseConnection> {
-    let conn = startup::connect(settings).await?;
-    startup::require_migrated(&conn).await?;
-    Ok(conn)
 }
 
 fn read_password() -> anyhow::Result<String> {

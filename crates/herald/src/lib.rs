@@ -7,3 +7,4 @@ pub mod middleware;
 pub mod secrets;
 pub mod startup;
 pub mod telemetry;
+pub mod verify;

@@ -5,7 +5,8 @@
 //! transaction. Work accepted in this process skips the claim: it is written leased to
 //! this worker and handed over in memory ([`Dispatcher`]). Workers wake on a signal
 //! (in-process, PostgreSQL `LISTEN/NOTIFY`) or at the next due retry; a slow poll only
-//! catches a lost signal.
+//! catches a lost signal. [`run_due`] is one claim delivered by the same engine, for
+//! those who drive the queue themselves (tests).
 //!
 //! [`Deliveries`]: backend::Deliveries
 //! [`Engine`]: engine::Engine
@@ -27,6 +28,7 @@ use apalis::{
 };
 use chrono::Utc;
 use domain::{Context, service::delivery};
+use tokio::task::JoinHandle;
 
 pub use client::Sender;
 pub use dispatcher::Dispatcher;
@@ -116,20 +118,12 @@ pub async fn run<S>(
 where
     S: Future<Output = ()> + Send + 'static,
 {
-    let sender = Sender::new(settings.policy.clone(), settings.concurrency)?;
+    let (engine, recording) = engine(&ctx, &settings)?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;
         let _ = stop.send(true);
     });
-    let (recorder, recording) =
-        recorder::start(ctx.clone(), settings.disable_after, 4 * settings.concurrency);
-    let engine = Arc::new(Engine::new(
-        ctx.clone(),
-        settings.clone(),
-        sender,
-        recorder.clone(),
-    ));
     let (work, deliveries) = backend::channel();
     dispatcher.open(work.clone());
 
@@ -201,9 +195,45 @@ where
         }
     }
     drop(engine);
-    drop(recorder);
     let _ = recording.await;
     result
+}
+
+/// The engine every way of delivering uses, with its recorder: the recording task ends
+/// once the engine is dropped and everything it recorded is written.
+fn engine(ctx: &Context, settings: &WorkerSettings) -> anyhow::Result<(Arc<Engine>, JoinHandle<()>)> {
+    let sender = Sender::new(settings.policy.clone(), settings.concurrency)?;
+    let (recorder, recording) =
+        recorder::start(ctx.clone(), settings.disable_after, 4 * settings.concurrency);
+    let engine = Engine::new(ctx.clone(), settings.clone(), sender, recorder);
+    Ok((Arc::new(engine), recording))
+}
+
+/// Claims what is due now (as much as `settings.concurrency` deliveries) and tries each
+/// once with the worker's own engine; when it returns, every outcome is recorded. For
+/// tests and tools that drive the queue themselves instead of running a worker
+/// (crates.io's `run_pending_background_jobs`); retries it schedules are left for a later
+/// call. Returns how many destinations it claimed.
+pub async fn run_due(ctx: &Context, settings: &WorkerSettings) -> anyhow::Result<usize> {
+    let slots = Arc::new(tokio::sync::Semaphore::new(settings.concurrency.max(1)));
+    let claimed = delivery::claim::claim(ctx, slots.available_permits(), Utc::now()).await?;
+    if claimed.is_empty() {
+        return Ok(0);
+    }
+    let count = claimed.len();
+    let (engine, recording) = engine(ctx, settings)?;
+    let mut running = tokio::task::JoinSet::new();
+    for claimed in claimed {
+        let slot = Arc::clone(&slots).acquire_owned().await?;
+        let engine = Arc::clone(&engine);
+        running.spawn(async move { engine.run(Job::new(claimed, slot)).await });
+    }
+    while let Some(done) = running.join_next().await {
+        done?;
+    }
+    drop(engine);
+    recording.await?;
+    Ok(count)
 }
 
 /// The first retention sweep runs this long after start, then every `SWEEP_EVERY`.
@@ -225,7 +255,7 @@ async fn retention_loop(
         if let Err(e) = domain::service::retention::sweep(&ctx, retention, Utc::now()).await {
             tracing::error!(error = %e.chain(), "the retention sweep failed; it runs again later");
         }
-        if let Err(e) = domain::service::session::purge_expired(&ctx.db, Utc::now()).await {
+        if let Err(e) = domain::service::session::purge_expired(&ctx, Utc::now()).await {
             tracing::error!(error = %e.chain(), "deleting expired dashboard sessions failed; it runs again later");
         }
         wait = SWEEP_EVERY;

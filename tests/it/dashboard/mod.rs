@@ -120,7 +120,7 @@ pub(crate) const PASSWORD: &str = "correct horse battery";
 
 pub(crate) async fn user(app: &TestApp, tenant: &TenantId, email: &str, role: Role) {
     service::user::create(
-        &app.ctx.db,
+        &app.ctx,
         tenant,
         &Email::parse(email).unwrap(),
         role,

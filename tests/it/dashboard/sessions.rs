@@ -112,25 +112,23 @@ async fn sessions_expire_after_twelve_hours_and_are_purged() {
         .expect("emails match in any case");
     assert_eq!(people.len(), 1);
     let person = people.remove(0);
-    let (token, _) = service::session::start_for_user(&app.ctx.db, &person)
-        .await
-        .unwrap();
+    let (token, _) = service::session::start_for_user(&app.ctx, &person).await.unwrap();
     let now = chrono::Utc::now();
     let find = async |at| {
-        service::session::find(&app.ctx.db, &token, at)
+        service::session::find(&app.ctx, &token, at)
             .await
             .unwrap()
             .is_some()
     };
     assert!(find(now + chrono::Duration::hours(11)).await);
     assert_eq!(
-        service::session::purge_expired(&app.ctx.db, now + chrono::Duration::hours(11))
+        service::session::purge_expired(&app.ctx, now + chrono::Duration::hours(11))
             .await
             .unwrap(),
         0
     );
     assert_eq!(
-        service::session::purge_expired(&app.ctx.db, now + chrono::Duration::hours(13))
+        service::session::purge_expired(&app.ctx, now + chrono::Duration::hours(13))
             .await
             .unwrap(),
         1

@@ -103,7 +103,7 @@ pub(crate) async fn add_user(signed: Signed, form: web::Form<UserForm>) -> Page 
     let added = match (Email::parse(form.email.trim()), form.role.parse::<Role>()) {
         (Ok(email), Ok(role)) => {
             user::create(
-                &signed.ctx.db,
+                &signed.ctx,
                 signed.tenant(),
                 &email,
                 role,

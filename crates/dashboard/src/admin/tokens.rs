@@ -96,7 +96,6 @@ pub(crate) async fn create(signed: Signed, form: web::Form<TokenForm>) -> Page {
         Ok(expires) => {
             token::create(
                 &signed.ctx,
-                &signed.ctx.db,
                 signed.tenant(),
                 &form.name,
                 expires,

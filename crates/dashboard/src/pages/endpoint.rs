@@ -12,7 +12,7 @@ use domain::{
     id::AttemptId,
     pagination::PageRequest,
     service::{
-        attempt as attempts, audit,
+        attempt as attempts,
         endpoint::{self as endpoints, EndpointChanges, EndpointSettings},
         endpoint_headers, endpoint_health, endpoint_secret, event_type, message as messages,
     },
@@ -204,27 +204,17 @@ async fn endpoint_page(
         // A key lets its holder sign as Herald: viewers and read-only links may not see it,
         // and every look is on the record.
         scope.require_write()?;
-        let rows = endpoint_secret::live_rows(&ctx.db, tenant, &ep.id, Utc::now()).await?;
-        audit::record(
-            &ctx.db,
-            tenant,
-            &scope.live.actor(),
-            "endpoint.secret.reveal",
-            audit::Target::new("endpoint", &ep.id),
-            None,
-        )
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(SecretRow {
-                    key: endpoint_secret::open(ctx, row)?.to_whsec(),
-                    label: match row.expires_at {
-                        None => "current".to_owned(),
-                        Some(at) => format!("previous, signs until {}", When::of(at).utc),
-                    },
-                })
+        endpoint_secret::reveal(ctx, tenant, ep, &scope.live.actor())
+            .await?
+            .into_iter()
+            .map(|key| SecretRow {
+                key: key.secret.to_whsec(),
+                label: match key.expires_at {
+                    None => "current".to_owned(),
+                    Some(at) => format!("previous, signs until {}", When::of(at).utc),
+                },
             })
-            .collect::<Result<Vec<_>, Error>>()?
+            .collect()
     } else {
         Vec::new()
     };

@@ -230,7 +230,7 @@ pub async fn operational<C: ConnectionTrait>(
 }
 
 /// The tenant's operational-webhook application, made on first use.
-pub async fn operational_or_create<C: ConnectionTrait>(
+pub(crate) async fn operational_or_create<C: ConnectionTrait>(
     conn: &C,
     tenant: &TenantId,
 ) -> Result<application::Model> {

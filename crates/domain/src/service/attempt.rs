@@ -1,19 +1,24 @@
 //! The delivery log: attempts, and the destinations (message × endpoint) they belong to.
+//!
+//! This file reads the log; `resend` queues tries again and `expunge` erases what was
+//! sent and answered.
+
+mod expunge;
+mod resend;
 
 use chrono::{DateTime, DurationRound, Utc};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, QueryFilter, Set,
-    sea_query::{Expr, Query},
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter, sea_query::Query};
 
-use super::{
-    audit::{self, Actor, Target},
-    endpoint as endpoints, message as messages,
+pub(crate) use self::expunge::erase_payloads;
+pub use self::{
+    expunge::{EXPUNGED, expunge_message, expunge_messages, expunge_response},
+    resend::{recover, resend},
 };
+use super::message as messages;
 use crate::{
     Context, DbContext, Error, Result,
-    entity::{attempt, destination, destination::Trigger, endpoint, message},
-    id::{AppId, AttemptId, DestinationId, EndpointId, MessageId, TenantId},
+    entity::{attempt, destination, endpoint, message},
+    id::{AppId, AttemptId, EndpointId, MessageId, TenantId},
     pagination::{self, PageRequest, Paged},
     scope::TenantScoped,
     values::EventTypeName,
@@ -325,92 +330,6 @@ fn join<T: Clone>(
     }
 }
 
-/// Queues one more try of `message` to `endpoint`, now. The delivery engine makes it a
-/// manual, single try; it does not restart the retry schedule.
-pub async fn resend(
-    ctx: &Context,
-    tenant: &TenantId,
-    app: &AppId,
-    message_id: &str,
-    endpoint_id: &str,
-    actor: &Actor,
-) -> Result<destination::Model> {
-    let txn = crate::db::begin_write(ctx).await?;
-    let message = messages::find(&txn, tenant, app, message_id).await?;
-    let endpoint = endpoints::find(&txn, tenant, app, endpoint_id).await?;
-    if message.payload.is_none() {
-        return Err(Error::rejected(
-            "the message's payload has expired; it cannot be sent again",
-        ));
-    }
-    let now = Utc::now();
-    let existing = destination::Entity::for_tenant(tenant)
-        .filter(destination::Column::MessageId.eq(message.id.clone()))
-        .filter(destination::Column::EndpointId.eq(endpoint.id.clone()))
-        .one(&txn)
-        .await
-        .context("loading a destination")?;
-    let dest = match existing {
-        Some(dest) => {
-            let mut active: destination::ActiveModel = dest.into();
-            active.status = Set(destination::Status::Pending);
-            active.next_attempt_at = Set(Some(now));
-            active.next_trigger = Set(Trigger::Manual);
-            active.updated_at = Set(now);
-            active.update(&*txn).await.context("queueing a resend")?
-        }
-        None => destination::ActiveModel {
-            id: Set(DestinationId::new()),
-            tenant_id: Set(tenant.clone()),
-            app_id: Set(app.clone()),
-            message_id: Set(message.id.clone()),
-            endpoint_id: Set(endpoint.id.clone()),
-            status: Set(destination::Status::Pending),
-            attempt_count: Set(0),
-            next_attempt_at: Set(Some(now)),
-            last_attempt_at: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-            next_trigger: Set(Trigger::Manual),
-            paced: Set(endpoint.paced()),
-        }
-        .insert(&*txn)
-        .await
-        .context("queueing a resend")?,
-    };
-    let details = serde_json::json!({ "endpoint": endpoint.id });
-    audit::record(
-        &txn,
-        tenant,
-        actor,
-        "message.resend",
-        Target::new("message", &message.id),
-        Some(details),
-    )
-    .await?;
-    txn.commit().await.context("committing a resend")?;
-    ctx.dispatch.wake(now);
-    Ok(dest)
-}
-
-/// Queues one more try for every failed delivery to `endpoint` made in `[since, until)`
-/// and waits until they are queued. Returns how many were queued. The work is a
-/// persisted `endpoint.recover` task (see [`super::task`]), run by the caller; to leave
-/// it to the workers, use [`super::task::recover`].
-pub async fn recover(
-    ctx: &Context,
-    tenant: &TenantId,
-    app: &AppId,
-    endpoint_id: &str,
-    since: DateTime<Utc>,
-    until: Option<DateTime<Utc>>,
-    actor: &Actor,
-) -> Result<usize> {
-    let window = super::task::Window::parse(since, until)?;
-    let task = super::task::recover_now(ctx, tenant, app.as_str(), endpoint_id, window, actor).await?;
-    Ok(usize::try_from(task.data.messages_sent.unwrap_or(0)).unwrap_or(usize::MAX))
-}
-
 /// Attempts of one hour.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Hour {
@@ -477,150 +396,4 @@ pub async fn hourly<C: ConnectionTrait>(
         out.push(hour);
     }
     Ok(out)
-}
-
-/// What an expunged response body reads as, as on Svix.
-pub const EXPUNGED: &str = "EXPUNGED";
-
-/// Erases a message's payload (and the transformed bodies its tries sent), for good: the
-/// API shows it as expired, its pending deliveries stop, and it can no longer be resent.
-/// The log of its tries stays.
-pub async fn expunge_message(
-    ctx: &Context,
-    tenant: &TenantId,
-    message: &message::Model,
-    actor: &Actor,
-) -> Result<()> {
-    let txn = crate::db::begin_write(ctx).await?;
-    erase_payloads(&txn, tenant, std::slice::from_ref(&message.id)).await?;
-    audit::record(
-        &txn,
-        tenant,
-        actor,
-        "message.expunge",
-        Target::new("message", &message.id),
-        None,
-    )
-    .await?;
-    txn.commit().await.context("expunging a payload")
-}
-
-/// Erases the payloads of these messages and the transformed bodies their tries sent, in
-/// the caller's transaction. Returns how many payloads there were to erase.
-pub(crate) async fn erase_payloads<C: ConnectionTrait>(
-    conn: &C,
-    tenant: &TenantId,
-    ids: &[MessageId],
-) -> Result<u64> {
-    if ids.is_empty() {
-        return Ok(0);
-    }
-    let erased = message::Entity::update_for_tenant(tenant)
-        .col_expr(
-            message::Column::Payload,
-            Expr::value(sea_orm::Value::String(None)),
-        )
-        .filter(message::Column::Id.is_in(ids.iter().cloned()))
-        .filter(message::Column::Payload.is_not_null())
-        .exec(conn)
-        .await
-        .context("expunging payloads")?;
-    attempt::Entity::update_for_tenant(tenant)
-        .col_expr(attempt::Column::Request, Expr::value(sea_orm::Value::Json(None)))
-        .filter(attempt::Column::MessageId.is_in(ids.iter().cloned()))
-        .exec(conn)
-        .await
-        .context("expunging sent bodies")?;
-    Ok(erased.rows_affected)
-}
-
-/// Svix's `bulk-expunge`: erases the payloads of the application's messages named by id or
-/// `eventId`, as [`expunge_message`] does one, in one transaction. Says for each name
-/// whether it named a message (`true`) or nothing (`false`).
-pub async fn expunge_messages(
-    ctx: &Context,
-    tenant: &TenantId,
-    app: &AppId,
-    names: &[String],
-    actor: &Actor,
-) -> Result<Vec<(String, bool)>> {
-    for (i, name) in names.iter().enumerate() {
-        crate::values::check_identifier("ids", name, 256).map_err(|e| e.at(format!("ids.{i}")))?;
-        if names[..i].contains(name) {
-            return Err(Error::invalid(
-                format!("ids.{i}"),
-                format!("`{name}` is listed twice"),
-            ));
-        }
-    }
-    let txn = crate::db::begin_write(ctx).await?;
-    let mut results = Vec::with_capacity(names.len());
-    let mut expunged = 0u64;
-    // Chunks keep each statement under the databases' bound-parameter limits.
-    for chunk in names.chunks(500) {
-        let (ids, event_ids): (Vec<&String>, Vec<&String>) =
-            chunk.iter().partition(|name| MessageId::parse(name).is_ok());
-        let found = message::Entity::for_tenant(tenant)
-            .filter(message::Column::AppId.eq(app.clone()))
-            .filter(
-                sea_orm::Condition::any()
-                    .add(message::Column::Id.is_in(ids.iter().filter_map(|id| MessageId::parse(id).ok())))
-                    .add(message::Column::EventId.is_in(event_ids.into_iter().cloned())),
-            )
-            .all(&txn)
-            .await
-            .context("loading messages to expunge")?;
-        let named = |name: &String| {
-            found.iter().find(|m| match MessageId::parse(name) {
-                Ok(id) => m.id == id,
-                Err(_) => m.event_id.as_ref() == Some(name),
-            })
-        };
-        let mut hit = Vec::new();
-        for name in chunk {
-            let message = named(name);
-            results.push((name.clone(), message.is_some()));
-            hit.extend(message.map(|m| m.id.clone()));
-        }
-        expunged += erase_payloads(&txn, tenant, &hit).await?;
-    }
-    let found = results.iter().filter(|(_, found)| *found).count();
-    audit::record(
-        &txn,
-        tenant,
-        actor,
-        "message.bulk_expunge",
-        Target::new("application", app),
-        Some(serde_json::json!({ "named": names.len(), "found": found, "expunged": expunged })),
-    )
-    .await?;
-    txn.commit().await.context("expunging payloads")?;
-    Ok(results)
-}
-
-/// Erases what the receiver answered to one try (and the body the try sent, if a
-/// transformation shaped it); the try stays in the log, its response reading `EXPUNGED`.
-pub async fn expunge_response(
-    ctx: &Context,
-    tenant: &TenantId,
-    message: &message::Model,
-    attempt_id: &str,
-    actor: &Actor,
-) -> Result<()> {
-    let txn = crate::db::begin_write(ctx).await?;
-    let found = get(&txn, tenant, message, attempt_id).await?;
-    let mut active: attempt::ActiveModel = found.into();
-    active.response_body = Set(Some(EXPUNGED.to_owned()));
-    active.request = Set(None);
-    let updated = active.update(&txn).await.context("expunging a response")?;
-    audit::record(
-        &txn,
-        tenant,
-        actor,
-        "attempt.expunge",
-        Target::new("attempt", &updated.id),
-        None,
-    )
-    .await?;
-    txn.commit().await.context("expunging a response")
 }

@@ -72,8 +72,9 @@ impl Target {
     }
 }
 
-/// Records one audit event in the caller's transaction.
-pub async fn record<C: ConnectionTrait>(
+/// Records one audit event in the caller's transaction (a service's own: the audit row
+/// commits with the change it records).
+pub(crate) async fn record<C: ConnectionTrait>(
     conn: &C,
     tenant: &TenantId,
     actor: &Actor,

@@ -34,10 +34,10 @@ pub async fn first_run(ctx: &Context) -> Result<Option<FirstRun>> {
     if super::tenant::any_exists(&txn).await? {
         return Ok(None);
     }
-    let tenant = super::tenant::create(&txn, "Default").await?;
+    let tenant = super::tenant::insert(&txn, "Default").await?;
     let email = Email::parse(ADMIN_EMAIL)?;
     let password = super::random_password(20)?;
-    super::user::create(
+    super::user::insert(
         &txn,
         &tenant.id,
         &email,
@@ -46,7 +46,7 @@ pub async fn first_run(ctx: &Context) -> Result<Option<FirstRun>> {
         &Actor::System,
     )
     .await?;
-    let token = super::token::create(ctx, &txn, &tenant.id, "first run", None, &Actor::System).await?;
+    let token = super::token::insert(ctx, &txn, &tenant.id, "first run", None, &Actor::System).await?;
     txn.commit().await.context("committing the first run")?;
     Ok(Some(FirstRun {
         tenant_id: tenant.id,

@@ -378,7 +378,7 @@ async fn insert<C: ConnectionTrait>(
         Some(secret) => secret,
         None => SigningSecret::generate()?,
     };
-    endpoint_secret::store(ctx, conn, tenant, &model.id, &secret).await?;
+    endpoint_secret::insert(ctx, conn, tenant, &model.id, &secret).await?;
     audit::record(
         conn,
         tenant,

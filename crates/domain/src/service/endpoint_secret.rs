@@ -18,8 +18,22 @@ use crate::{
     values::GracePeriod,
 };
 
-/// Seals `secret` and stores it as the endpoint's current key.
-pub async fn store<C: ConnectionTrait>(
+/// Seals `secret` and stores it as the endpoint's current key, in a write transaction of
+/// its own.
+pub async fn store(
+    ctx: &Context,
+    tenant: &TenantId,
+    endpoint: &EndpointId,
+    secret: &SigningSecret,
+) -> Result<endpoint_secret::Model> {
+    let txn = crate::db::begin_write(ctx).await?;
+    let row = insert(ctx, &txn, tenant, endpoint, secret).await?;
+    txn.commit().await.context("committing an endpoint secret")?;
+    Ok(row)
+}
+
+/// [`store`] in the caller's transaction (creating an endpoint, rotating its key).
+pub(crate) async fn insert<C: ConnectionTrait>(
     ctx: &Context,
     conn: &C,
     tenant: &TenantId,
@@ -102,6 +116,45 @@ pub async fn current_secret(
     open(ctx, row)
 }
 
+/// A key shown to a person, with when it stops signing (`None` for the current key).
+#[derive(Clone, Debug)]
+pub struct Revealed {
+    pub secret: SigningSecret,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// The endpoint's live keys, current first, for `actor` to see; the look is recorded in the
+/// audit log in the same transaction that reads them.
+pub async fn reveal(
+    ctx: &Context,
+    tenant: &TenantId,
+    endpoint: &endpoint::Model,
+    actor: &Actor,
+) -> Result<Vec<Revealed>> {
+    let txn = crate::db::begin_write(ctx).await?;
+    let rows = live_rows(&txn, tenant, &endpoint.id, Utc::now()).await?;
+    audit::record(
+        &txn,
+        tenant,
+        actor,
+        "endpoint.secret.reveal",
+        Target::new("endpoint", &endpoint.id),
+        None,
+    )
+    .await?;
+    let keys = rows
+        .iter()
+        .map(|row| {
+            Ok(Revealed {
+                secret: open(ctx, row)?,
+                expires_at: row.expires_at,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    txn.commit().await.context("committing a secret reveal")?;
+    Ok(keys)
+}
+
 /// Rotates the endpoint's key: the new key (the caller's, or a fresh one) signs from now
 /// on; the keys it replaces keep signing alongside it until `grace` has passed.
 pub async fn rotate_secret<'a>(
@@ -144,7 +197,7 @@ pub async fn rotate_secret<'a>(
         .exec(&txn)
         .await
         .context("removing expired endpoint secrets")?;
-    store(ctx, &txn, tenant, &model.id, &secret).await?;
+    insert(ctx, &txn, tenant, &model.id, &secret).await?;
     let details = serde_json::json!({ "grace_period_seconds": grace.num_seconds() });
     audit::record(
         &txn,

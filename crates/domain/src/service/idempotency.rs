@@ -147,17 +147,14 @@ pub async fn complete(
 }
 
 /// Gives a claimed key back (the request failed on our side; a retry may do the work).
-pub async fn release<C: sea_orm::ConnectionTrait>(
-    conn: &C,
-    tenant: &TenantId,
-    scope: &str,
-    key: &str,
-) -> Result<()> {
+pub async fn release(ctx: &Context, tenant: &TenantId, scope: &str, key: &str) -> Result<()> {
+    let txn = crate::db::begin_write(ctx).await?;
     idempotency_key::Entity::delete_for_tenant(tenant)
         .filter(idempotency_key::Column::Scope.eq(scope))
         .filter(idempotency_key::Column::Key.eq(key))
-        .exec(conn)
+        .exec(&txn)
         .await
         .context("releasing an idempotency key")?;
+    txn.commit().await.context("committing a key release")?;
     Ok(())
 }

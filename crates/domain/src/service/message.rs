@@ -1,12 +1,13 @@
 //! Messages: what a tenant sends once, and the destinations it fans out to.
+//!
+//! This file accepts messages and writes them with their destinations; `routing` says
+//! which endpoints a message goes to, `read` finds and lists messages.
 
-use std::{collections::HashMap, sync::Arc};
+mod read;
+mod routing;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, SqlErr,
-    sea_query::{Expr, SimpleExpr},
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, SqlErr};
 
 use super::{
     application::{self, NewApplication},
@@ -15,18 +16,22 @@ use super::{
 use crate::{
     Context, DbContext, Error, Result,
     cache::AppCopy,
-    db::Backend,
     dispatch::{Dispatch, Slots},
-    entity::{FilteredBy, FilteredOut, StringList, destination, destination::Trigger, endpoint, message},
+    entity::{StringList, destination, destination::Trigger, endpoint, message},
     id::{AppId, DestinationId, EndpointId, MessageId, TenantId},
-    pagination::{self, PageRequest, Paged},
-    program::{self, Program},
     scope::TenantScoped,
     service::{
         delivery::Claimed,
         intake::{Accepted, Written},
     },
     values::{Channels, EventTypeName, Uid},
+};
+
+pub(crate) use self::read::json_array_contains;
+use self::routing::handed_over;
+pub use self::{
+    read::{MessageFilter, find, list},
+    routing::{Filters, endpoint_wants, filter_input, precheck},
 };
 
 /// At most this many channels on one message.
@@ -68,33 +73,6 @@ pub fn parse_deliver_at(at: DateTime<Utc>, now: DateTime<Utc>) -> Result<DateTim
 pub fn parse_event_id(value: &str) -> Result<String> {
     crate::values::check_identifier("eventId", value, 256)?;
     Ok(value.to_owned())
-}
-
-/// Filters of a message list.
-#[derive(Clone, Debug, Default)]
-pub struct MessageFilter {
-    pub event_types: Vec<EventTypeName>,
-    pub channel: Option<String>,
-    pub tag: Option<String>,
-    pub before: Option<DateTime<Utc>>,
-    pub after: Option<DateTime<Utc>>,
-}
-
-/// Does `endpoint` want a message of `event_type` on `channels`? Enabled, the event type in
-/// its filter (or no filter), and, if it listens to channels, one of them on the message.
-pub fn endpoint_wants(endpoint: &endpoint::Model, event_type: &str, channels: Option<&[String]>) -> bool {
-    if endpoint.disabled {
-        return false;
-    }
-    if let Some(filter) = &endpoint.filter_types
-        && !filter.0.iter().any(|t| t == event_type)
-    {
-        return false;
-    }
-    match &endpoint.channels {
-        None => true,
-        Some(wanted) => channels.is_some_and(|sent| sent.iter().any(|c| wanted.0.contains(c))),
-    }
 }
 
 /// Accepts a message: stores it with one destination per endpoint that wants it,
@@ -237,101 +215,6 @@ fn new_message(
     }
 }
 
-/// The compiled filters of an application's endpoints, by endpoint id. A stored source
-/// that no longer compiles (it was saved by another version of Herald) filters every
-/// message out, saying why.
-#[derive(Clone, Debug, Default)]
-pub struct Filters(HashMap<EndpointId, std::result::Result<Program, String>>);
-
-impl Filters {
-    /// Compiles the filters of `endpoints`.
-    pub fn of(endpoints: &[endpoint::Model]) -> Self {
-        Self(
-            endpoints
-                .iter()
-                .filter_map(|ep| {
-                    let source = ep.filter.as_deref()?;
-                    let compiled =
-                        Program::shared(source).map_err(|e| format!("the filter does not compile: {e}"));
-                    Some((ep.id.clone(), compiled))
-                })
-                .collect(),
-        )
-    }
-
-    /// Keeps the endpoints of `wanted` whose filters let `msg` through (all of them run
-    /// in one hand-over to the program runners) and records on `msg` the others and why.
-    pub(crate) async fn apply<'e>(
-        &self,
-        msg: &mut message::Model,
-        wanted: Vec<&'e endpoint::Model>,
-    ) -> Vec<&'e endpoint::Model> {
-        if self.0.is_empty() || !wanted.iter().any(|ep| self.0.contains_key(&ep.id)) {
-            return wanted;
-        }
-        let input: Arc<str> = Arc::from(filter_input(msg));
-        let mut jobs = Vec::new();
-        let mut verdicts: Vec<Option<std::result::Result<(), String>>> = Vec::with_capacity(wanted.len());
-        for ep in &wanted {
-            match self.0.get(&ep.id) {
-                None => verdicts.push(Some(Ok(()))),
-                Some(Err(e)) => verdicts.push(Some(Err(e.clone()))),
-                Some(Ok(program)) => {
-                    jobs.push((program.clone(), Arc::clone(&input)));
-                    verdicts.push(None);
-                }
-            }
-        }
-        let mut runs = program::run_all(jobs).await.into_iter();
-        let mut kept = Vec::with_capacity(wanted.len());
-        let mut filtered = Vec::new();
-        for (ep, verdict) in wanted.into_iter().zip(verdicts) {
-            let verdict = verdict.unwrap_or_else(|| match runs.next() {
-                Some(Ok(output)) if program::truthy(output.as_deref()) => Ok(()),
-                Some(Ok(None)) => Err("the filter gave no output".to_owned()),
-                Some(Ok(Some(output))) => Err(format!("the filter gave {output}")),
-                Some(Err(failure)) => Err(failure.to_string()),
-                None => Err("the filter did not run".to_owned()),
-            });
-            match verdict {
-                Ok(()) => kept.push(ep),
-                Err(reason) => filtered.push(FilteredBy {
-                    endpoint_id: ep.id.to_string(),
-                    reason,
-                }),
-            }
-        }
-        if !filtered.is_empty() {
-            msg.filtered = Some(FilteredOut(filtered));
-        }
-        kept
-    }
-}
-
-/// What a filter reads: `{eventType, channels, payload, tags}` (channels and tags are
-/// `[]` when the message has none).
-pub fn filter_input(msg: &message::Model) -> String {
-    let list = |l: &Option<StringList>| serde_json::to_string(&l.as_ref().map_or(&[][..], |l| &l.0[..]));
-    format!(
-        r#"{{"eventType":{},"channels":{},"payload":{},"tags":{}}}"#,
-        serde_json::Value::from(msg.event_type.as_str()),
-        list(&msg.channels).unwrap_or_else(|_| "[]".into()),
-        msg.payload.as_deref().unwrap_or("null"),
-        list(&msg.tags).unwrap_or_else(|_| "[]".into()),
-    )
-}
-
-/// Puts the endpoints whose deliveries may be handed to this process's worker first and
-/// says how many they are: not those with a rate or a line, whose turns only a claim may
-/// give (see `delivery::lane`), and none of a scheduled message, which is not due yet.
-fn handed_over(msg: &message::Model, wanted: &mut [&endpoint::Model]) -> usize {
-    if msg.deliver_at.is_some() {
-        return 0;
-    }
-    wanted.sort_by_key(|ep| ep.paced());
-    wanted.iter().take_while(|ep| !ep.paced()).count()
-}
-
 /// One destination of `msg` per endpoint, due now (or when it is scheduled for); the
 /// first `leased` written leased to this process's worker.
 pub(crate) fn new_destinations(
@@ -378,29 +261,6 @@ pub(crate) async fn insert_destinations<C: ConnectionTrait>(
             .await?;
     }
     Ok(())
-}
-
-/// Would a message of `event_type` on `channels` go to any endpoint of the application
-/// now? Svix's precheck, asked before building an expensive payload. Payload filters are
-/// not asked: there is no payload yet.
-pub async fn precheck(
-    ctx: &Context,
-    tenant: &TenantId,
-    app_id_or_uid: &str,
-    event_type: &EventTypeName,
-    channels: Option<&Channels>,
-) -> Result<bool> {
-    let app = application::find(&ctx.db, tenant, app_id_or_uid).await?;
-    let channels = channels.map(Channels::to_strings);
-    let endpoints = endpoint::Entity::for_tenant(tenant)
-        .filter(endpoint::Column::AppId.eq(app.id))
-        .filter(endpoint::Column::Disabled.eq(false))
-        .all(&ctx.db)
-        .await
-        .context("loading an application's endpoints")?;
-    Ok(endpoints
-        .iter()
-        .any(|ep| endpoint_wants(ep, event_type.as_str(), channels.as_deref())))
 }
 
 /// Sends a test event of `event_type` to one endpoint only (the dashboard's "send test
@@ -570,93 +430,4 @@ pub(crate) async fn insert_in(
         destinations,
         slots,
     })
-}
-
-/// A message of an application, by id or by the tenant's `eventId`.
-pub async fn find<C: ConnectionTrait>(
-    conn: &C,
-    tenant: &TenantId,
-    app: &AppId,
-    id_or_event_id: &str,
-) -> Result<message::Model> {
-    let select = message::Entity::for_tenant(tenant).filter(message::Column::AppId.eq(app.clone()));
-    let select = match MessageId::parse(id_or_event_id) {
-        Ok(id) => select.filter(message::Column::Id.eq(id)),
-        Err(_) => select.filter(message::Column::EventId.eq(id_or_event_id)),
-    };
-    select
-        .one(conn)
-        .await
-        .context("loading a message")?
-        .ok_or(Error::NotFound("message"))
-}
-
-/// `column` (a JSON array of strings) contains `value`, on either database.
-pub(crate) fn json_array_contains(backend: Backend, table: &str, column: &str, value: &str) -> SimpleExpr {
-    match backend {
-        Backend::Postgres => Expr::cust_with_values(
-            format!("\"{table}\".\"{column}\" @> CAST($1 AS jsonb)"),
-            [serde_json::json!([value]).to_string()],
-        ),
-        Backend::Sqlite => Expr::cust_with_values(
-            format!("EXISTS (SELECT 1 FROM json_each(\"{table}\".\"{column}\") WHERE json_each.value = ?)"),
-            [value.to_owned()],
-        ),
-    }
-}
-
-/// An application's messages, newest first.
-pub async fn list(
-    ctx: &Context,
-    tenant: &TenantId,
-    app: &AppId,
-    page: &PageRequest,
-    filter: &MessageFilter,
-) -> Result<Paged<message::Model>> {
-    let mut select = message::Entity::for_tenant(tenant).filter(message::Column::AppId.eq(app.clone()));
-    if !filter.event_types.is_empty() {
-        select =
-            select.filter(message::Column::EventType.is_in(filter.event_types.iter().map(|t| t.as_str())));
-    }
-    if let Some(channel) = &filter.channel {
-        select = select.filter(json_array_contains(ctx.backend, "message", "channels", channel));
-    }
-    if let Some(tag) = &filter.tag {
-        select = select.filter(json_array_contains(ctx.backend, "message", "tags", tag));
-    }
-    if let Some(before) = filter.before {
-        select = select.filter(message::Column::Id.lt(MessageId::first_at(before)));
-    }
-    if let Some(after) = filter.after {
-        select = select.filter(message::Column::CreatedAt.gt(after));
-    }
-    pagination::fetch(&ctx.db, select, message::Column::Id, page, |m| m.id.to_string()).await
-}
-
-#[cfg(test)]
-mod tests {
-    use sea_orm::{DbBackend, EntityTrait, QueryFilter, QueryTrait};
-
-    use crate::{db::Backend, entity::message};
-
-    /// sea-query fills `$1` on PostgreSQL and `?` on SQLite in custom SQL; a wrong one
-    /// leaves the placeholder unbound.
-    #[test]
-    fn channel_filters_bind_their_value_on_both_databases() {
-        for (backend, db, expected) in [
-            (
-                Backend::Postgres,
-                DbBackend::Postgres,
-                r#"@> CAST('["eu"]' AS jsonb)"#,
-            ),
-            (Backend::Sqlite, DbBackend::Sqlite, "json_each.value = 'eu'"),
-        ] {
-            #[expect(clippy::disallowed_methods, reason = "renders SQL; runs no query")]
-            let sql = message::Entity::find()
-                .filter(super::json_array_contains(backend, "message", "channels", "eu"))
-                .build(db)
-                .to_string();
-            assert!(sql.contains(expected), "{sql}");
-        }
-    }
 }

@@ -234,20 +234,22 @@ async fn insert<C: ConnectionTrait>(
     Ok((token, row))
 }
 
-/// Starts a dashboard session for `user`; returns the cookie's token.
-pub async fn start_for_user<C: ConnectionTrait>(conn: &C, user: &user::Model) -> Result<(String, Live)> {
+/// Starts a dashboard session for `user`, recording the sign-in on the user and in the
+/// audit log in the same transaction; returns the cookie's token.
+pub async fn start_for_user(ctx: &Context, user: &user::Model) -> Result<(String, Live)> {
     let now = Utc::now();
     let holder = Holder::User(user.clone());
-    let (token, row) = insert(conn, &user.tenant_id, &holder, now + USER_TTL).await?;
+    let txn = crate::db::begin_write(ctx).await?;
+    let (token, row) = insert(&txn, &user.tenant_id, &holder, now + USER_TTL).await?;
     #[expect(clippy::disallowed_methods, reason = "the user row was just authenticated")]
     user::Entity::update_many()
         .col_expr(user::Column::LastLoginAt, sea_orm::sea_query::Expr::value(now))
         .filter(user::Column::Id.eq(user.id.clone()))
-        .exec(conn)
+        .exec(&txn)
         .await
         .context("recording a sign-in")?;
     audit::record(
-        conn,
+        &txn,
         &user.tenant_id,
         &Actor::User {
             id: user.id.clone(),
@@ -258,6 +260,7 @@ pub async fn start_for_user<C: ConnectionTrait>(conn: &C, user: &user::Model) ->
         None,
     )
     .await?;
+    txn.commit().await.context("committing a sign-in")?;
     Ok((token, Live { row, holder }))
 }
 
@@ -292,8 +295,9 @@ pub async fn start_for_portal(ctx: &Context, portal_token: &str) -> Result<(Stri
 }
 
 /// The live session a cookie's token names, with its user re-read (a role change or a
-/// removed user takes effect at once).
-pub async fn find<C: ConnectionTrait>(conn: &C, token: &str, now: DateTime<Utc>) -> Result<Option<Live>> {
+/// removed user takes effect at once). An expired session it meets is ended.
+pub async fn find(ctx: &Context, token: &str, now: DateTime<Utc>) -> Result<Option<Live>> {
+    let conn = &ctx.db;
     #[expect(
         clippy::disallowed_methods,
         reason = "a session is found before its tenant is known"
@@ -306,7 +310,7 @@ pub async fn find<C: ConnectionTrait>(conn: &C, token: &str, now: DateTime<Utc>)
         return Ok(None);
     };
     if row.expires_at <= now {
-        end(conn, token).await?;
+        end(ctx, token).await?;
         return Ok(None);
     }
     let holder = match (&row.user_id, &row.app_id) {
@@ -332,22 +336,26 @@ pub async fn find<C: ConnectionTrait>(conn: &C, token: &str, now: DateTime<Utc>)
 }
 
 /// Ends the session a cookie's token names (signing out).
-pub async fn end<C: ConnectionTrait>(conn: &C, token: &str) -> Result<()> {
+pub async fn end(ctx: &Context, token: &str) -> Result<()> {
+    let txn = crate::db::begin_write(ctx).await?;
     #[expect(clippy::disallowed_methods, reason = "a session is found by its token alone")]
     session::Entity::delete_by_id(key_of(token))
-        .exec(conn)
+        .exec(&txn)
         .await
         .context("ending a session")?;
+    txn.commit().await.context("committing a sign-out")?;
     Ok(())
 }
 
 /// Deletes every expired session; returns how many.
-pub async fn purge_expired<C: ConnectionTrait>(conn: &C, now: DateTime<Utc>) -> Result<u64> {
+pub async fn purge_expired(ctx: &Context, now: DateTime<Utc>) -> Result<u64> {
+    let txn = crate::db::begin_write(ctx).await?;
     #[expect(clippy::disallowed_methods, reason = "expired sessions of every tenant go")]
     let done = session::Entity::delete_many()
         .filter(session::Column::ExpiresAt.lte(now))
-        .exec(conn)
+        .exec(&txn)
         .await
         .context("deleting expired sessions")?;
+    txn.commit().await.context("committing a session purge")?;
     Ok(done.rows_affected)
 }

@@ -3,7 +3,7 @@
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryOrder, Set};
 
-use crate::{DbContext, Error, Result, entity::tenant, id::TenantId};
+use crate::{Context, DbContext, Error, Result, entity::tenant, id::TenantId};
 
 /// Checks a tenant's display name: 1–256 characters once trimmed.
 pub fn parse_name(name: &str) -> Result<String> {
@@ -20,7 +20,16 @@ pub fn parse_name(name: &str) -> Result<String> {
     Ok(name.to_owned())
 }
 
-pub async fn create<C: ConnectionTrait>(conn: &C, name: &str) -> Result<tenant::Model> {
+/// Adds a tenant named `name`, in a write transaction of its own.
+pub async fn create(ctx: &Context, name: &str) -> Result<tenant::Model> {
+    let txn = crate::db::begin_write(ctx).await?;
+    let tenant = insert(&txn, name).await?;
+    txn.commit().await.context("committing a new tenant")?;
+    Ok(tenant)
+}
+
+/// [`create`] in the caller's transaction (the first run's).
+pub(crate) async fn insert<C: ConnectionTrait>(conn: &C, name: &str) -> Result<tenant::Model> {
     let now = Utc::now();
     tenant::ActiveModel {
         id: Set(TenantId::new()),

@@ -55,8 +55,22 @@ pub fn parse_name(name: &str) -> Result<String> {
     Ok(name.to_owned())
 }
 
-/// Records a token row and signs its JWT, in the caller's connection or transaction.
-pub async fn create<C: ConnectionTrait>(
+/// Records a token row with its audit entry, in one transaction, and signs its JWT.
+pub async fn create(
+    ctx: &Context,
+    tenant: &TenantId,
+    name: &str,
+    expires_at: Option<DateTime<Utc>>,
+    actor: &Actor,
+) -> Result<IssuedToken> {
+    let txn = crate::db::begin_write(ctx).await?;
+    let issued = insert(ctx, &txn, tenant, name, expires_at, actor).await?;
+    txn.commit().await.context("committing a new API token")?;
+    Ok(issued)
+}
+
+/// [`create`] in the caller's transaction (the first run's).
+pub(crate) async fn insert<C: ConnectionTrait>(
     ctx: &Context,
     conn: &C,
     tenant: &TenantId,

@@ -15,7 +15,23 @@ use crate::{
     values::{Email, Role},
 };
 
-pub async fn create<C: ConnectionTrait>(
+/// Adds a dashboard user to `tenant`, with its audit entry, in one transaction.
+pub async fn create(
+    ctx: &Context,
+    tenant: &TenantId,
+    email: &Email,
+    role: Role,
+    password: String,
+    actor: &Actor,
+) -> Result<user::Model> {
+    let txn = crate::db::begin_write(ctx).await?;
+    let user = insert(&txn, tenant, email, role, password, actor).await?;
+    txn.commit().await.context("committing a new user")?;
+    Ok(user)
+}
+
+/// [`create`] in the caller's transaction (the first run's).
+pub(crate) async fn insert<C: ConnectionTrait>(
     conn: &C,
     tenant: &TenantId,
     email: &Email,

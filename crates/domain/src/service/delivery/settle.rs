@@ -469,7 +469,10 @@ fn attempt_event(plan: &Plan, m: &Move) -> Option<&'static str> {
 /// it on `410 Gone` or after failing for `disable_after`, and the operational events this
 /// causes. `marked` holds the endpoints whose mark this batch already set. Says whether
 /// it queued an event.
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one try's settlement, taken apart by the caller's batch loop"
+)]
 async fn follow_up(
     txn: &WriteTxn,
     plan: &Plan,

@@ -6,9 +6,11 @@
 # file, or on a fresh PostgreSQL database when given its server's URL:
 #   tests/sdk/run-schemathesis.sh [postgres://USER@HOST:PORT]
 # Left out: `auth/logout` (it revokes the token the run uses) and the two JavaScript
-# transformation routes, which answer 501 by design. Not yet checked: that every request
-# the document allows is accepted (its lengths, patterns and formats are not all written
-# down yet).
+# transformation routes, which answer 501 by design. Strings are drawn without the NUL
+# character, which Herald refuses anywhere in a body (PostgreSQL text cannot hold it; the
+# document says so in its description, and tests/it prove the refusal). Refusals for what a
+# field means rather than its shape (a jq program that does not compile, say) are dropped by
+# schemathesis_hooks.py, each named there with its reason.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="$(mktemp -d)"
@@ -38,9 +40,9 @@ export HERALD_DATABASE_URL="$url" HERALD_API_RATE_LIMIT=0
 . "$root/tests/sdk/serve.sh"
 start_herald
 # From the scratch directory, so that its cache is thrown away with it.
-(cd "$work" && "$work/venv/bin/schemathesis" run "$base/api/v1/openapi.json" --url "$base" \
+(cd "$work" && PYTHONPATH="$root/tests/sdk" SCHEMATHESIS_HOOKS=schemathesis_hooks "$work/venv/bin/schemathesis" run "$base/api/v1/openapi.json" --url "$base" \
   -H "Authorization: Bearer $token" \
-  --checks all --exclude-checks positive_data_acceptance \
+  --checks all --generation-allow-x00 false \
   --max-examples 25 --workers 1 --seed 1 \
   --exclude-path /api/v1/auth/logout --exclude-path-regex '/transformation$') \
   || { echo "--- herald's log (last lines)" >&2; tail -30 "$work/err" >&2; exit 1; }

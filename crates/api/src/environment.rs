@@ -39,7 +39,7 @@ pub(crate) struct EnvironmentOut {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct EnvironmentIn {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::wire::optional_objects")]
     pub event_types: Option<Vec<EventTypeIn>>,
     /// Accepted and not applied (see the module's note).
     #[serde(default)]

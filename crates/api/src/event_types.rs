@@ -21,86 +21,85 @@ use crate::{
     wire::{ListResponse, not_null, nullable, upserted},
 };
 
-#[derive(Clone, Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct EventTypeIn {
-    pub name: String,
-    #[serde(default)]
-    pub description: String,
-    /// JSON Schemas of the payload by version, e.g. `{"1": {...}}`.
-    #[serde(default)]
-    #[schema(value_type = Option<Object>)]
-    pub schemas: Option<serde_json::Value>,
-    #[serde(default)]
-    pub archived: bool,
-    #[serde(default)]
-    pub deprecated: bool,
-    /// Feature flags the event type is released under.
-    #[serde(default)]
-    pub feature_flags: Option<Vec<String>>,
-    /// Deprecated by the SDKs in favour of `featureFlags`: one flag.
-    #[serde(default)]
-    pub feature_flag: Option<String>,
-    /// The group the event type is listed under.
-    #[serde(default)]
-    pub group_name: Option<String>,
+/// `featureFlags` with the one `featureFlag` older SDKs send, if any, among them.
+fn parse_flags(flags: Option<Vec<String>>, flag: Option<String>) -> Result<Vec<String>, domain::Error> {
+    let mut flags = types::parse_feature_flags("featureFlags", &flags.unwrap_or_default())?;
+    if let Some(flag) = flag {
+        flags.extend(types::parse_feature_flags("featureFlag", &[flag])?);
+        flags.sort();
+        flags.dedup();
+    }
+    Ok(flags)
 }
 
-/// `featureFlags`, or the one `featureFlag` older SDKs send; both at once is a mistake.
-fn parse_flags(flags: Option<Vec<String>>, flag: Option<String>) -> Result<Vec<String>, domain::Error> {
-    match (flags, flag) {
-        (Some(_), Some(_)) => Err(domain::Error::invalid(
-            "featureFlag",
-            "give featureFlags or featureFlag, not both",
-        )),
-        (Some(flags), None) => types::parse_feature_flags("featureFlags", &flags),
-        (None, Some(flag)) => types::parse_feature_flags("featureFlag", &[flag]),
-        (None, None) => Ok(Vec::new()),
+/// Declares a whole event type body (POST's and PUT's): its own fields, then the fields
+/// both carry, and `into_new` to make the domain's input of them under a checked name.
+macro_rules! event_type_body {
+    ($(#[$attr:meta])* pub(crate) struct $name:ident { $($own:tt)* }) => {
+        $(#[$attr])*
+        #[derive(Clone, Debug, Deserialize, ToSchema)]
+        #[serde(rename_all = "camelCase")]
+        pub(crate) struct $name {
+            $($own)*
+            #[serde(default)]
+            pub description: String,
+            /// JSON Schemas of the payload by version, e.g. `{"1": {...}}`.
+            #[serde(default)]
+            #[schema(value_type = Option<Object>)]
+            pub schemas: Option<serde_json::Value>,
+            #[serde(default)]
+            pub archived: bool,
+            #[serde(default)]
+            pub deprecated: bool,
+            /// Feature flags the event type is released under.
+            #[serde(default)]
+            pub feature_flags: Option<Vec<String>>,
+            /// Deprecated by the SDKs in favour of `featureFlags`: one flag, which joins them.
+            #[serde(default)]
+            pub feature_flag: Option<String>,
+            /// The group the event type is listed under.
+            #[serde(default)]
+            pub group_name: Option<String>,
+        }
+
+        impl $name {
+            fn into_new(self, name: EventTypeName) -> Result<NewEventType, domain::Error> {
+                Ok(NewEventType {
+                    name,
+                    description: types::parse_description(&self.description)?,
+                    schemas: types::parse_schemas(self.schemas.unwrap_or_default())?,
+                    archived: self.archived,
+                    deprecated: self.deprecated,
+                    feature_flags: parse_flags(self.feature_flags, self.feature_flag)?,
+                    group_name: self
+                        .group_name
+                        .as_deref()
+                        .map(types::parse_group_name)
+                        .transpose()?,
+                })
+            }
+        }
+    };
+}
+
+event_type_body! {
+    pub(crate) struct EventTypeIn {
+        pub name: String,
     }
+}
+
+event_type_body! {
+    /// PUT's body: like [`EventTypeIn`], with the name taken from the path.
+    pub(crate) struct EventTypeUpdate {}
 }
 
 impl TryFrom<EventTypeIn> for NewEventType {
     type Error = domain::Error;
 
     fn try_from(input: EventTypeIn) -> Result<Self, Self::Error> {
-        Ok(Self {
-            name: EventTypeName::parse(&input.name)?,
-            description: types::parse_description(&input.description)?,
-            schemas: types::parse_schemas(input.schemas.unwrap_or_default())?,
-            archived: input.archived,
-            deprecated: input.deprecated,
-            feature_flags: parse_flags(input.feature_flags, input.feature_flag)?,
-            group_name: input
-                .group_name
-                .as_deref()
-                .map(types::parse_group_name)
-                .transpose()?,
-        })
+        let name = EventTypeName::parse(&input.name)?;
+        input.into_new(name)
     }
-}
-
-/// PUT's body: like [`EventTypeIn`], with the name taken from the path.
-#[derive(Clone, Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct EventTypeUpdate {
-    #[serde(default)]
-    pub description: String,
-    #[serde(default)]
-    #[schema(value_type = Option<Object>)]
-    pub schemas: Option<serde_json::Value>,
-    #[serde(default)]
-    pub archived: bool,
-    #[serde(default)]
-    pub deprecated: bool,
-    /// Feature flags the event type is released under.
-    #[serde(default)]
-    pub feature_flags: Option<Vec<String>>,
-    /// Deprecated by the SDKs in favour of `featureFlags`: one flag.
-    #[serde(default)]
-    pub feature_flag: Option<String>,
-    /// The group the event type is listed under.
-    #[serde(default)]
-    pub group_name: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, ToSchema)]
@@ -256,16 +255,7 @@ pub(crate) async fn put(
     Body(input): Body<EventTypeUpdate>,
 ) -> ApiResult<HttpResponse> {
     let name = EventTypeName::parse(&path)?;
-    let new = NewEventType::try_from(EventTypeIn {
-        name: name.into_string(),
-        description: input.description,
-        schemas: input.schemas,
-        archived: input.archived,
-        deprecated: input.deprecated,
-        feature_flags: input.feature_flags,
-        feature_flag: input.feature_flag,
-        group_name: input.group_name,
-    })?;
+    let new = input.into_new(name)?;
     let (model, created) = types::upsert(&ctx, &caller.0.tenant, &path, new, &caller.0.actor()).await?;
     Ok(upserted(created, EventTypeOut::from(model)))
 }

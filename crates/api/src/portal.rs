@@ -22,7 +22,7 @@ use crate::{
 #[serde(rename_all = "camelCase")]
 pub(crate) struct AppPortalAccessIn {
     /// Creates the application first if the path names a uid that does not exist yet.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::wire::optional_object")]
     pub application: Option<ApplicationIn>,
     /// Seconds the link works (default 3600, at most 604800).
     #[serde(default)]

@@ -80,7 +80,7 @@ fn started(t: &background_task::Model) -> HttpResponse {
 }
 
 /// Every task name of Svix's API; those Herald never runs filter to an empty list.
-const SVIX_TASKS: &[&str] = &[
+pub(crate) const SVIX_TASKS: &[&str] = &[
     "endpoint.replay",
     "endpoint.recover",
     "application.stats",

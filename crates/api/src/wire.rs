@@ -54,3 +54,54 @@ pub(crate) fn upserted(created: bool, body: impl serde::Serialize) -> actix_web:
     };
     response.json(body)
 }
+
+/// A struct read only from a JSON object. serde also reads a struct from the array of its
+/// fields in order, so without this `"tls": [null, null]` would be TLS settings.
+struct Obj<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Obj<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Visit<T> {
+            type Value = T;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        deserializer
+            .deserialize_map(Visit(std::marker::PhantomData))
+            .map(Obj)
+    }
+}
+
+/// An optional struct field, given as an object or `null`.
+pub(crate) fn optional_object<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Obj<T>>::deserialize(deserializer)?.map(|o| o.0))
+}
+
+/// A PATCH struct field (see [`nullable`]), given as an object or `null`.
+pub(crate) fn nullable_object<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    optional_object(deserializer).map(Some)
+}
+
+/// An optional list of structs, each given as an object.
+pub(crate) fn optional_objects<'de, D, T>(deserializer: D) -> Result<Option<Vec<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Vec<Obj<T>>>::deserialize(deserializer)?.map(|v| v.into_iter().map(|o| o.0).collect()))
+}

@@ -35,10 +35,21 @@ pub struct IdError {
     pub value: String,
 }
 
-/// Splits `prefix_BODY` into its ULID, if the prefix matches.
+/// An id's body as the API documents it: a ULID in Crockford's base32 (either case) that
+/// fits 128 bits. Parsing takes exactly these.
+pub const BODY_PATTERN: &str = "[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}";
+
+/// Splits `prefix_BODY` into its ULID, if the prefix matches and the body follows
+/// [`BODY_PATTERN`] (the ULID parser alone would also take a body too large for 128 bits,
+/// dropping its top bits).
 fn parse_body(value: &str, prefix: &str) -> Option<Ulid> {
     let body = value.strip_prefix(prefix)?.strip_prefix('_')?;
-    if body.len() != ulid::ULID_LEN {
+    let bytes = body.as_bytes();
+    let crockford = |b: &u8| {
+        b.is_ascii_digit()
+            || (b.is_ascii_alphabetic() && !matches!(b.to_ascii_uppercase(), b'I' | b'L' | b'O' | b'U'))
+    };
+    if bytes.len() != ulid::ULID_LEN || !(b'0'..=b'7').contains(&bytes[0]) || !bytes.iter().all(crockford) {
         return None;
     }
     Ulid::from_string(body).ok()
@@ -71,7 +82,10 @@ macro_rules! typed_id {
             pub const PREFIX: &'static str = $prefix;
 
             /// A fresh id for a row created now.
-            #[allow(clippy::new_without_default)]
+            #[allow(
+                clippy::new_without_default,
+                reason = "a fresh id is not a default: each call makes a different one"
+            )]
             pub fn new() -> Self {
                 Self(format!("{}_{}", $prefix, next_ulid()))
             }
@@ -225,6 +239,13 @@ mod tests {
         assert!(AppId::parse("app_01ARZ3NDEKTSV4RRFFQ69G5FAU").is_err());
         let err = MessageId::parse("nope").unwrap_err();
         assert!(err.to_string().contains("message id"), "{err}");
+    }
+
+    #[test]
+    fn bodies_too_large_for_128_bits_are_refused() {
+        assert!(AppId::parse("app_7ZZZZZZZZZZZZZZZZZZZZZZZZZ").is_ok());
+        assert!(AppId::parse("app_8ZZZZZZZZZZZZZZZZZZZZZZZZZ").is_err());
+        assert!(AppId::parse("app_8000000000000000000000000").is_err());
     }
 
     #[test]

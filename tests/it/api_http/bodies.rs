@@ -363,6 +363,87 @@ async fn a_json_array_is_not_an_object() {
 }
 
 #[tokio::test]
+async fn a_nested_struct_given_as_an_array_is_refused_where_it_stands() {
+    let app = TestApp::spawn().await;
+    let c = Api::of_new_tenant(&app, "T").await;
+    c.post("/api/v1/app", json!({"name": "Acme", "uid": "acme"}))
+        .await;
+    for (path, body, loc) in [
+        (
+            "/api/v1/app/acme/endpoint",
+            json!({"url": "https://example.com/", "tls": [null, null]}),
+            json!(["body", "tls"]),
+        ),
+        (
+            "/api/v1/app/made/msg",
+            json!({"eventType": "a.b", "payload": {}, "application": ["Made", "made"]}),
+            json!(["body", "application"]),
+        ),
+        (
+            "/api/v1/environment/import",
+            json!({"eventTypes": [["made.up", "a description"]]}),
+            json!(["body", "eventTypes", 0]),
+        ),
+    ] {
+        let (status, answer) = c.send(post(), path, Some(body.clone())).await;
+        assert_eq!(status, 422, "{path} {body}: {answer}");
+        assert_eq!(answer["detail"][0]["loc"], loc, "{path} {body}: {answer}");
+    }
+    let (_, endpoints) = c.send(get(), "/api/v1/app/acme/endpoint", None).await;
+    assert_eq!(endpoints["data"], json!([]), "nothing made");
+}
+
+#[tokio::test]
+async fn an_error_in_a_delivery_option_names_its_field() {
+    let app = TestApp::spawn().await;
+    let c = Api::of_new_tenant(&app, "T").await;
+    c.post("/api/v1/app", json!({"name": "Acme", "uid": "acme"}))
+        .await;
+    let created = c
+        .post(
+            "/api/v1/app/acme/endpoint",
+            json!({"url": "https://example.com/", "uid": "e"}),
+        )
+        .await;
+    for (method, path, body, field) in [
+        (
+            post(),
+            "/api/v1/app/acme/endpoint",
+            json!({"url": "https://example.com/", "ordered": "no"}),
+            "ordered",
+        ),
+        (
+            Method::PUT,
+            "/api/v1/app/acme/endpoint/e",
+            json!({"url": "https://example.com/", "filter": 5}),
+            "filter",
+        ),
+        (
+            Method::PATCH,
+            "/api/v1/app/acme/endpoint/e",
+            json!({"orderedOnFailure": "later"}),
+            "orderedOnFailure",
+        ),
+        (
+            Method::PATCH,
+            "/api/v1/app/acme/endpoint/e",
+            json!({"transformation": ["."]}),
+            "transformation",
+        ),
+    ] {
+        let (status, answer) = c.send(method.clone(), path, Some(body.clone())).await;
+        assert_eq!(status, 422, "{method} {body}: {answer}");
+        assert_eq!(
+            answer["detail"][0]["loc"],
+            json!(["body", field]),
+            "{method} {body}: {answer}"
+        );
+    }
+    let (_, now) = c.send(get(), "/api/v1/app/acme/endpoint/e", None).await;
+    assert_eq!(now, created, "nothing changed");
+}
+
+#[tokio::test]
 async fn a_number_flag_or_order_given_empty_is_refused_and_empty_text_is_absent() {
     let app = TestApp::spawn().await;
     let api = Api::of_new_tenant(&app, "T").await;

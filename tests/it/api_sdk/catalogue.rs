@@ -313,10 +313,18 @@ async fn event_type_groups_and_feature_flags_through_the_sdk() {
         .await;
     assert_eq!(old["featureFlags"], json!(["legacy"]));
     assert_eq!(old["featureFlag"], "legacy");
+    // Both at once: the one flag joins the list.
+    let both = api
+        .post(
+            "/api/v1/event-type",
+            json!({"name": "user.both", "featureFlags": ["y", "x"], "featureFlag": "x2"}),
+        )
+        .await;
+    assert_eq!(both["featureFlags"], json!(["x", "x2", "y"]));
     for bad in [
         json!({"name": "a.b", "description": "", "featureFlags": ["no spaces"]}),
         json!({"name": "a.b", "description": "", "groupName": "no spaces"}),
-        json!({"name": "a.b", "description": "", "featureFlags": ["x"], "featureFlag": "y"}),
+        json!({"name": "a.b", "description": "", "featureFlags": ["x"], "featureFlag": "no spaces"}),
     ] {
         let refused = app
             .http

@@ -36,45 +36,64 @@ use crate::{
 
 // The route table, the OpenAPI document and the operational webhooks name every handler
 // and body as `endpoints::…`.
+use self::options::with_delivery_options;
 pub(crate) use self::{deliveries::*, headers::*, options::*, secret::*};
 
-#[derive(Clone, Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct EndpointIn {
-    pub url: String,
-    #[serde(default)]
-    pub uid: Option<String>,
-    #[serde(default)]
-    pub description: String,
-    #[serde(default)]
-    pub disabled: bool,
-    /// Only these event types are delivered; all when absent.
-    #[serde(default, alias = "filterTypes")]
-    pub event_types: Option<Vec<String>>,
-    /// Only messages on one of these channels are delivered; all when absent.
-    #[serde(default)]
-    pub channels: Option<Vec<String>>,
-    /// Messages per second, at most.
-    #[serde(default, alias = "rateLimit")]
-    pub throttle_rate: Option<u16>,
-    /// Seconds to wait for a response, 1–60 (Herald's extension; the server default, 15,
-    /// when absent).
-    #[serde(default)]
-    pub timeout_seconds: Option<u64>,
-    /// Delays in seconds before each retry (Herald's extension): `[5, 300]` means three
-    /// tries in all, `[]` a single try; the server's schedule when absent.
-    #[serde(default)]
-    pub retry_schedule: Option<Vec<u64>>,
-    #[serde(default)]
-    pub metadata: Option<BTreeMap<String, String>>,
-    /// A signing key of your own (`whsec_` + base64 of 24–64 bytes); Herald makes one if absent.
-    #[serde(default)]
-    pub secret: Option<String>,
-    /// Custom headers sent with every delivery.
-    #[serde(default)]
-    pub headers: Option<BTreeMap<String, String>>,
-    #[serde(flatten)]
-    pub options: OptionsIn,
+/// Declares a whole endpoint body (POST's and PUT's): the settings both carry, Herald's
+/// delivery options, then the body's own fields.
+macro_rules! endpoint_body {
+    ($(#[$attr:meta])* pub(crate) struct $name:ident { $($own:tt)* }) => {
+        with_delivery_options! {
+            $(#[$attr])*
+            #[derive(Clone, Debug, Deserialize, ToSchema)]
+            #[serde(rename_all = "camelCase")]
+            pub(crate) struct $name {
+                pub url: String,
+                #[serde(default)]
+                pub uid: Option<String>,
+                #[serde(default)]
+                pub description: String,
+                #[serde(default)]
+                pub disabled: bool,
+                /// Only these event types are delivered; all when absent.
+                #[serde(default, alias = "filterTypes")]
+                pub event_types: Option<Vec<String>>,
+                /// Only messages on one of these channels are delivered; all when absent.
+                #[serde(default)]
+                pub channels: Option<Vec<String>>,
+                /// Messages per second, at most.
+                #[serde(default, alias = "rateLimit")]
+                pub throttle_rate: Option<u16>,
+                /// Seconds to wait for a response, 1–60 (Herald's extension; the server default, 15,
+                /// when absent).
+                #[serde(default)]
+                pub timeout_seconds: Option<u64>,
+                /// Delays in seconds before each retry (Herald's extension): `[5, 300]` means three
+                /// tries in all, `[]` a single try; the server's schedule when absent.
+                #[serde(default)]
+                pub retry_schedule: Option<Vec<u64>>,
+                #[serde(default)]
+                pub metadata: Option<BTreeMap<String, String>>,
+                $($own)*
+            }
+        }
+    };
+}
+
+endpoint_body! {
+    pub(crate) struct EndpointIn {
+        /// A signing key of your own (`whsec_` + base64 of 24–64 bytes); Herald makes one if absent.
+        #[serde(default)]
+        pub secret: Option<String>,
+        /// Custom headers sent with every delivery.
+        #[serde(default)]
+        pub headers: Option<BTreeMap<String, String>>,
+    }
+}
+
+endpoint_body! {
+    /// PUT's body: every field but the key and the headers (which have their own route).
+    pub(crate) struct EndpointUpdate {}
 }
 
 /// The endpoint's fields as the domain names them in its errors, and as this API does.
@@ -113,8 +132,8 @@ fn parse_channels(channels: Option<Vec<String>>) -> Result<Option<Channels>, dom
 impl TryFrom<EndpointIn> for NewEndpoint {
     type Error = domain::Error;
 
-    fn try_from(input: EndpointIn) -> Result<Self, Self::Error> {
-        let options = input.options.delivery_options()?;
+    fn try_from(mut input: EndpointIn) -> Result<Self, Self::Error> {
+        let options = input.take_options().delivery_options()?;
         let new = || -> Result<Self, domain::Error> {
             Ok(Self {
                 settings: EndpointSettings {
@@ -146,55 +165,55 @@ impl TryFrom<EndpointIn> for NewEndpoint {
     }
 }
 
-#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct EndpointPatch {
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
-    pub url: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
-    pub uid: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
-    pub description: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<bool>)]
-    pub disabled: Option<Option<bool>>,
-    #[serde(default, alias = "filterTypes", deserialize_with = "nullable")]
-    #[schema(value_type = Option<Vec<String>>)]
-    pub event_types: Option<Option<Vec<String>>>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<Vec<String>>)]
-    pub channels: Option<Option<Vec<String>>>,
-    #[serde(default, alias = "rateLimit", deserialize_with = "nullable")]
-    #[schema(value_type = Option<u16>)]
-    pub throttle_rate: Option<Option<u16>>,
-    /// `null` returns to the server default.
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<u64>)]
-    pub timeout_seconds: Option<Option<u64>>,
-    /// `null` returns to the server's schedule.
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<Vec<u64>>)]
-    pub retry_schedule: Option<Option<Vec<u64>>>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<BTreeMap<String, String>>)]
-    pub metadata: Option<Option<BTreeMap<String, String>>>,
-    #[serde(flatten)]
-    pub options: OptionsIn,
+with_delivery_options! {
+    #[derive(Clone, Debug, Default, Deserialize, ToSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub(crate) struct EndpointPatch {
+        #[serde(default, deserialize_with = "nullable")]
+        #[schema(value_type = Option<String>)]
+        pub url: Option<Option<String>>,
+        #[serde(default, deserialize_with = "nullable")]
+        #[schema(value_type = Option<String>)]
+        pub uid: Option<Option<String>>,
+        #[serde(default, deserialize_with = "nullable")]
+        #[schema(value_type = Option<String>)]
+        pub description: Option<Option<String>>,
+        #[serde(default, deserialize_with = "nullable")]
+        #[schema(value_type = Option<bool>)]
+        pub disabled: Option<Option<bool>>,
+        #[serde(default, alias = "filterTypes", deserialize_with = "nullable")]
+        #[schema(value_type = Option<Vec<String>>)]
+        pub event_types: Option<Option<Vec<String>>>,
+        #[serde(default, deserialize_with = "nullable")]
+        #[schema(value_type = Option<Vec<String>>)]
+        pub channels: Option<Option<Vec<String>>>,
+        #[serde(default, alias = "rateLimit", deserialize_with = "nullable")]
+        #[schema(value_type = Option<u16>)]
+        pub throttle_rate: Option<Option<u16>>,
+        /// `null` returns to the server default.
+        #[serde(default, deserialize_with = "nullable")]
+        #[schema(value_type = Option<u64>)]
+        pub timeout_seconds: Option<Option<u64>>,
+        /// `null` returns to the server's schedule.
+        #[serde(default, deserialize_with = "nullable")]
+        #[schema(value_type = Option<Vec<u64>>)]
+        pub retry_schedule: Option<Option<Vec<u64>>>,
+        #[serde(default, deserialize_with = "nullable")]
+        #[schema(value_type = Option<BTreeMap<String, String>>)]
+        pub metadata: Option<Option<BTreeMap<String, String>>>,
+    }
 }
 
 impl TryFrom<EndpointPatch> for EndpointChanges {
     type Error = domain::Error;
 
-    fn try_from(input: EndpointPatch) -> Result<Self, Self::Error> {
+    fn try_from(mut input: EndpointPatch) -> Result<Self, Self::Error> {
         let DeliveryOptions {
             ordered,
             access,
             filter,
             transformation,
-        } = input.options.delivery_options()?;
+        } = input.take_options().delivery_options()?;
         let changes = || -> Result<Self, domain::Error> {
             Ok(Self {
                 ordered,
@@ -349,35 +368,9 @@ pub(crate) async fn get(ctx: web::Data<Context>, caller: Caller, path: AppEp) ->
     Ok(HttpResponse::Ok().json(EndpointOut::from(ep)))
 }
 
-/// PUT's body: every field but the key.
-#[derive(Clone, Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct EndpointUpdate {
-    pub url: String,
-    #[serde(default)]
-    pub uid: Option<String>,
-    #[serde(default)]
-    pub description: String,
-    #[serde(default)]
-    pub disabled: bool,
-    #[serde(default, alias = "filterTypes")]
-    pub event_types: Option<Vec<String>>,
-    #[serde(default)]
-    pub channels: Option<Vec<String>>,
-    #[serde(default, alias = "rateLimit")]
-    pub throttle_rate: Option<u16>,
-    #[serde(default)]
-    pub timeout_seconds: Option<u64>,
-    #[serde(default)]
-    pub retry_schedule: Option<Vec<u64>>,
-    #[serde(default)]
-    pub metadata: Option<BTreeMap<String, String>>,
-    #[serde(flatten)]
-    pub options: OptionsIn,
-}
-
 impl From<EndpointUpdate> for EndpointIn {
-    fn from(input: EndpointUpdate) -> Self {
+    fn from(mut input: EndpointUpdate) -> Self {
+        let options = input.take_options();
         Self {
             url: input.url,
             uid: input.uid,
@@ -391,7 +384,12 @@ impl From<EndpointUpdate> for EndpointIn {
             metadata: input.metadata,
             secret: None,
             headers: None,
-            options: input.options,
+            ordered: options.ordered,
+            ordered_on_failure: options.ordered_on_failure,
+            auth: options.auth,
+            tls: options.tls,
+            filter: options.filter,
+            transformation: options.transformation,
         }
     }
 }

@@ -15,49 +15,80 @@ use domain::{
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::wire::nullable;
-
-/// Herald's delivery options, on every endpoint body (the Svix SDKs do not send them, so
-/// an absent field leaves the option as it is, also on PUT).
-#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
+/// Herald's delivery options, as read from an endpoint body. `None` leaves an option as
+/// it is (the Svix SDKs do not send them, so also on PUT); `Some(None)` clears it.
+#[derive(Debug, Default)]
 pub(crate) struct OptionsIn {
-    /// Herald's extension: one delivery at a time, in the order messages were accepted.
-    /// A message goes only after every earlier one for this endpoint succeeded or
-    /// finally failed; retries keep their place.
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<bool>)]
     pub ordered: Option<Option<bool>>,
-    /// Herald's extension: when a message of an ordered endpoint finally fails, `release`
-    /// (the default) lets the next one go; `stop` holds the line until a message is resent
-    /// or the line released (`POST …/line/release`). Setting it makes the endpoint ordered.
-    #[serde(default)]
     pub ordered_on_failure: Option<OnFailureIn>,
-    /// Herald's extension: credentials for the receiver's gateway, sent with every
-    /// delivery besides the signature. Secrets are write-only; `null` removes them.
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<AuthIn>)]
     pub auth: Option<Option<AuthIn>>,
-    /// Herald's extension: a TLS client certificate (mutual TLS) and a CA to trust for this
-    /// endpoint only. The key is write-only; `null` removes them.
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<TlsIn>)]
     pub tls: Option<Option<TlsIn>>,
-    /// Herald's extension: a jq program over `{eventType, channels, payload, tags}`; the
-    /// endpoint gets a message only when its first output is truthy. Checked when saved
-    /// (422 with line and column); a run that fails or exceeds its limits counts as not
-    /// matched, and the message says so (`filteredOut`). `null` removes it.
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, example = ".payload.amount > 1000 and .payload.region == \"eu\"")]
     pub filter: Option<Option<String>>,
-    /// Herald's extension: a jq program over `{eventType, channels, payload, tags}` whose
-    /// output is the body to send (any JSON), or `{body, headers?, method?, url?}`: `url`
-    /// may change only the path and query of the endpoint's URL, `method` is `POST` or
-    /// `PUT`. The signature covers the bytes sent. `null` removes it.
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, example = "{body: {text: \"Invoice \\(.payload.id) paid\"}}")]
     pub transformation: Option<Option<String>>,
 }
+
+/// Declares an endpoint body with Herald's delivery options among its own fields, and
+/// `take_options` to gather them. They are fields of each body rather than one flattened
+/// struct because a flattened field's error loses its name: `{"ordered": "no"}` must be
+/// refused at `["body", "ordered"]`, not at `["body"]`.
+macro_rules! with_delivery_options {
+    ($(#[$attr:meta])* pub(crate) struct $name:ident { $($fields:tt)* }) => {
+        $(#[$attr])*
+        pub(crate) struct $name {
+            $($fields)*
+            /// Herald's extension: one delivery at a time, in the order messages were accepted.
+            /// A message goes only after every earlier one for this endpoint succeeded or
+            /// finally failed; retries keep their place.
+            #[serde(default, deserialize_with = "crate::wire::nullable")]
+            #[schema(value_type = Option<bool>)]
+            pub ordered: Option<Option<bool>>,
+            /// Herald's extension: when a message of an ordered endpoint finally fails, `release`
+            /// (the default) lets the next one go; `stop` holds the line until a message is resent
+            /// or the line released (`POST …/line/release`). Setting it makes the endpoint ordered.
+            #[serde(default)]
+            pub ordered_on_failure: Option<$crate::endpoints::OnFailureIn>,
+            /// Herald's extension: credentials for the receiver's gateway, sent with every
+            /// delivery besides the signature. Secrets are write-only; `null` removes them.
+            #[serde(default, deserialize_with = "crate::wire::nullable")]
+            #[schema(value_type = Option<$crate::endpoints::AuthIn>)]
+            pub auth: Option<Option<$crate::endpoints::AuthIn>>,
+            /// Herald's extension: a TLS client certificate (mutual TLS) and a CA to trust for this
+            /// endpoint only. The key is write-only; `null` removes them.
+            #[serde(default, deserialize_with = "crate::wire::nullable_object")]
+            #[schema(value_type = Option<$crate::endpoints::TlsIn>)]
+            pub tls: Option<Option<$crate::endpoints::TlsIn>>,
+            /// Herald's extension: a jq program over `{eventType, channels, payload, tags}`; the
+            /// endpoint gets a message only when its first output is truthy. Checked when saved
+            /// (422 with line and column); a run that fails or exceeds its limits counts as not
+            /// matched, and the message says so (`filteredOut`). `null` removes it.
+            #[serde(default, deserialize_with = "crate::wire::nullable")]
+            #[schema(value_type = Option<String>, example = ".payload.amount > 1000 and .payload.region == \"eu\"")]
+            pub filter: Option<Option<String>>,
+            /// Herald's extension: a jq program over `{eventType, channels, payload, tags}` whose
+            /// output is the body to send (any JSON), or `{body, headers?, method?, url?}`: `url`
+            /// may change only the path and query of the endpoint's URL, `method` is `POST` or
+            /// `PUT`. The signature covers the bytes sent. `null` removes it.
+            #[serde(default, deserialize_with = "crate::wire::nullable")]
+            #[schema(value_type = Option<String>, example = "{body: {text: \"Invoice \\(.payload.id) paid\"}}")]
+            pub transformation: Option<Option<String>>,
+        }
+
+        impl $name {
+            /// The body's delivery options, taken out of it.
+            pub(crate) fn take_options(&mut self) -> $crate::endpoints::OptionsIn {
+                $crate::endpoints::OptionsIn {
+                    ordered: self.ordered.take(),
+                    ordered_on_failure: self.ordered_on_failure.take(),
+                    auth: self.auth.take(),
+                    tls: self.tls.take(),
+                    filter: self.filter.take(),
+                    transformation: self.transformation.take(),
+                }
+            }
+        }
+    };
+}
+pub(crate) use with_delivery_options;
 
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -50,7 +50,7 @@ pub(crate) struct MessageIn {
     #[serde(default)]
     pub deliver_at: Option<DateTime<Utc>>,
     /// Creates the application first if the path names a uid that does not exist yet.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::wire::optional_object")]
     pub application: Option<ApplicationIn>,
 }
 

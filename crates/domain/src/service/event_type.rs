@@ -173,9 +173,15 @@ fn built_from(schema: &serde_json::Value, depth: usize) -> serde_json::Value {
     }
 }
 
+/// The longest event type description, in characters.
+pub const MAX_DESCRIPTION: usize = 4096;
+
 pub fn parse_description(description: &str) -> Result<String> {
-    if description.chars().count() > 4096 {
-        return Err(Error::invalid("description", "must be at most 4096 characters"));
+    if description.chars().count() > MAX_DESCRIPTION {
+        return Err(Error::invalid(
+            "description",
+            format!("must be at most {MAX_DESCRIPTION} characters"),
+        ));
     }
     Ok(description.to_owned())
 }

@@ -33,6 +33,11 @@ pub struct CustomHeaders(BTreeMap<String, String>);
 impl CustomHeaders {
     pub const MAX: usize = 50;
     pub const MAX_VALUE_LEN: usize = 4096;
+    pub const MAX_NAME_LEN: usize = 256;
+    /// Names a tenant may not set (compared without case).
+    pub const RESERVED_NAMES: &'static [&'static str] = RESERVED;
+    /// Beginnings of names a tenant may not set (compared without case).
+    pub const RESERVED_PREFIXES: &'static [&'static str] = RESERVED_PREFIXES;
 
     pub fn parse(headers: BTreeMap<String, String>) -> Result<Self, Error> {
         if headers.len() > Self::MAX {
@@ -52,7 +57,7 @@ impl CustomHeaders {
         let field = format!("headers.{name}");
         let lower = name.to_ascii_lowercase();
         let is_token = !name.is_empty()
-            && name.len() <= 256
+            && name.len() <= Self::MAX_NAME_LEN
             && name
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));

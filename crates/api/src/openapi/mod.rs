@@ -1,4 +1,7 @@
-//! Herald's OpenAPI 3.1 document, generated from the handlers and wire types.
+//! Herald's OpenAPI 3.1 document, generated from the handlers and wire types, with the
+//! rules the server enforces on input written in (`constraints`).
+
+mod constraints;
 
 use actix_web::HttpResponse;
 use utoipa::{
@@ -10,7 +13,7 @@ use crate::{applications, endpoints, environment, error, event_types, messages, 
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Herald API", description = "Svix-compatible webhook sending API."),
+    info(title = "Herald API", description = "Svix-compatible webhook sending API. No text in a request body may contain the NUL character (`\\u0000`)."),
     modifiers(&Bearer, &ErrorAnswers),
     security(("HTTPBearer" = [])),
     paths(
@@ -154,9 +157,12 @@ impl Modify for ErrorAnswers {
 /// The document, pretty-printed: what `/api/v1/openapi.json` serves and what
 /// `openapi.json` at the repository root must equal.
 pub fn document() -> String {
-    HeraldApi::openapi()
-        .to_pretty_json()
-        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    let written = serde_json::to_value(HeraldApi::openapi()).and_then(|mut doc| {
+        let missing = constraints::apply(&mut doc);
+        debug_assert!(missing.is_empty(), "rules without a field: {missing:?}");
+        serde_json::to_string_pretty(&doc)
+    });
+    written.unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
 
 pub(crate) async fn serve() -> HttpResponse {

@@ -897,3 +897,96 @@ async fn the_official_sdk_starts_follows_and_lists_tasks() {
         .unwrap_err();
     assert_eq!(crate::api_sdk::status(error), 404);
 }
+
+#[tokio::test]
+async fn a_task_made_by_another_process_wakes_its_task_runner() {
+    // This process accepts only; a worker "process" beside it runs tasks.
+    let app = tests::TestApp::spawn().await;
+    let mut worker_settings = app.settings.clone();
+    worker_settings.worker_poll_interval = match app.ctx.backend {
+        // PostgreSQL: the API's NOTIFY wakes the task runner; a poll of ten minutes never
+        // comes into it.
+        domain::db::Backend::Postgres => "10m".into(),
+        // SQLite has no signal between processes: the runner's poll finds the task.
+        domain::db::Backend::Sqlite => "1s".into(),
+    };
+    let within = Duration::from_secs(20);
+    let worker = tests::Worker::start(&worker_settings).await;
+    let api = setup(&app).await;
+    api.post(
+        "/api/v1/app/acme/endpoint",
+        json!({"url": "https://example.com/", "uid": "main"}),
+    )
+    .await;
+    // The first task may be found by the runner's first look; once it has run, the runner
+    // waits, and only a wake-up brings it to the second.
+    for _ in 0..2 {
+        let id = start(
+            &api,
+            "/api/v1/app/acme/endpoint/main/recover",
+            json!({"since": hour_ago()}),
+            "endpoint.recover",
+        )
+        .await;
+        let done = tests::eventually(within, async || {
+            let task = api.get(&format!("/api/v1/background-task/{id}")).await;
+            (task["status"] == "finished").then_some(task)
+        })
+        .await;
+        assert!(done.is_some(), "the task was not run in {within:?}");
+    }
+    worker.stop().await;
+}
+
+#[tokio::test]
+async fn tasks_finished_ninety_days_ago_are_deleted_and_running_ones_stay() {
+    use sea_orm::{ActiveValue::Set, IntoActiveModel};
+
+    let app = local_app().await;
+    let api = setup(&app).await;
+    let endpoint = api
+        .post(
+            "/api/v1/app/acme/endpoint",
+            json!({"url": "https://example.com/", "uid": "main"}),
+        )
+        .await;
+    let endpoint = endpoint["id"].as_str().unwrap();
+    let now = Utc::now();
+    let old = now - task::KEPT - chrono::Duration::hours(1);
+    let recent = now - task::KEPT + chrono::Duration::hours(1);
+    let mut rows = Vec::new();
+    for (status, updated_at) in [
+        (Status::Finished, old),
+        (Status::Failed, old),
+        (Status::Finished, recent),
+        (Status::Running, old),
+    ] {
+        let mut row = replay_row(&api, endpoint).await;
+        row.status = status;
+        row.updated_at = updated_at;
+        // A running task far in the past is held by nobody alive: keep any worker off it.
+        row.claimed_by = Some("elsewhere".into());
+        row.lease_until = Some(now + chrono::Duration::days(1));
+        rows.push(row.id.clone());
+        let mut active = row.into_active_model();
+        active.updated_at = Set(updated_at);
+        background_task::Entity::insert(active)
+            .exec(&app.ctx.db)
+            .await
+            .unwrap();
+    }
+    assert_eq!(task::purge_finished(&app.ctx, now).await.unwrap(), 2);
+    let left: BTreeSet<String> = api.get("/api/v1/background-task?limit=250").await["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap().to_owned())
+        .collect();
+    let expected: BTreeSet<String> = rows[2..].iter().map(|id| id.to_string()).collect();
+    assert_eq!(left, expected, "the recent one and the running one stay");
+    assert_eq!(
+        task::purge_finished(&app.ctx, now).await.unwrap(),
+        0,
+        "nothing more"
+    );
+}

@@ -17,6 +17,10 @@ pub trait Dispatch: Send + Sync + 'static {
     /// Called after the commit that made them due; it must not block.
     fn wake(&self, at: DateTime<Utc>);
 
+    /// A background task was made: a task runner should look. Called after the commit
+    /// that made it; it must not block.
+    fn wake_tasks(&self) {}
+
     /// Up to `wanted` free delivery slots of a worker in this process, for destinations
     /// about to be written already leased to it (see [`Slots`]). `None` when this process
     /// runs no worker or its worker is busy: the destinations are then written pending.

@@ -1,8 +1,9 @@
 //! How work reaches workers after its commit. In a process that runs a worker, accepted
 //! deliveries the worker has free slots for are handed to it in memory (they were
-//! written leased to it), and the rest wake its claimer. A process without a worker
-//! (`herald api`) on PostgreSQL tells the workers of other processes with `NOTIFY`,
-//! which they `LISTEN` for. On SQLite other processes have no such signal: their poll
+//! written leased to it), and the rest wake its claimer; a new background task wakes its
+//! task runner. A process without a worker (`herald api`) on PostgreSQL tells the workers
+//! of other processes with `NOTIFY` (one channel for due work, one for tasks), which they
+//! `LISTEN` for. On SQLite other processes have no such signal: their poll
 //! finds the work.
 
 use std::{
@@ -24,6 +25,8 @@ use crate::backend::{Job, Work};
 
 /// The PostgreSQL channel on which new due work is announced.
 const CHANNEL: &str = "herald_due";
+/// The PostgreSQL channel on which new background tasks are announced.
+const TASKS_CHANNEL: &str = "herald_tasks";
 
 /// At most one `NOTIFY` per this long: announcements in between are one. Every
 /// listening worker claims on each, so this trades a few milliseconds of latency for
@@ -44,8 +47,16 @@ struct Shared {
     work: Mutex<Option<Work>>,
     /// Wakes the claimer.
     claimer: Notify,
-    /// Tells other processes (PostgreSQL, processes without a worker only).
-    announcer: Option<mpsc::Sender<()>>,
+    /// Wakes the background task runner.
+    tasks: Notify,
+    /// Tells other processes (PostgreSQL, processes without a worker only): due work,
+    /// and new tasks.
+    announcer: Option<Announcers>,
+}
+
+struct Announcers {
+    due: mpsc::Sender<()>,
+    tasks: mpsc::Sender<()>,
 }
 
 impl Dispatcher {
@@ -59,18 +70,22 @@ impl Dispatcher {
     /// (`NOTIFY` on PostgreSQL; on SQLite their poll finds it).
     pub fn announcing(db: &DatabaseConnection, backend: Backend) -> Self {
         let announcer = match backend {
-            Backend::Postgres => Some(announce(db.clone())),
+            Backend::Postgres => Some(Announcers {
+                due: announce(db.clone(), CHANNEL),
+                tasks: announce(db.clone(), TASKS_CHANNEL),
+            }),
             Backend::Sqlite => None,
         };
         Self::new(0, announcer)
     }
 
-    fn new(slots: usize, announcer: Option<mpsc::Sender<()>>) -> Self {
+    fn new(slots: usize, announcer: Option<Announcers>) -> Self {
         Self {
             shared: Arc::new(Shared {
                 slots: Arc::new(Semaphore::new(slots)),
                 work: Mutex::default(),
                 claimer: Notify::new(),
+                tasks: Notify::new(),
                 announcer,
             }),
         }
@@ -108,6 +123,12 @@ impl Dispatcher {
     pub(crate) async fn woken(&self, within: Duration) {
         let _ = tokio::time::timeout(within, self.shared.claimer.notified()).await;
     }
+
+    /// Until a background task may have been made: a wake-up (stored if nobody waits
+    /// yet), or `within`.
+    pub(crate) async fn tasks_woken(&self, within: Duration) {
+        let _ = tokio::time::timeout(within, self.shared.tasks.notified()).await;
+    }
 }
 
 impl Dispatch for Dispatcher {
@@ -116,7 +137,14 @@ impl Dispatch for Dispatcher {
         self.shared.claimer.notify_one();
         if let Some(announcer) = &self.shared.announcer {
             // Full means an announcement is already on its way.
-            let _ = announcer.try_send(());
+            let _ = announcer.due.try_send(());
+        }
+    }
+
+    fn wake_tasks(&self) {
+        self.shared.tasks.notify_one();
+        if let Some(announcer) = &self.shared.announcer {
+            let _ = announcer.tasks.try_send(());
         }
     }
 
@@ -164,18 +192,18 @@ impl Slots for Reserved {
     }
 }
 
-/// Sends `NOTIFY herald_due` when asked, at most once per [`ANNOUNCE_SPACING`]; stops when
-/// every sender is gone.
-fn announce(db: DatabaseConnection) -> mpsc::Sender<()> {
+/// Sends `NOTIFY` on `channel` when asked, at most once per [`ANNOUNCE_SPACING`]; stops
+/// when every sender is gone.
+fn announce(db: DatabaseConnection, channel: &'static str) -> mpsc::Sender<()> {
     let (tx, mut rx) = mpsc::channel::<()>(1);
     tokio::spawn(async move {
         let notify = Statement::from_string(
             sea_orm::DbBackend::Postgres,
-            format!("SELECT pg_notify('{CHANNEL}', '')"),
+            format!("SELECT pg_notify('{channel}', '')"),
         );
         while rx.recv().await.is_some() {
             if let Err(e) = db.execute_raw(notify.clone()).await {
-                tracing::warn!(error = %e, "could not announce due deliveries; workers find them on their next poll");
+                tracing::warn!(error = %e, channel, "could not announce new work; workers find it on their next poll");
             }
             tokio::time::sleep(ANNOUNCE_SPACING).await;
         }
@@ -183,8 +211,9 @@ fn announce(db: DatabaseConnection) -> mpsc::Sender<()> {
     tx
 }
 
-/// On PostgreSQL, wakes `dispatcher`'s claimer whenever another process announces work,
-/// until `stopped`. On SQLite there is nothing to listen to.
+/// On PostgreSQL, wakes `dispatcher`'s claimer whenever another process announces due
+/// work, and its task runner when one announces a task, until `stopped`. On SQLite there
+/// is nothing to listen to.
 pub(crate) fn listen(
     ctx: &Context,
     dispatcher: &Dispatcher,
@@ -200,11 +229,12 @@ pub(crate) fn listen(
         loop {
             let Some(active) = listener.as_mut() else {
                 match sqlx::postgres::PgListener::connect_with(&pool).await {
-                    Ok(mut new) => match new.listen(CHANNEL).await {
+                    Ok(mut new) => match new.listen_all([CHANNEL, TASKS_CHANNEL]).await {
                         Ok(()) => {
                             listener = Some(new);
                             // Anything announced while nobody listened is due now.
                             dispatcher.shared.claimer.notify_one();
+                            dispatcher.shared.tasks.notify_one();
                         }
                         Err(e) => tracing::warn!(error = %e, "could not listen for due deliveries"),
                     },
@@ -221,6 +251,7 @@ pub(crate) fn listen(
             };
             tokio::select! {
                 received = active.try_recv() => match received {
+                    Ok(Some(notice)) if notice.channel() == TASKS_CHANNEL => dispatcher.shared.tasks.notify_one(),
                     Ok(Some(_)) => dispatcher.shared.claimer.notify_one(),
                     // The connection dropped: listen again on a new one.
                     Ok(None) => listener = None,

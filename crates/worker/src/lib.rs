@@ -129,7 +129,12 @@ where
 
     tokio::spawn(retention_loop(ctx.clone(), settings.retention, stopped.clone()));
     tokio::spawn(engine.clone().renew_leases(stopped.clone()));
-    tokio::spawn(tasks::run(ctx.clone(), settings.poll_interval, stopped.clone()));
+    tokio::spawn(tasks::run(
+        ctx.clone(),
+        dispatcher.clone(),
+        settings.poll_interval,
+        stopped.clone(),
+    ));
     let listening = dispatcher::listen(&ctx, &dispatcher, stopped.clone());
     let claiming = tokio::spawn(claimer::run(
         ctx.clone(),
@@ -257,6 +262,13 @@ async fn retention_loop(
         }
         if let Err(e) = domain::service::session::purge_expired(&ctx, Utc::now()).await {
             tracing::error!(error = %e.chain(), "deleting expired dashboard sessions failed; it runs again later");
+        }
+        match domain::service::task::purge_finished(&ctx, Utc::now()).await {
+            Ok(0) => {}
+            Ok(gone) => tracing::info!(gone, "deleted background tasks finished over 90 days ago"),
+            Err(e) => {
+                tracing::error!(error = %e.chain(), "deleting old background tasks failed; it runs again later")
+            }
         }
         wait = SWEEP_EVERY;
     }

@@ -1,7 +1,8 @@
 //! The background task runner: claims running tasks no worker holds (new ones, and those
 //! whose worker died and whose lease ran out) one at a time, and runs each chunk by chunk
 //! with `service::task::step`, which renews the lease with every chunk it commits. Wakes
-//! when a task is made in this process, else looks every poll interval.
+//! when the dispatcher says a task was made (here, or on PostgreSQL in another process),
+//! else looks every poll interval.
 
 use std::time::Duration;
 
@@ -13,10 +14,16 @@ use domain::{
 };
 use tokio::sync::watch;
 
+use crate::Dispatcher;
+
 /// Runs tasks until the stop signal; a task in hand is let go at the next chunk boundary.
-pub(crate) async fn run(ctx: Context, poll: Duration, mut stopped: watch::Receiver<bool>) {
+pub(crate) async fn run(
+    ctx: Context,
+    dispatcher: Dispatcher,
+    poll: Duration,
+    mut stopped: watch::Receiver<bool>,
+) {
     let worker = format!("tasks-{}", ulid::Ulid::generate());
-    let mut made = task::made_signal();
     loop {
         if *stopped.borrow() {
             return;
@@ -33,8 +40,7 @@ pub(crate) async fn run(ctx: Context, poll: Duration, mut stopped: watch::Receiv
         }
         tokio::select! {
             _ = stopped.wait_for(|s| *s) => return,
-            _ = made.changed() => {}
-            () = tokio::time::sleep(poll) => {}
+            () = dispatcher.tasks_woken(poll) => {}
         }
     }
 }

@@ -12,15 +12,12 @@
 //! | `endpoint.bulk-replay` | `bulk-replay` | the endpoint's finished deliveries of the window that pass the filters, sent again |
 //! | `application.purge_content` | `expunge-all-contents` | every payload of the application erased |
 
-use std::sync::LazyLock;
-
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set,
     sea_query::{Expr, LockBehavior, LockType},
 };
-use tokio::sync::watch;
 
 use super::{
     application,
@@ -47,18 +44,8 @@ pub const CHUNK: u64 = 500;
 /// task of a worker that died waits for another.
 pub const LEASE: Duration = Duration::seconds(60);
 
-/// Tells this process's task workers that a task was made. Tasks are durable first; the
-/// signal only saves a worker its poll (workers of other processes poll).
-static MADE: LazyLock<watch::Sender<u64>> = LazyLock::new(|| watch::channel(0).0);
-
-/// Changes whenever a task is made in this process.
-pub fn made_signal() -> watch::Receiver<u64> {
-    MADE.subscribe()
-}
-
-fn announce() {
-    MADE.send_modify(|n| *n = n.wrapping_add(1));
-}
+/// Finished and failed tasks are kept this long, then deleted (as on Svix).
+pub const KEPT: Duration = Duration::days(90);
 
 /// The messages a task covers: created in `[since, until)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -302,7 +289,7 @@ async fn start(
     audit::record(&txn, tenant, actor, asked.kind.as_str(), target, Some(details)).await?;
     txn.commit().await.context("committing a background task")?;
     if holder.is_none() {
-        announce();
+        ctx.dispatch.wake_tasks();
     }
     Ok(task)
 }
@@ -527,6 +514,23 @@ pub async fn fail(ctx: &Context, worker: &str, task: &background_task::Model, re
 
 /// Lets go of `task` at once (a worker stopping), so another worker need not wait for
 /// its lease to run out; its progress stays.
+/// Deletes the tasks of every tenant that finished or failed more than [`KEPT`] before
+/// `now`; running tasks stay, however old. Returns how many went.
+pub async fn purge_finished(ctx: &Context, now: DateTime<Utc>) -> Result<u64> {
+    let txn = crate::db::begin_write(ctx).await?;
+    #[expect(clippy::disallowed_methods, reason = "the sweep covers every tenant")]
+    let gone = background_task::Entity::delete_many()
+        .filter(background_task::Column::Status.is_in([Status::Finished, Status::Failed]))
+        .filter(background_task::Column::UpdatedAt.lt(now - KEPT))
+        .exec(&txn)
+        .await
+        .context("deleting old background tasks")?;
+    txn.commit()
+        .await
+        .context("committing the deletion of old background tasks")?;
+    Ok(gone.rows_affected)
+}
+
 pub async fn release(ctx: &Context, worker: &str, task: &background_task::Model) -> Result<()> {
     let txn = crate::db::begin_write(ctx).await?;
     background_task::Entity::update_for_tenant(&task.tenant_id)

@@ -16,6 +16,7 @@ mod m20261130_000009_portal_cutoff;
 mod m20261130_000010_event_type_groups;
 mod m20261201_000011_background_tasks;
 mod m20261201_000012_message_deliver_at;
+mod m20261201_000013_inspector;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000010_event_type_groups::Migration),
             Box::new(m20261201_000011_background_tasks::Migration),
             Box::new(m20261201_000012_message_deliver_at::Migration),
+            Box::new(m20261201_000013_inspector::Migration),
         ]
     }
 }

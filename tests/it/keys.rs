@@ -73,6 +73,9 @@ async fn endpoint_secrets_move_to_a_new_main_key_and_every_delivery_verifies() {
         .unwrap()
         .to_owned();
     let message = json!({"eventType": "a", "payload": {"n": 1}});
+    // An inspector inbox's token is sealed too: its URL must read the same throughout.
+    let inbox = api.post("/api/v1/inspector", json!({"name": "box"})).await;
+    let inbox_path = format!("/api/v1/inspector/{}", inbox["id"].as_str().unwrap());
 
     // Before: the old key seals and opens.
     with_worker(&app.settings, async {
@@ -110,7 +113,7 @@ async fn endpoint_secrets_move_to_a_new_main_key_and_every_delivery_verifies() {
         MainKey::parse(new_key.expose()).unwrap().id(),
     );
     let census = rekey::census(&during_ctx).await.unwrap();
-    assert_eq!(census.by_key, [(old_id.clone(), 1), (new_id.clone(), 1)].into());
+    assert_eq!(census.by_key, [(old_id.clone(), 2), (new_id.clone(), 1)].into());
 
     // A wrong key changes nothing, even one that opens the first secret (sealed under
     // the old key) but not the second.
@@ -131,7 +134,7 @@ async fn endpoint_secrets_move_to_a_new_main_key_and_every_delivery_verifies() {
     with_worker(&during, async {
         api.post("/api/v1/app/acme/msg", message.clone()).await;
         let done = rekey::reseal(&during_ctx, 1).await.unwrap();
-        assert_eq!((done.resealed, done.unchanged), (1, 1));
+        assert_eq!((done.resealed, done.unchanged), (2, 1));
         assert!(delivered(&api, "first", &first, 2).await.verifies(&first_secret));
         assert!(
             delivered(&api, "second", &second, 1)
@@ -141,7 +144,7 @@ async fn endpoint_secrets_move_to_a_new_main_key_and_every_delivery_verifies() {
     })
     .await;
     let census = rekey::census(&during_ctx).await.unwrap();
-    assert_eq!(census.by_key, [(new_id.clone(), 2)].into());
+    assert_eq!(census.by_key, [(new_id.clone(), 3)].into());
     assert_eq!(census.under_other_keys(), 0);
     assert_eq!(
         rekey::reseal(&during_ctx, 1).await.unwrap().resealed,
@@ -163,6 +166,23 @@ async fn endpoint_secrets_move_to_a_new_main_key_and_every_delivery_verifies() {
         );
     })
     .await;
+    let after_api = OtherApi::spawn(&after).await;
+    let (status, reread) = after_api.send(&api.token, &inbox_path, None).await;
+    assert_eq!(status, 200, "{reread}");
+    let token = |inbox: &serde_json::Value| {
+        inbox["url"]
+            .as_str()
+            .unwrap()
+            .rsplit_once("/in/")
+            .unwrap()
+            .1
+            .to_owned()
+    };
+    assert_eq!(
+        token(&reread),
+        token(&inbox),
+        "the inbox's token opens under the new key alone"
+    );
     let old_only = startup::context(&app.settings, String::new()).await.unwrap();
     let refused = rekey::census(&old_only).await.unwrap_err().to_string();
     assert!(refused.contains(&new_id), "{refused}");

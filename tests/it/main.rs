@@ -17,6 +17,7 @@ mod first_run;
 mod hardening;
 mod headers;
 mod health;
+mod inspector;
 mod keys;
 mod metrics;
 mod migrations;

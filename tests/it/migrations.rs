@@ -22,6 +22,8 @@ const TABLES: &[&str] = &[
     "delivery_lane",
     "portal_cutoff",
     "background_task",
+    "inbox",
+    "inbox_request",
 ];
 
 #[tokio::test]

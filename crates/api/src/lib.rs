@@ -11,6 +11,7 @@ mod event_types;
 mod extract;
 mod gate;
 mod health;
+mod inspector;
 mod messages;
 mod metrics;
 mod openapi;
@@ -40,6 +41,7 @@ pub struct ApiSettings {
 #[derive(Clone)]
 pub struct Api {
     gate: web::Data<Gate>,
+    inbox_limits: web::Data<inspector::InboxLimits>,
     metrics: Option<web::Data<metrics::Access>>,
 }
 
@@ -47,6 +49,7 @@ impl Api {
     pub fn new(settings: &ApiSettings) -> Self {
         Self {
             gate: web::Data::new(Gate::new(settings.rate_limit_per_second)),
+            inbox_limits: web::Data::new(inspector::InboxLimits::new()),
             metrics: settings
                 .metrics
                 .then(|| web::Data::new(metrics::Access::new(settings.metrics_token.as_deref()))),
@@ -223,6 +226,30 @@ impl Api {
                 "/app/{app_id}/attempt/msg/{msg}",
                 vec![(GET, to(messages::attempts_by_message))],
             ),
+            (
+                "/inspector",
+                vec![(GET, to(inspector::list)), (POST, to(inspector::create))],
+            ),
+            (
+                "/inspector/{inbox_id}",
+                vec![
+                    (GET, to(inspector::get)),
+                    (PATCH, to(inspector::patch)),
+                    (DELETE, to(inspector::delete)),
+                ],
+            ),
+            (
+                "/inspector/{inbox_id}/request",
+                vec![(GET, to(inspector::requests))],
+            ),
+            (
+                "/inspector/{inbox_id}/request/{request_id}",
+                vec![(GET, to(inspector::request))],
+            ),
+            (
+                "/inspector/{inbox_id}/request/{request_id}/verify",
+                vec![(POST, to(inspector::verify))],
+            ),
             ("/background-task", vec![(GET, to(tasks::list))]),
             ("/background-task/{task_id}", vec![(GET, to(tasks::get))]),
             (
@@ -279,6 +306,12 @@ impl Api {
         }
         let authenticated = authenticated.default_service(web::to(not_found));
         self.configure_metrics(cfg);
+        // Inspector inboxes receive outside the API: any method, no bearer token.
+        cfg.service(
+            web::scope("/in")
+                .app_data(self.inbox_limits.clone())
+                .service(web::resource(["/{token}", "/{token}/{tail:.*}"]).to(inspector::receive)),
+        );
         cfg.app_data(self.gate.clone()).service(
             web::scope("/api/v1")
                 .wrap(from_fn(metrics::observe))

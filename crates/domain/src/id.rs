@@ -15,7 +15,7 @@ use ulid::{Generator, Ulid};
 /// Every id prefix Herald hands out; a tenant-chosen `uid` may not look like one of them.
 pub const PREFIXES: &[&str] = &[
     "org", "usr", "tok", "app", "evtype", "ep", "sec", "msg", "msgep", "atmpt", "aud", "sess", "opep",
-    "qtask",
+    "qtask", "inbx", "inrq",
 ];
 
 static GENERATOR: Mutex<Generator> = Mutex::new(Generator::new());
@@ -205,6 +205,14 @@ typed_id!(
 typed_id!(
     /// A background task (bulk replay, recovery, expunge), as Svix calls it: `qtask_…`.
     TaskId, "qtask", "background task"
+);
+typed_id!(
+    /// An inspector inbox: a URL of Herald's that records what it receives.
+    InboxId, "inbx", "inbox"
+);
+typed_id!(
+    /// One request an inbox recorded.
+    InboxRequestId, "inrq", "inbox request"
 );
 
 #[cfg(test)]

@@ -36,6 +36,13 @@ pub struct LimitLabels {
     pub limit: &'static str,
 }
 
+/// A request to an inspector inbox: `recorded`, `limited` (refused by a rate, not
+/// recorded) or `truncated` (recorded with its body cut).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct InboxLabels {
+    pub outcome: &'static str,
+}
+
 /// A server error: `5xx` for an error answer, `panic` for a panic caught while handling a
 /// request (answered 500 and counted only here).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -54,6 +61,8 @@ pub struct Metrics {
     pub rate_limited: Family<LimitLabels, Counter>,
     /// Every 5xx answer and every caught panic of the HTTP server (API and pages).
     pub server_errors: Family<ServerErrorLabels, Counter>,
+    /// Requests to inspector inboxes by outcome.
+    pub inbox_requests: Family<InboxLabels, Counter>,
     /// Delivery jobs due now and not yet claimed (set when rendered).
     pub queue_depth: Gauge,
     /// Age in seconds of the oldest due, unclaimed job (set when rendered).
@@ -106,6 +115,12 @@ impl Metrics {
             "HTTP answers with a 5xx status (kind=5xx) and panics caught while handling a request (kind=panic)",
             server_errors.clone(),
         );
+        let inbox_requests = Family::<InboxLabels, Counter>::default();
+        registry.register(
+            "inbox_requests",
+            "Requests to inspector inboxes: recorded, limited (refused, not recorded), truncated (body cut)",
+            inbox_requests.clone(),
+        );
         let queue_depth = Gauge::default();
         registry.register(
             "queue_depth",
@@ -126,6 +141,7 @@ impl Metrics {
             api_requests,
             rate_limited,
             server_errors,
+            inbox_requests,
             queue_depth,
             queue_oldest_due_seconds,
         }
@@ -134,6 +150,11 @@ impl Metrics {
     /// Counts one held-back request or delivery.
     pub fn limited(&self, limit: &'static str) {
         self.rate_limited.get_or_create(&LimitLabels { limit }).inc();
+    }
+
+    /// Counts one request to an inspector inbox by its `outcome`.
+    pub fn inbox_request(&self, outcome: &'static str) {
+        self.inbox_requests.get_or_create(&InboxLabels { outcome }).inc();
     }
 
     /// Counts one server error of `kind` (`5xx` or `panic`).

@@ -8,9 +8,9 @@
 //! every generator, and the rule is then half said.
 
 use domain::{
-    id::{self, AppId, AttemptId, DestinationId, EndpointId, MessageId, TaskId},
+    id::{self, AppId, AttemptId, DestinationId, EndpointId, InboxId, InboxRequestId, MessageId, TaskId},
     pagination::MAX_LIMIT,
-    service::{application, endpoint, event_type, message},
+    service::{application, endpoint, event_type, inspector, message},
     values::{
         Channel, CustomHeaders, EndpointUrl, EventTypeName, GracePeriod, PortalExpiry, RetrySchedule,
         Timeout, Uid, WithdrawalGrace,
@@ -211,6 +211,7 @@ fn body_rules() -> Vec<(&'static str, &'static str, Value)> {
         ("MessagePrecheckIn", "eventType", event_type_name()),
         ("MessagePrecheckIn", "channels", channels(message::MAX_CHANNELS)),
     ];
+    rules.extend(inspector_rules());
     for app in ["ApplicationIn", "ApplicationPatch"] {
         rules.extend([
             (app, "uid", uid()),
@@ -245,6 +246,47 @@ fn body_rules() -> Vec<(&'static str, &'static str, Value)> {
     rules
 }
 
+/// The rules for the bodies of inspector inboxes (Herald's extension).
+fn inspector_rules() -> Vec<(&'static str, &'static str, Value)> {
+    let name = json!({"minLength": 1, "maxLength": inspector::MAX_NAME_LEN, "pattern": NOT_BLANK});
+    let status = range(i64::from(inspector::MIN_STATUS), i64::from(inspector::MAX_STATUS));
+    let body = json!({"maxLength": inspector::MAX_RESPONSE_BODY});
+    let delay = range(0, i64::from(inspector::MAX_DELAY_MS));
+    let script = json!({"minItems": 1, "maxItems": inspector::MAX_SCRIPT_STEPS});
+    let mut rules = vec![
+        ("InboxIn", "name", name.clone()),
+        (
+            "InboxIn",
+            "expiresInSeconds",
+            range(inspector::MIN_EXPIRY_SECS, inspector::MAX_EXPIRY_SECS),
+        ),
+        ("InboxIn", "script", script.clone()),
+        ("InboxPatch", "name", required_type("string", name)),
+        ("InboxPatch", "script", script),
+        (
+            "VerifyIn",
+            "endpointId",
+            required_type(
+                "string",
+                json!({"pattern": format!("^{}_{}$", EndpointId::PREFIX, id::BODY_PATTERN)}),
+            ),
+        ),
+        (
+            "VerifyIn",
+            "secret",
+            required_type("string", json!({"pattern": SIGNING_KEY})),
+        ),
+    ];
+    for schema in ["InboxResponseIn", "ScriptStepIn"] {
+        rules.extend([
+            (schema, "status", status.clone()),
+            (schema, "body", body.clone()),
+            (schema, "delayMs", delay.clone()),
+        ]);
+    }
+    rules
+}
+
 /// The rules for path parameters, on every path that has them: (name, rule). A path that
 /// names something absent answers 404; one that cannot name anything may answer 422.
 fn path_rules() -> Vec<(&'static str, Value)> {
@@ -256,6 +298,8 @@ fn path_rules() -> Vec<(&'static str, Value)> {
         ("event_type_name", event_type_name()),
         ("attempt_id", id(AttemptId::PREFIX)),
         ("task_id", id(TaskId::PREFIX)),
+        ("inbox_id", id(InboxId::PREFIX)),
+        ("request_id", id(InboxRequestId::PREFIX)),
     ]
 }
 
@@ -266,10 +310,16 @@ fn whole_body_rules() -> Vec<(&'static str, Value)> {
         "required": ["ordered", "orderedOnFailure"],
         "properties": {"ordered": {"const": false}, "orderedOnFailure": {"type": "string"}},
     }});
-    ["EndpointIn", "EndpointUpdate", "EndpointPatch"]
+    let mut rules: Vec<(&'static str, Value)> = ["EndpointIn", "EndpointUpdate", "EndpointPatch"]
         .into_iter()
         .map(|body| (body, unordered_line.clone()))
-        .collect()
+        .collect();
+    // A signature is checked with an endpoint's keys or a pasted key: exactly one.
+    rules.push((
+        "VerifyIn",
+        json!({"oneOf": [{"required": ["endpointId"]}, {"required": ["secret"]}]}),
+    ));
+    rules
 }
 
 /// The rules for query parameters: (path, or `None` for every path; name; rule).
@@ -345,6 +395,8 @@ fn query_rules() -> Vec<(Option<&'static str>, &'static str, Value)> {
             DestinationId::PREFIX,
         ),
         ("/api/v1/background-task", TaskId::PREFIX),
+        ("/api/v1/inspector", InboxId::PREFIX),
+        ("/api/v1/inspector/{inbox_id}/request", InboxRequestId::PREFIX),
     ] {
         rules.push((Some(path), "iterator", iterator(prefix)));
     }

@@ -9,7 +9,9 @@ use utoipa::{
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 
-use crate::{applications, endpoints, environment, error, event_types, messages, operational, portal, tasks};
+use crate::{
+    applications, endpoints, environment, error, event_types, inspector, messages, operational, portal, tasks,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -37,6 +39,8 @@ use crate::{applications, endpoints, environment, error, event_types, messages, 
         operational::get_headers, operational::put_headers,
         tasks::list, tasks::get, tasks::replay_missing, tasks::bulk_replay, tasks::expunge_all_contents,
         tasks::bulk_expunge,
+        inspector::create, inspector::list, inspector::get, inspector::patch, inspector::delete,
+        inspector::requests, inspector::request, inspector::verify,
     ),
     components(schemas(error::HttpErrorOut, error::HttpValidationError, error::ValidationError))
 )]

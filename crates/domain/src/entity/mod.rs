@@ -11,6 +11,8 @@ pub mod endpoint;
 pub mod endpoint_secret;
 pub mod event_type;
 pub mod idempotency_key;
+pub mod inbox;
+pub mod inbox_request;
 pub mod message;
 pub mod portal_cutoff;
 pub mod session;

@@ -12,6 +12,7 @@ pub mod endpoint_health;
 pub mod endpoint_secret;
 pub mod event_type;
 pub mod idempotency;
+pub mod inspector;
 pub mod intake;
 pub mod message;
 pub mod operational;

@@ -1,6 +1,6 @@
 //! Main key rotation: re-sealing every endpoint secret (signing keys, and the sealed
-//! credentials of endpoints' access settings) and every kept idempotent answer under the
-//! current main key.
+//! credentials of endpoints' access settings), every inspector inbox's token and every
+//! kept idempotent answer under the current main key.
 //!
 //! While a rotation runs, every process is configured with the new key as
 //! `HERALD_MAIN_KEY` and the old one as a fallback, so secrets sealed under either open
@@ -24,8 +24,8 @@ use sea_orm::{
 use crate::{
     Context, DbContext, Error, Result,
     crypto::Keyring,
-    entity::{endpoint, endpoint_secret, idempotency_key},
-    id::{EndpointId, EndpointSecretId, TenantId},
+    entity::{endpoint, endpoint_secret, idempotency_key, inbox},
+    id::{EndpointSecretId, TenantId},
 };
 
 /// Rows read and re-sealed per transaction, unless the caller says otherwise.
@@ -76,28 +76,117 @@ async fn batch<C: ConnectionTrait>(
         .context("reading endpoint secrets")
 }
 
-/// Up to `size` endpoints with sealed credentials after `after`, in id order.
-async fn credential_batch<C: ConnectionTrait>(
-    conn: &C,
-    after: Option<&EndpointId>,
-    size: u64,
-) -> Result<Vec<(EndpointId, Vec<u8>)>> {
-    #[expect(clippy::disallowed_methods, reason = "a key rotation covers every tenant")]
-    let mut query = endpoint::Entity::find()
-        .select_only()
-        .column(endpoint::Column::Id)
-        .column(endpoint::Column::Credentials)
-        .filter(endpoint::Column::Credentials.is_not_null())
-        .order_by_asc(endpoint::Column::Id);
-    if let Some(after) = after {
-        query = query.filter(endpoint::Column::Id.gt(after.clone()));
+/// A column of values sealed with their row's id as associated data: an endpoint's
+/// gateway credentials, an inbox's token.
+struct SealedById<E: EntityTrait> {
+    id: E::Column,
+    sealed: E::Column,
+    /// What one value is, for errors: "the credentials of endpoint".
+    what: &'static str,
+    reading: &'static str,
+    resealing: &'static str,
+}
+
+fn credentials() -> SealedById<endpoint::Entity> {
+    SealedById {
+        id: endpoint::Column::Id,
+        sealed: endpoint::Column::Credentials,
+        what: "the credentials of endpoint",
+        reading: "reading endpoint credentials",
+        resealing: "re-sealing endpoint credentials",
     }
-    query
-        .limit(size)
-        .into_tuple()
-        .all(conn)
-        .await
-        .context("reading endpoint credentials")
+}
+
+fn inbox_tokens() -> SealedById<inbox::Entity> {
+    SealedById {
+        id: inbox::Column::Id,
+        sealed: inbox::Column::TokenSealed,
+        what: "the token of inbox",
+        reading: "reading inbox tokens",
+        resealing: "re-sealing an inbox token",
+    }
+}
+
+impl<E: EntityTrait> SealedById<E> {
+    /// Up to `size` rows with a sealed value after the row `after`, in id order.
+    async fn batch<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        after: Option<&String>,
+        size: u64,
+    ) -> Result<Vec<(String, Vec<u8>)>> {
+        #[expect(clippy::disallowed_methods, reason = "a key rotation covers every tenant")]
+        let mut query = E::find()
+            .select_only()
+            .column(self.id)
+            .column(self.sealed)
+            .filter(self.sealed.is_not_null())
+            .order_by_asc(self.id);
+        if let Some(after) = after {
+            query = query.filter(self.id.gt(after.clone()));
+        }
+        query
+            .limit(size)
+            .into_tuple()
+            .all(conn)
+            .await
+            .context(self.reading)
+    }
+
+    fn open(&self, keyring: &Keyring, id: &str, sealed: &[u8]) -> Result<Vec<u8>> {
+        keyring
+            .open(sealed, id.as_bytes())
+            .map_err(|e| Error::rejected(format!("{} {id} does not open: {e}", self.what)))
+    }
+
+    /// Opens every value, counting them by the key that sealed them.
+    async fn count(&self, ctx: &Context, census: &mut Census) -> Result<()> {
+        let mut after = None;
+        loop {
+            let rows = self.batch(&ctx.db, after.as_ref(), BATCH).await?;
+            for (id, sealed) in &rows {
+                self.open(&ctx.keyring, id, sealed)?;
+                let key = Keyring::sealed_by(sealed).unwrap_or_default();
+                *census.by_key.entry(key).or_default() += 1;
+            }
+            match rows.last() {
+                Some((last, _)) if rows.len() as u64 == BATCH => after = Some(last.clone()),
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    /// Re-seals under the current key every value another key sealed, `batch_size` rows
+    /// per transaction, each only if it still holds what was read.
+    async fn reseal(&self, ctx: &Context, batch_size: u64, done: &mut Resealed) -> Result<()> {
+        let mut after = None;
+        loop {
+            let txn = crate::db::begin_write(ctx).await?;
+            let rows = self.batch(&txn, after.as_ref(), batch_size).await?;
+            for (id, sealed) in &rows {
+                if ctx.keyring.sealed_by_current(sealed) {
+                    done.unchanged += 1;
+                    continue;
+                }
+                let plain = self.open(&ctx.keyring, id, sealed)?;
+                let resealed = ctx.keyring.seal(&plain, id.as_bytes())?;
+                #[expect(clippy::disallowed_methods, reason = "a key rotation covers every tenant")]
+                let updated = E::update_many()
+                    .col_expr(self.sealed, Expr::value(resealed))
+                    .filter(self.id.eq(id.clone()))
+                    .filter(self.sealed.eq(sealed.clone()))
+                    .exec(&txn)
+                    .await
+                    .context(self.resealing)?;
+                done.resealed += updated.rows_affected;
+            }
+            txn.commit().await.context("committing a re-seal batch")?;
+            match rows.last() {
+                Some((last, _)) if rows.len() as u64 == batch_size => after = Some(last.clone()),
+                _ => return Ok(()),
+            }
+        }
+    }
 }
 
 /// A kept idempotent answer: its row's key (tenant, scope, key) and the sealed body.
@@ -153,12 +242,6 @@ fn open_answer(keyring: &Keyring, (tenant, scope, key, sealed): &Answer) -> Resu
         })
 }
 
-fn open_credentials(keyring: &Keyring, endpoint: &EndpointId, sealed: &[u8]) -> Result<Vec<u8>> {
-    keyring
-        .open(sealed, endpoint.as_str().as_bytes())
-        .map_err(|e| Error::rejected(format!("the credentials of endpoint {endpoint} do not open: {e}")))
-}
-
 /// Opens `row` or says which row would not open, and why.
 fn open(keyring: &Keyring, row: &endpoint_secret::Model) -> Result<Vec<u8>> {
     keyring
@@ -191,19 +274,8 @@ pub async fn census(ctx: &Context) -> Result<Census> {
             _ => break,
         }
     }
-    let mut after = None;
-    loop {
-        let rows = credential_batch(&ctx.db, after.as_ref(), BATCH).await?;
-        for (endpoint, sealed) in &rows {
-            open_credentials(&ctx.keyring, endpoint, sealed)?;
-            let key = Keyring::sealed_by(sealed).unwrap_or_default();
-            *census.by_key.entry(key).or_default() += 1;
-        }
-        match rows.last() {
-            Some((last, _)) if rows.len() as u64 == BATCH => after = Some(last.clone()),
-            _ => break,
-        }
-    }
+    credentials().count(ctx, &mut census).await?;
+    inbox_tokens().count(ctx, &mut census).await?;
     let mut after = None;
     loop {
         let rows = answer_batch(&ctx.db, after.as_ref(), BATCH).await?;
@@ -256,33 +328,8 @@ pub async fn reseal(ctx: &Context, batch_size: u64) -> Result<Resealed> {
             _ => break,
         }
     }
-    let mut after = None;
-    loop {
-        let txn = crate::db::begin_write(ctx).await?;
-        let rows = credential_batch(&txn, after.as_ref(), batch_size).await?;
-        for (endpoint, sealed) in &rows {
-            if ctx.keyring.sealed_by_current(sealed) {
-                done.unchanged += 1;
-                continue;
-            }
-            let plain = open_credentials(&ctx.keyring, endpoint, sealed)?;
-            let resealed = ctx.keyring.seal(&plain, endpoint.as_str().as_bytes())?;
-            #[expect(clippy::disallowed_methods, reason = "a key rotation covers every tenant")]
-            let updated = endpoint::Entity::update_many()
-                .col_expr(endpoint::Column::Credentials, Expr::value(resealed))
-                .filter(endpoint::Column::Id.eq(endpoint.clone()))
-                .filter(endpoint::Column::Credentials.eq(sealed.clone()))
-                .exec(&txn)
-                .await
-                .context("re-sealing endpoint credentials")?;
-            done.resealed += updated.rows_affected;
-        }
-        txn.commit().await.context("committing a re-seal batch")?;
-        match rows.last() {
-            Some((last, _)) if rows.len() as u64 == batch_size => after = Some(last.clone()),
-            _ => break,
-        }
-    }
+    credentials().reseal(ctx, batch_size, &mut done).await?;
+    inbox_tokens().reseal(ctx, batch_size, &mut done).await?;
     let mut after = None;
     loop {
         let txn = crate::db::begin_write(ctx).await?;

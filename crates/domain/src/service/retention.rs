@@ -2,7 +2,8 @@
 //! period (per application, or the configured default) are erased in small batches, each
 //! its own short statement, so the delivery tables are never locked for long. Rows stay:
 //! the log keeps every attempt, and the API shows an expired payload as `{"expired": true}`. Expired
-//! idempotency keys are deleted.
+//! idempotency keys are deleted, and so are expired inspector inboxes with what they
+//! recorded.
 //!
 //! This runs across tenants by design (a sweep of the whole database), hence the few
 //! unscoped queries below.
@@ -15,8 +16,8 @@ use sea_orm::{
 
 use crate::{
     Context, DbContext, Result,
-    entity::{application, attempt, idempotency_key, message},
-    id::{AppId, AttemptId, MessageId},
+    entity::{application, attempt, idempotency_key, inbox, inbox_request, message},
+    id::{AppId, AttemptId, InboxId, MessageId},
 };
 
 /// Payloads and response bodies are kept this long unless configured otherwise.
@@ -82,6 +83,10 @@ pub async fn sweep(ctx: &Context, default: Duration, now: DateTime<Utc>) -> Resu
         .await
         .context("deleting expired idempotency keys")?;
     swept.idempotency_keys = keys.rows_affected;
+    let inboxes = delete_expired_inboxes(ctx, now).await?;
+    if inboxes > 0 {
+        tracing::info!(inboxes, "expired inboxes deleted");
+    }
     if swept != Swept::default() {
         tracing::info!(
             payloads = swept.payloads,
@@ -91,6 +96,48 @@ pub async fn sweep(ctx: &Context, default: Duration, now: DateTime<Utc>) -> Resu
         );
     }
     Ok(swept)
+}
+
+/// Deletes inboxes that expired before `now` with their requests, [`BATCH`] inboxes per
+/// transaction; says how many.
+pub async fn delete_expired_inboxes(ctx: &Context, now: DateTime<Utc>) -> Result<u64> {
+    let mut total = 0;
+    loop {
+        #[expect(clippy::disallowed_methods, reason = "retention sweeps every tenant")]
+        let ids: Vec<InboxId> = inbox::Entity::find()
+            .select_only()
+            .column(inbox::Column::Id)
+            .filter(inbox::Column::ExpiresAt.lte(now))
+            .order_by_asc(inbox::Column::Id)
+            .limit(BATCH)
+            .into_tuple()
+            .all(&ctx.db)
+            .await
+            .context("finding expired inboxes")?;
+        if ids.is_empty() {
+            return Ok(total);
+        }
+        let txn = crate::db::begin_write(ctx).await?;
+        #[expect(clippy::disallowed_methods, reason = "retention sweeps every tenant")]
+        inbox_request::Entity::delete_many()
+            .filter(inbox_request::Column::InboxId.is_in(ids.clone()))
+            .exec(&txn)
+            .await
+            .context("deleting the requests of expired inboxes")?;
+        #[expect(clippy::disallowed_methods, reason = "retention sweeps every tenant")]
+        let done = inbox::Entity::delete_many()
+            .filter(inbox::Column::Id.is_in(ids.clone()))
+            .exec(&txn)
+            .await
+            .context("deleting expired inboxes")?;
+        txn.commit()
+            .await
+            .context("committing the deletion of expired inboxes")?;
+        total += done.rows_affected;
+        if (ids.len() as u64) < BATCH {
+            return Ok(total);
+        }
+    }
 }
 
 /// One erasable column of one table, with the words for its errors.

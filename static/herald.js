@@ -1,5 +1,6 @@
 // Herald's pages work without this script; it only adds conveniences:
-// copy buttons, a confirmation before destructive forms are sent, and "go back" links.
+// copy buttons, a confirmation before destructive forms are sent, "go back" links, and
+// lists that refresh themselves.
 // It is the only script: the Content-Security-Policy allows no inline script or style.
 "use strict";
 
@@ -28,6 +29,28 @@ document.addEventListener("DOMContentLoaded", () => {
     form.addEventListener("submit", (event) => {
       if (!window.confirm(form.dataset.confirm)) event.preventDefault();
     });
+  }
+
+  // <section id="…" data-refresh="SECONDS"> is read again from the server every so often
+  // while the tab is in view, and its content replaced (an inbox's requests).
+  for (const section of document.querySelectorAll("[data-refresh][id]")) {
+    const every = Math.max(Number(section.dataset.refresh) || 5, 2) * 1000;
+    const again = async () => {
+      if (document.visibilityState === "visible") {
+        try {
+          const answer = await fetch(window.location.href, { credentials: "same-origin" });
+          if (answer.ok) {
+            const page = new DOMParser().parseFromString(await answer.text(), "text/html");
+            const fresh = page.getElementById(section.id);
+            if (fresh && fresh.innerHTML !== section.innerHTML) section.innerHTML = fresh.innerHTML;
+          }
+        } catch {
+          // Offline for a moment: the next turn tries again.
+        }
+      }
+      setTimeout(again, every);
+    };
+    setTimeout(again, every);
   }
 
   // <a data-back href="/fallback"> goes back in history when there is any.

@@ -17,6 +17,8 @@ mod m20261130_000010_event_type_groups;
 mod m20261201_000011_background_tasks;
 mod m20261201_000012_message_deliver_at;
 mod m20261201_000013_inspector;
+mod m20261201_000014_inbox_relay;
+mod m20261201_000015_endpoint_verification;
 
 pub struct Migrator;
 
@@ -37,6 +39,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000011_background_tasks::Migration),
             Box::new(m20261201_000012_message_deliver_at::Migration),
             Box::new(m20261201_000013_inspector::Migration),
+            Box::new(m20261201_000014_inbox_relay::Migration),
+            Box::new(m20261201_000015_endpoint_verification::Migration),
         ]
     }
 }

@@ -72,7 +72,8 @@ async fn an_inbox_records_a_delivery_that_verifies_and_a_tampered_copy_does_not(
     assert_eq!(delivery["method"], "POST");
     assert_eq!(delivery["body"], r#"{"amount":12}"#);
     assert_eq!(delivery["contentType"], "application/json");
-    assert_eq!(delivery["sourceAddress"], "127.0.0.1");
+    // Handed over inside Herald: no network, so no source address.
+    assert_eq!(delivery["sourceAddress"], Value::Null);
     let request_id = delivery["id"].as_str().unwrap();
     let one = api
         .get(&format!("/api/v1/inspector/{inbox_id}/request/{request_id}"))
@@ -163,7 +164,12 @@ async fn a_scripted_inbox_makes_herald_retry_until_it_answers_200() {
 
 #[tokio::test]
 async fn an_inbox_keeps_its_newest_200_requests_and_cuts_large_bodies() {
-    let app = TestApp::spawn().await;
+    // Rates of 0 are no limit: 205 requests at once all count.
+    let app = TestApp::spawn_with(|s| {
+        s.inbox_rate_limit = 0;
+        s.inbox_tenant_rate_limit = 0;
+    })
+    .await;
     let api = Api::of_new_tenant(&app, "T").await;
     let (inbox_id, url) = inbox(
         &api,
@@ -177,9 +183,7 @@ async fn an_inbox_keeps_its_newest_200_requests_and_cuts_large_bodies() {
             path: format!("/{n}"),
             ..Default::default()
         };
-        let answer = inspector::record(&app.ctx, &token, incoming, |_, _| true)
-            .await
-            .unwrap();
+        let answer = inspector::record(&app.ctx, &token, incoming).await.unwrap();
         assert!(matches!(answer, inspector::Recorded::Answered(ref a) if a.status == 202));
     }
     let kept = recorded(&api, &inbox_id).await;
@@ -470,4 +474,204 @@ async fn bad_input_is_422_with_its_place_and_writes_nothing() {
         )
         .await;
     assert_eq!(cleared["script"], Value::Null);
+}
+
+/// The quick start's case: no private networks allowed, and a delivery to Herald's own
+/// inbox URL still arrives, handed over inside Herald. The same host and port on any
+/// other path, or another port, still go through the network policy.
+#[tokio::test]
+async fn own_inboxes_are_delivered_to_without_the_network_and_nothing_else_is() {
+    let app = TestApp::spawn().await;
+    let api = setup(&app).await;
+    let (inbox_id, url) = inbox(
+        &api,
+        json!({"name": "own", "response": {"status": 201, "body": "seen"}}),
+    )
+    .await;
+    let token = token_of(&url);
+    let port = app.base_url.rsplit(':').next().unwrap().parse::<u16>().unwrap();
+    let own = api
+        .endpoint_id(
+            "acme",
+            json!({"url": format!("{url}/hooks?via=herald"), "uid": "own"}),
+        )
+        .await;
+    for (uid, other) in [
+        ("api", app.url("/api/v1/health")),
+        (
+            "port",
+            format!("http://127.0.0.1:{}/in/{token}", port.wrapping_add(1).max(1)),
+        ),
+        ("host", format!("http://localhost:{port}/in/{token}")),
+        ("dots", format!("{url}/../../api/v1/health")),
+    ] {
+        api.post("/api/v1/app/acme/endpoint", json!({"url": other, "uid": uid}))
+            .await;
+    }
+    let msg = api
+        .post(
+            "/api/v1/app/acme/msg",
+            json!({"eventType": "invoice.paid", "payload": {"n": 1}}),
+        )
+        .await;
+    assert_eq!(app.run_pending_deliveries().await, 5);
+
+    let list = api.get(&format!("/api/v1/app/acme/attempt/endpoint/{own}")).await;
+    assert_eq!(attempts(&list), 1, "{list}");
+    assert_eq!(list["data"][0]["responseStatusCode"], 201, "{list}");
+    assert_eq!(list["data"][0]["response"], "seen");
+    let got = recorded(&api, &inbox_id).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0]["path"], "/hooks");
+    assert_eq!(got[0]["query"], "via=herald");
+    assert_eq!(got[0]["body"], r#"{"n":1}"#);
+    let verdict = verify(
+        &api,
+        &inbox_id,
+        got[0]["id"].as_str().unwrap(),
+        json!({"endpointId": own}),
+    )
+    .await;
+    assert_eq!(verdict["valid"], true, "{verdict}");
+    assert_eq!(verdict["msgId"], msg["id"]);
+
+    for uid in ["api", "port", "host", "dots"] {
+        let list = api.get(&format!("/api/v1/app/acme/attempt/endpoint/{uid}")).await;
+        assert_eq!(attempts(&list), 1, "{uid}: {list}");
+        assert_eq!(list["data"][0]["errorKind"], "blocked", "{uid}: {list}");
+    }
+}
+
+/// Handed over, an inbox answers as it would on the network: its script's statuses, a
+/// 404 once it is gone, a time-out when a step says `timeout` (it holds the request longer
+/// than the endpoint's one second), and 429 past its rate.
+#[tokio::test]
+async fn a_handed_over_delivery_gets_the_inboxs_answers_and_limits() {
+    let app = TestApp::spawn_with(|s| {
+        s.inbox_rate_limit = 1;
+        s.retry_schedule = "1s,1s".into();
+    })
+    .await;
+    let api = setup(&app).await;
+    let (_, slow_url) = inbox(
+        &api,
+        json!({"name": "slow", "script": [{"status": 200, "timeout": true}, {"status": 503, "body": "busy"}]}),
+    )
+    .await;
+    let slow = api
+        .endpoint_id(
+            "acme",
+            json!({"url": slow_url, "uid": "slow", "timeoutSeconds": 1, "retrySchedule": [3600]}),
+        )
+        .await;
+    api.post("/api/v1/app/acme/msg", json!({"eventType": "a", "payload": {}}))
+        .await;
+    assert_eq!(app.run_pending_deliveries().await, 1);
+    let list = api
+        .get(&format!("/api/v1/app/acme/attempt/endpoint/{slow}"))
+        .await;
+    assert_eq!(list["data"][0]["errorKind"], "timeout", "{list}");
+
+    // One request a second for this inbox: a second message at once is refused.
+    api.post("/api/v1/app/acme/msg", json!({"eventType": "a", "payload": {}}))
+        .await;
+    api.post("/api/v1/app/acme/msg", json!({"eventType": "a", "payload": {}}))
+        .await;
+    app.run_pending_deliveries().await;
+    let list = api
+        .get(&format!("/api/v1/app/acme/attempt/endpoint/{slow}"))
+        .await;
+    let mut statuses: Vec<i64> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["responseStatusCode"].as_i64())
+        // The time-out has no status.
+        .filter(|status| *status != 0)
+        .collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [429, 503], "{list}");
+
+    let (gone, gone_url) = inbox(&api, json!({"name": "gone"})).await;
+    api.post("/api/v1/event-type", json!({"name": "b", "description": "b"}))
+        .await;
+    let ep = api
+        .endpoint_id(
+            "acme",
+            json!({"url": gone_url, "uid": "gone", "filterTypes": ["b"]}),
+        )
+        .await;
+    let (deleted, _) = api
+        .send(Method::DELETE, &format!("/api/v1/inspector/{gone}"), None)
+        .await;
+    assert_eq!(deleted, 204);
+    api.post("/api/v1/app/acme/msg", json!({"eventType": "b", "payload": {}}))
+        .await;
+    app.run_pending_deliveries().await;
+    let list = api.get(&format!("/api/v1/app/acme/attempt/endpoint/{ep}")).await;
+    assert_eq!(list["data"][0]["responseStatusCode"], 404, "{list}");
+}
+
+/// Handed over to an inbox that `herald listen` is relaying, a delivery gets the
+/// listener's answer.
+#[tokio::test]
+async fn a_handed_over_delivery_to_a_listened_inbox_gets_the_listeners_answer() {
+    let app = TestApp::spawn().await;
+    let api = setup(&app).await;
+    let (_, url) = inbox(&api, json!({"name": "laptop"})).await;
+    let token = token_of(&url);
+    let relay = |rest: &str| app.url(&format!("/in-relay/{token}{rest}"));
+    // A listener's first poll: from now on the inbox is listened to.
+    let first = app.http.get(relay("?wait=0")).send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    let ep = api.endpoint_id("acme", json!({"url": url})).await;
+    api.post(
+        "/api/v1/app/acme/msg",
+        json!({"eventType": "a", "payload": {"n": 1}}),
+    )
+    .await;
+    let listener = async {
+        let mut waiting = None;
+        // Each poll is held up to half a second; bounded, not a sleep.
+        for _ in 0..40 {
+            let list: Value = app
+                .http
+                .get(relay("?wait=500"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if let Some(id) = list["waiting"][0].as_str() {
+                waiting = Some(id.to_owned());
+                break;
+            }
+        }
+        let id = waiting.expect("the delivery reached the listener");
+        let claimed = app
+            .http
+            .post(relay(&format!("/{id}/claim")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(claimed.status(), 200);
+        let taken: Value = claimed.json().await.unwrap();
+        let answered = app
+            .http
+            .post(relay(&format!("/{id}")))
+            .header("content-type", "application/json")
+            .body(json!({"status": 202, "body": "from the laptop"}).to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answered.status(), 204);
+        taken
+    };
+    let (tried, taken) = tokio::join!(app.run_pending_deliveries(), listener);
+    assert_eq!(tried, 1);
+    assert_eq!(taken["body"], inspector::base64(br#"{"n":1}"#));
+    let list = api.get(&format!("/api/v1/app/acme/attempt/endpoint/{ep}")).await;
+    assert_eq!(list["data"][0]["responseStatusCode"], 202, "{list}");
+    assert_eq!(list["data"][0]["response"], "from the laptop");
 }

@@ -291,3 +291,35 @@ async fn scheduled_messages_come_with_migration_12_and_go_with_it() {
     Migrator::up(&conn, None).await.unwrap();
     assert!(column().await.is_ok());
 }
+
+#[tokio::test]
+async fn relay_columns_come_with_migration_14_and_go_with_it() {
+    init();
+    let db = TestDb::new().await;
+    let settings = settings_for(&db);
+    let conn = startup::connect(&settings).await.unwrap();
+    let backend = conn.get_database_backend();
+    let columns = async || {
+        let inbox = conn
+            .query_one_raw(Statement::from_string(
+                backend,
+                "SELECT listened_at FROM inbox".to_owned(),
+            ))
+            .await;
+        let request = conn
+            .query_one_raw(Statement::from_string(
+                backend,
+                "SELECT relay_state, relay_status, relay_body FROM inbox_request".to_owned(),
+            ))
+            .await;
+        (inbox.is_ok(), request.is_ok())
+    };
+    Migrator::up(&conn, Some(13)).await.unwrap();
+    assert_eq!(columns().await, (false, false), "none before migration 14");
+    Migrator::up(&conn, Some(1)).await.unwrap();
+    assert_eq!(columns().await, (true, true));
+    Migrator::down(&conn, Some(1)).await.unwrap();
+    assert_eq!(columns().await, (false, false), "they went down with it");
+    Migrator::up(&conn, None).await.unwrap();
+    assert_eq!(columns().await, (true, true));
+}

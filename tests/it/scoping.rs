@@ -38,6 +38,7 @@ async fn seed(db: &DatabaseConnection, tenant: &TenantId) -> Seeded {
         rate_limit: Set(None),
         retention_days: Set(None),
         operational: Set(false),
+        require_endpoint_verification: Set(false),
         metadata: Set(StringMap::default()),
         created_at: Set(now),
         updated_at: Set(now),
@@ -85,6 +86,12 @@ async fn seed(db: &DatabaseConnection, tenant: &TenantId) -> Seeded {
         credentials: Set(None),
         filter: Set(None),
         transformation: Set(None),
+        verification: Set(None),
+        verification_challenge: Set(None),
+        verification_tries: Set(0),
+        verification_due_at: Set(None),
+        verification_error: Set(None),
+        verified_at: Set(None),
     }
     .insert(db)
     .await
@@ -355,6 +362,7 @@ async fn uids_are_unique_per_tenant_not_globally() {
         rate_limit: Set(None),
         retention_days: Set(None),
         operational: Set(false),
+        require_endpoint_verification: Set(false),
         metadata: Set(StringMap::default()),
         created_at: Set(Utc::now()),
         updated_at: Set(Utc::now()),

@@ -26,6 +26,7 @@ async fn an_endpoint(app: &TestApp) -> (domain::id::TenantId, EndpointId) {
         rate_limit: Set(None),
         retention_days: Set(None),
         operational: Set(false),
+        require_endpoint_verification: Set(false),
         metadata: Set(StringMap::default()),
         created_at: Set(now),
         updated_at: Set(now),
@@ -57,6 +58,12 @@ async fn an_endpoint(app: &TestApp) -> (domain::id::TenantId, EndpointId) {
         credentials: Set(None),
         filter: Set(None),
         transformation: Set(None),
+        verification: Set(None),
+        verification_challenge: Set(None),
+        verification_tries: Set(0),
+        verification_due_at: Set(None),
+        verification_error: Set(None),
+        verified_at: Set(None),
     }
     .insert(&app.ctx.db)
     .await

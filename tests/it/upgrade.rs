@@ -8,7 +8,7 @@ use domain::{
     entity::{attempt, destination, message},
     id::{DestinationId, MessageId},
     scope::TenantScoped,
-    service::{self, audit::Actor},
+    service,
 };
 use herald::startup::{self, Application, Mode};
 use migrations::{Migrator, MigratorTrait};
@@ -108,23 +108,6 @@ async fn work_the_previous_version_queued_is_delivered_after_the_upgrade() {
     // A tenant with one endpoint at the receiver.
     let ctx = startup::context(&settings, String::new()).await.unwrap();
     let tenant = service::tenant::create(&ctx, "Old").await.unwrap();
-    let (app, _) = service::application::create(
-        &ctx,
-        &tenant.id,
-        service::application::NewApplication {
-            name: "Acme".into(),
-            uid: None,
-            rate_limit: None,
-            retention_days: None,
-            metadata: Default::default(),
-        },
-        false,
-        &Actor::Cli,
-    )
-    .await
-    .unwrap();
-    // The endpoint as that schema has it (later versions added columns).
-    let endpoint = domain::id::EndpointId::new();
     let p = |i: usize| match db.backend {
         Backend::Sqlite => "?".to_owned(),
         Backend::Postgres => format!("${i}"),
@@ -134,6 +117,31 @@ async fn work_the_previous_version_queued_is_delivered_after_the_upgrade() {
         Backend::Postgres => format!("CAST({} AS jsonb)", p(i)),
     };
     let now = Utc::now();
+    // The application and the endpoint as that schema has them (later versions added
+    // columns).
+    let app = domain::id::AppId::new();
+    conn.execute_raw(Statement::from_sql_and_values(
+        conn.get_database_backend(),
+        format!(
+            "INSERT INTO application (id, tenant_id, name, metadata, operational, created_at, updated_at) \
+             VALUES ({}, {}, 'Acme', {}, false, {}, {})",
+            p(1),
+            p(2),
+            json(3),
+            p(4),
+            p(5)
+        ),
+        [
+            app.as_str().into(),
+            tenant.id.as_str().into(),
+            "{}".into(),
+            now.into(),
+            now.into(),
+        ],
+    ))
+    .await
+    .unwrap();
+    let endpoint = domain::id::EndpointId::new();
     conn.execute_raw(Statement::from_sql_and_values(
         conn.get_database_backend(),
         format!(
@@ -151,7 +159,7 @@ async fn work_the_previous_version_queued_is_delivered_after_the_upgrade() {
         [
             endpoint.as_str().into(),
             tenant.id.as_str().into(),
-            app.id.as_str().into(),
+            app.as_str().into(),
             receiver.url.as_str().into(),
             "{}".into(),
             "{}".into(),
@@ -186,7 +194,7 @@ async fn work_the_previous_version_queued_is_delivered_after_the_upgrade() {
         message::Entity::insert(message::ActiveModel {
             id: Set(msg_id.clone()),
             tenant_id: Set(tenant.id.clone()),
-            app_id: Set(app.id.clone()),
+            app_id: Set(app.clone()),
             event_id: Set(None),
             event_type: Set("invoice.paid".into()),
             channels: Set(None),
@@ -219,7 +227,7 @@ async fn work_the_previous_version_queued_is_delivered_after_the_upgrade() {
             [
                 destination.as_str().into(),
                 tenant.id.as_str().into(),
-                app.id.as_str().into(),
+                app.as_str().into(),
                 msg_id.as_str().into(),
                 endpoint.as_str().into(),
                 status.into(),

@@ -236,6 +236,15 @@ impl TestApp {
         }
         panic!("the queue still had work due after {MAX_ROUNDS} rounds ({tried} tries)");
     }
+
+    /// Sends the endpoint verification challenges due now, as a worker would, and
+    /// records how they went; how many it sent.
+    pub async fn run_due_challenges(&self) -> usize {
+        let settings = herald::startup::worker_settings(&self.settings).expect("worker settings");
+        worker::run_due_challenges(&self.ctx, &settings)
+            .await
+            .expect("sending due challenges")
+    }
 }
 
 /// A server without a worker that may deliver to receivers on loopback, with two retries

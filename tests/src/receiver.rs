@@ -22,6 +22,9 @@ pub struct Got {
 
 /// A scripted "status" that makes the receiver wait 3 s before answering 200.
 pub const SLOW: u16 = 999;
+/// A scripted "status" that answers 200 with `{"challenge": …}` echoing the challenge of
+/// a `webhook.verification` request (an endpoint that verifies itself).
+pub const ECHO: u16 = 998;
 
 impl Got {
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -81,6 +84,11 @@ impl Receiver {
                     if status == SLOW {
                         tokio::time::sleep(Duration::from_secs(3)).await;
                         status = 200;
+                    }
+                    if status == ECHO {
+                        let sent: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                        let challenge = sent["data"]["challenge"].as_str().unwrap_or_default();
+                        return HttpResponse::Ok().json(serde_json::json!({ "challenge": challenge }));
                     }
                     let mut answer = HttpResponse::build(
                         actix_web::http::StatusCode::from_u16(status).expect("a scripted HTTP status"),

@@ -35,6 +35,11 @@ pub(crate) struct ApplicationIn {
     pub retention_days: Option<u16>,
     #[serde(default)]
     pub metadata: Option<BTreeMap<String, String>>,
+    /// New endpoints, and endpoints whose URL changes, get nothing until they echo a
+    /// `webhook.verification` challenge (Herald's extension; off when absent, and a PUT
+    /// without it leaves it as it is).
+    #[serde(default)]
+    pub require_endpoint_verification: Option<bool>,
 }
 
 impl TryFrom<ApplicationIn> for NewApplication {
@@ -47,6 +52,7 @@ impl TryFrom<ApplicationIn> for NewApplication {
             rate_limit: parse_rate(input.throttle_rate)?,
             retention_days: input.retention_days.map(apps::parse_retention_days).transpose()?,
             metadata: input.metadata.unwrap_or_default(),
+            require_endpoint_verification: input.require_endpoint_verification,
         })
     }
 }
@@ -80,6 +86,11 @@ pub(crate) struct ApplicationPatch {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<BTreeMap<String, String>>)]
     pub metadata: Option<Option<BTreeMap<String, String>>>,
+    /// Turning it off lets endpoints that were waiting for verification have their
+    /// deliveries at once.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<bool>)]
+    pub require_endpoint_verification: Option<Option<bool>>,
 }
 
 impl TryFrom<ApplicationPatch> for ApplicationChanges {
@@ -101,6 +112,10 @@ impl TryFrom<ApplicationPatch> for ApplicationChanges {
                 .map(|d| d.map(apps::parse_retention_days).transpose())
                 .transpose()?,
             metadata: input.metadata.map(Option::unwrap_or_default),
+            require_endpoint_verification: not_null(
+                "requireEndpointVerification",
+                input.require_endpoint_verification,
+            )?,
         })
     }
 }
@@ -118,6 +133,9 @@ pub(crate) struct ApplicationOut {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retention_days: Option<u16>,
     pub metadata: BTreeMap<String, String>,
+    /// Whether endpoints must echo a challenge before they get anything (Herald's
+    /// extension).
+    pub require_endpoint_verification: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -131,6 +149,7 @@ impl From<application::Model> for ApplicationOut {
             throttle_rate: app.rate_limit.and_then(|r| u16::try_from(r).ok()),
             retention_days: app.retention_days.and_then(|d| u16::try_from(d).ok()),
             metadata: app.metadata.0,
+            require_endpoint_verification: app.require_endpoint_verification,
             created_at: app.created_at,
             updated_at: app.updated_at,
         }

@@ -2,8 +2,9 @@
 //! public `/in/{token}` they receive on is in `inspector/receive.rs`.
 
 mod receive;
+pub(crate) mod relay;
 
-pub(crate) use receive::{InboxLimits, receive};
+pub(crate) use receive::receive;
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};

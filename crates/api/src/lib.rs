@@ -41,7 +41,6 @@ pub struct ApiSettings {
 #[derive(Clone)]
 pub struct Api {
     gate: web::Data<Gate>,
-    inbox_limits: web::Data<inspector::InboxLimits>,
     metrics: Option<web::Data<metrics::Access>>,
 }
 
@@ -49,7 +48,6 @@ impl Api {
     pub fn new(settings: &ApiSettings) -> Self {
         Self {
             gate: web::Data::new(Gate::new(settings.rate_limit_per_second)),
-            inbox_limits: web::Data::new(inspector::InboxLimits::new()),
             metrics: settings
                 .metrics
                 .then(|| web::Data::new(metrics::Access::new(settings.metrics_token.as_deref()))),
@@ -129,6 +127,10 @@ impl Api {
             (
                 "/app/{app_id}/endpoint/{ep}/secret/rotate",
                 vec![(POST, to(endpoints::rotate_secret))],
+            ),
+            (
+                "/app/{app_id}/endpoint/{ep}/verification",
+                vec![(POST, to(endpoints::restart_verification))],
             ),
             (
                 "/app/{app_id}/endpoint/{ep}/headers",
@@ -306,10 +308,22 @@ impl Api {
         }
         let authenticated = authenticated.default_service(web::to(not_found));
         self.configure_metrics(cfg);
+        // `herald listen` takes an inbox's requests and answers them; the token is the credential.
+        cfg.service(
+            web::scope("/in-relay")
+                .service(resource("/{token}", vec![(GET, to(inspector::relay::poll))]))
+                .service(resource(
+                    "/{token}/{request_id}/claim",
+                    vec![(POST, to(inspector::relay::claim))],
+                ))
+                .service(resource(
+                    "/{token}/{request_id}",
+                    vec![(POST, to(inspector::relay::answer))],
+                )),
+        );
         // Inspector inboxes receive outside the API: any method, no bearer token.
         cfg.service(
             web::scope("/in")
-                .app_data(self.inbox_limits.clone())
                 .service(web::resource(["/{token}", "/{token}/{tail:.*}"]).to(inspector::receive)),
         );
         cfg.app_data(self.gate.clone()).service(

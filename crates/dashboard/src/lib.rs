@@ -76,6 +76,29 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/ui/team/{user}/role", post().to(admin::team::set_role))
         .route("/ui/team/{user}/remove", post().to(admin::team::remove_user))
         .route("/ui/audit", get().to(admin::audit::list))
+        .route("/ui/inspector", get().to(pages::inspector::list))
+        .route("/ui/inspector", post().to(pages::inspector::create))
+        .route("/ui/inspector/{inbox}", get().to(pages::inspector::show))
+        .route(
+            "/ui/inspector/{inbox}/answer",
+            post().to(pages::inspector::answer),
+        )
+        .route(
+            "/ui/inspector/{inbox}/delete",
+            post().to(pages::inspector::delete),
+        )
+        .route(
+            "/ui/inspector/{inbox}/request/{id}",
+            get().to(pages::inspector::request),
+        )
+        .route(
+            "/ui/inspector/{inbox}/request/{id}/verify",
+            post().to(pages::inspector::verify),
+        )
+        .route(
+            "/ui/inspector/{inbox}/request/{id}/capture",
+            get().to(pages::inspector::capture),
+        )
         .route("/ui/account/password", post().to(admin::team::change_password))
         .route("/portal/logout", web::post().to(auth::logout))
         .route("/portal", web::get().to(pages::app::portal_entry));
@@ -88,6 +111,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
             .route(&at("/delete"), post().to(pages::app::delete))
             .route(&at("/portal-link"), post().to(pages::app::portal_link))
             .route(&at("/endpoints"), post().to(pages::app::create_endpoint))
+            .route(&at("/inbox-trial"), post().to(pages::inspector::trial_for_app))
             .route(&at("/endpoints/{ep}"), get().to(pages::endpoint::show))
             .route(&at("/endpoints/{ep}/edit"), post().to(pages::endpoint::edit))
             .route(
@@ -100,6 +124,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
                 post().to(pages::endpoint::rotate_secret),
             )
             .route(&at("/endpoints/{ep}/test"), post().to(pages::endpoint::send_test))
+            .route(
+                &at("/endpoints/{ep}/verification"),
+                post().to(pages::endpoint::restart_verification),
+            )
             .route(
                 &at("/endpoints/{ep}/recover"),
                 post().to(pages::endpoint::recover),

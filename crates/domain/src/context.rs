@@ -39,6 +39,8 @@ pub struct Context {
     pub caches: Arc<crate::cache::Caches>,
     /// This process's Prometheus metrics.
     pub metrics: Arc<Metrics>,
+    /// How fast this process lets inspector inboxes record.
+    pub inbox_limits: Arc<crate::service::inspector::InboxLimits>,
 }
 
 impl std::fmt::Debug for Context {

@@ -13,6 +13,7 @@ use domain::{
 
 use crate::{
     config::Settings,
+    listen::{self, ListenArgs},
     startup::{self, Application, Mode},
     telemetry,
     verify::{self, VerifyArgs},
@@ -61,6 +62,9 @@ pub enum Command {
     /// Check a captured request against an endpoint's signing secret: exit 0 if it is a
     /// valid Standard Webhooks delivery, 1 (with the reason) if not.
     Verify(VerifyArgs),
+    /// Forward what an inspector inbox receives to a local URL, and answer each request
+    /// with the local server's status and body, until Ctrl-C.
+    Listen(ListenArgs),
 }
 
 /// A command called wrongly (exit status 2, as for arguments clap refuses) rather than
@@ -202,6 +206,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         // A file and a key: no configuration, no database, no logs.
         return verify::run(args);
     }
+    if let Command::Listen(args) = &cli.command {
+        // An inbox URL and a local one: no configuration, no database, no logs.
+        return listen::run(args).await;
+    }
     let settings = Settings::load(cli.config.as_deref())?;
     let quiet = !matches!(cli.command, Command::Serve | Command::Api | Command::Worker);
     let format = telemetry::LogFormat::parse(&settings.log_format)?;
@@ -264,6 +272,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(command) => keys(&settings, command).await,
         // Run above, before the configuration is read.
         Command::Verify(args) => verify::run(&args),
+        Command::Listen(args) => listen::run(&args).await,
         Command::User(UserCommand::Create(args)) => {
             let tenant = TenantId::parse(&args.tenant_id)?;
             let email = Email::parse(&args.email)?;

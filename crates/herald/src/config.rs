@@ -74,6 +74,11 @@ pub struct Settings {
     pub http_workers: Option<usize>,
     /// API requests per second per tenant (bursts of the same size); 0 turns it off.
     pub api_rate_limit: u32,
+    /// Requests per second one inspector inbox records (bursts of the same size); past
+    /// it a request is answered 429 and not recorded. `0` turns it off.
+    pub inbox_rate_limit: u32,
+    /// Requests per second the inboxes of one tenant record together; `0` turns it off.
+    pub inbox_tenant_rate_limit: u32,
     /// Deliveries in flight at once per worker process.
     pub worker_concurrency: usize,
     /// Delays between delivery tries, e.g. `5s,5m,30m,2h,5h,10h,10h`.
@@ -121,6 +126,8 @@ impl Default for Settings {
             log_format: "human".into(),
             http_workers: None,
             api_rate_limit: 200,
+            inbox_rate_limit: domain::service::inspector::DEFAULT_PER_INBOX,
+            inbox_tenant_rate_limit: domain::service::inspector::DEFAULT_PER_TENANT,
             worker_concurrency: worker::DEFAULT_CONCURRENCY,
             retry_schedule: "5s,5m,30m,2h,5h,10h,10h".into(),
             allow_private_networks: String::new(),
@@ -152,6 +159,8 @@ pub const KNOWN_KEYS: &[&str] = &[
     "log_format",
     "http_workers",
     "api_rate_limit",
+    "inbox_rate_limit",
+    "inbox_tenant_rate_limit",
     "worker_concurrency",
     "retry_schedule",
     "allow_private_networks",

@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod listen;
 pub mod middleware;
 pub mod secrets;
 pub mod startup;

@@ -12,7 +12,7 @@ use actix_web::{
 use anyhow::{Context as _, bail};
 use domain::{
     Context, DomainSettings, db, dispatch,
-    service::{delivery, intake::Intake},
+    service::{delivery, inspector::InboxLimits, intake::Intake},
 };
 use migrations::{Migrator, MigratorTrait};
 
@@ -56,6 +56,10 @@ pub async fn context(settings: &Settings, public_url: String) -> anyhow::Result<
         keyring: Arc::new(keys.keyring()),
         settings: Arc::new(DomainSettings { public_url }),
         metrics: Arc::default(),
+        inbox_limits: Arc::new(InboxLimits::new(
+            settings.inbox_rate_limit,
+            settings.inbox_tenant_rate_limit,
+        )),
     })
 }
 

@@ -16,6 +16,8 @@ use domain::{
 };
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
+use crate::own_inbox::OwnInboxes;
+
 #[derive(Debug)]
 struct BlockedError(Blocked);
 
@@ -84,6 +86,8 @@ pub struct Sender {
     client: reqwest::Client,
     policy: Arc<NetworkPolicy>,
     connections: usize,
+    /// Herald's own inboxes, reached without the network.
+    own_inboxes: Option<Arc<OwnInboxes>>,
 }
 
 /// One request to make.
@@ -107,7 +111,16 @@ impl Sender {
             client,
             policy,
             connections,
+            own_inboxes: None,
         })
+    }
+
+    /// This sender, handing deliveries to Herald's own inbox URLs over to `own`.
+    pub(crate) fn handing_over(self, own: Option<OwnInboxes>) -> Self {
+        Self {
+            own_inboxes: own.map(Arc::new),
+            ..self
+        }
     }
 
     /// Every client's settings: no redirects, no proxy, the guarded resolver.
@@ -150,8 +163,7 @@ impl Sender {
 
     /// The address of `url` if it is an IP literal the policy refuses (literals skip the
     /// resolver).
-    fn refused_literal(&self, url: &str) -> Option<String> {
-        let url = reqwest::Url::parse(url).ok()?;
+    fn refused_literal(&self, url: &reqwest::Url) -> Option<String> {
         let ip = match url.host() {
             Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip),
             Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip),
@@ -169,7 +181,10 @@ impl Sender {
         form: String,
         timeout: Duration,
     ) -> Result<(u16, String), (ErrorKind, String)> {
-        if let Some(refused) = self.refused_literal(url) {
+        if let Some(refused) = reqwest::Url::parse(url)
+            .ok()
+            .and_then(|url| self.refused_literal(&url))
+        {
             return Err((ErrorKind::Blocked, refused));
         }
         let mut builder = self
@@ -207,8 +222,15 @@ impl Sender {
             retry_after,
             request: None,
         };
-        if let Some(refused) = self.refused_literal(req.url) {
-            return outcome(None, None, Some((ErrorKind::Blocked, refused)), None);
+        if let Ok(url) = reqwest::Url::parse(req.url) {
+            if let Some(own) = &self.own_inboxes
+                && let Some(target) = own.recognise(&url)
+            {
+                return own.deliver(target, req).await;
+            }
+            if let Some(refused) = self.refused_literal(&url) {
+                return outcome(None, None, Some((ErrorKind::Blocked, refused)), None);
+            }
         }
         let mut builder = client
             .request(req.method.clone(), req.url)
@@ -229,19 +251,30 @@ impl Sender {
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs)
             .filter(|_| status.as_u16() == 429 || status.as_u16() == 503);
-        let body = read_limited(response).await;
-        let error = if status.is_success() {
-            None
-        } else if status.is_redirection() {
-            Some((
-                ErrorKind::Redirect,
-                format!("HTTP {status}: redirects are not followed; use the final URL"),
-            ))
-        } else {
-            Some((ErrorKind::HttpStatus, format!("HTTP {status}")))
-        };
+        let (body, error) = judged(status.as_u16(), read_limited(response).await);
         outcome(Some(status.as_u16()), Some(body), error, retry_after)
     }
+}
+
+/// A response's body as the log keeps it, and what its status says of the try.
+pub(crate) fn judged(status: u16, mut body: String) -> (String, Option<(ErrorKind, String)>) {
+    // NUL cannot be stored in a PostgreSQL text column: a receiver must not be able to
+    // make its own attempts unrecordable.
+    if body.contains('\0') {
+        body = body.replace('\0', "\u{FFFD}");
+    }
+    let status = reqwest::StatusCode::from_u16(status).unwrap_or(reqwest::StatusCode::BAD_GATEWAY);
+    let error = if status.is_success() {
+        None
+    } else if status.is_redirection() {
+        Some((
+            ErrorKind::Redirect,
+            format!("HTTP {status}: redirects are not followed; use the final URL"),
+        ))
+    } else {
+        Some((ErrorKind::HttpStatus, format!("HTTP {status}")))
+    };
+    (body, error)
 }
 
 /// The body, up to [`MAX_RESPONSE_BODY`] bytes (cut at a character boundary).
@@ -254,9 +287,7 @@ async fn read_limited(mut response: reqwest::Response) -> String {
             break;
         }
     }
-    // NUL cannot be stored in a PostgreSQL text column: a receiver must not be able to
-    // make its own attempts unrecordable.
-    let mut text = String::from_utf8_lossy(&body).replace('\0', "\u{FFFD}");
+    let mut text = String::from_utf8_lossy(&body).into_owned();
     if body.len() >= MAX_RESPONSE_BODY {
         text.push_str("\n[truncated at 64 KiB]");
     }

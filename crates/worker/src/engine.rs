@@ -24,6 +24,8 @@ use tokio::sync::watch;
 
 use crate::{WorkerSettings, access::Access, backend::Job, client, recorder::Recorder};
 
+mod verify;
+
 /// How long a worker trusts its copy of an endpoint (see [`EndpointCache`]).
 const ENDPOINT_CACHE_TTL: Duration = Duration::from_secs(1);
 
@@ -320,24 +322,7 @@ impl Engine {
             Some(shaped) => shaped.body.as_str(),
             None => plan.message.payload.as_deref().unwrap_or("{}"),
         };
-        let id = plan.message.id.as_str();
-        let signature = signing::signature_header(&plan.keys, id, timestamp, body.as_bytes());
-        let timestamp = timestamp.to_string();
-        let mut headers = vec![
-            ("content-type".to_owned(), "application/json".to_owned()),
-            (
-                "user-agent".to_owned(),
-                concat!("Herald/", env!("CARGO_PKG_VERSION")).to_owned(),
-            ),
-            ("webhook-id".to_owned(), id.to_owned()),
-            ("webhook-timestamp".to_owned(), timestamp.clone()),
-            ("webhook-signature".to_owned(), signature.clone()),
-        ];
-        if self.settings.svix_headers {
-            headers.push(("svix-id".to_owned(), id.to_owned()));
-            headers.push(("svix-timestamp".to_owned(), timestamp));
-            headers.push(("svix-signature".to_owned(), signature));
-        }
+        let mut headers = self.signed_headers(&plan.keys, plan.message.id.as_str(), timestamp, body);
         headers.extend(
             plan.endpoint
                 .headers
@@ -364,6 +349,36 @@ impl Engine {
             body: body.to_owned(),
             timeout: self.timeout(plan),
         }
+    }
+
+    /// The headers every request of Herald's carries: the content type, the user agent
+    /// and the Standard Webhooks signature of `body` (with the `svix-*` spellings when
+    /// configured).
+    pub(crate) fn signed_headers(
+        &self,
+        keys: &[signing::SigningSecret],
+        id: &str,
+        timestamp: i64,
+        body: &str,
+    ) -> Vec<(String, String)> {
+        let signature = signing::signature_header(keys, id, timestamp, body.as_bytes());
+        let timestamp = timestamp.to_string();
+        let mut headers = vec![
+            ("content-type".to_owned(), "application/json".to_owned()),
+            (
+                "user-agent".to_owned(),
+                concat!("Herald/", env!("CARGO_PKG_VERSION")).to_owned(),
+            ),
+            ("webhook-id".to_owned(), id.to_owned()),
+            ("webhook-timestamp".to_owned(), timestamp.clone()),
+            ("webhook-signature".to_owned(), signature.clone()),
+        ];
+        if self.settings.svix_headers {
+            headers.push(("svix-id".to_owned(), id.to_owned()));
+            headers.push(("svix-timestamp".to_owned(), timestamp));
+            headers.push(("svix-signature".to_owned(), signature));
+        }
+        headers
     }
 
     /// Every [`RENEW_EVERY`], extends the leases of deliveries in flight longer than

@@ -17,6 +17,7 @@ mod claimer;
 mod client;
 mod dispatcher;
 mod engine;
+mod own_inbox;
 mod recorder;
 mod tasks;
 
@@ -27,7 +28,10 @@ use apalis::{
     prelude::{AbortError, BoxDynError, Data, WorkerBuilder, WorkerBuilderExt},
 };
 use chrono::Utc;
-use domain::{Context, service::delivery};
+use domain::{
+    Context,
+    service::{delivery, verification},
+};
 use tokio::task::JoinHandle;
 
 pub use client::Sender;
@@ -128,6 +132,12 @@ where
     dispatcher.open(work.clone());
 
     tokio::spawn(retention_loop(ctx.clone(), settings.retention, stopped.clone()));
+    tokio::spawn(verification_loop(
+        ctx.clone(),
+        engine.clone(),
+        settings.poll_interval,
+        stopped.clone(),
+    ));
     tokio::spawn(engine.clone().renew_leases(stopped.clone()));
     tokio::spawn(tasks::run(
         ctx.clone(),
@@ -207,7 +217,8 @@ where
 /// The engine every way of delivering uses, with its recorder: the recording task ends
 /// once the engine is dropped and everything it recorded is written.
 fn engine(ctx: &Context, settings: &WorkerSettings) -> anyhow::Result<(Arc<Engine>, JoinHandle<()>)> {
-    let sender = Sender::new(settings.policy.clone(), settings.concurrency)?;
+    let sender = Sender::new(settings.policy.clone(), settings.concurrency)?
+        .handing_over(own_inbox::OwnInboxes::new(ctx));
     let (recorder, recording) =
         recorder::start(ctx.clone(), settings.disable_after, 4 * settings.concurrency);
     let engine = Engine::new(ctx.clone(), settings.clone(), sender, recorder);
@@ -239,6 +250,63 @@ pub async fn run_due(ctx: &Context, settings: &WorkerSettings) -> anyhow::Result
     drop(engine);
     recording.await?;
     Ok(count)
+}
+
+/// Challenges one worker sends at a time.
+const CHALLENGES_AT_ONCE: u64 = 8;
+
+/// Sends what verification challenges are due and records how each went; how many it
+/// sent.
+async fn challenge_due(ctx: &Context, engine: &Engine) -> domain::Result<usize> {
+    let due = verification::take_due(ctx, CHALLENGES_AT_ONCE, Utc::now()).await?;
+    let sent = due.len();
+    let results = futures_util::future::join_all(due.iter().map(|c| engine.challenge(c))).await;
+    for (challenge, failure) in due.iter().zip(results) {
+        let state = verification::settle(ctx, challenge, failure.clone(), Utc::now()).await?;
+        tracing::info!(
+            tenant = %challenge.endpoint.tenant_id,
+            endpoint = %challenge.endpoint.id,
+            state = state.as_str(),
+            reason = failure.as_deref().unwrap_or(""),
+            "endpoint verification"
+        );
+    }
+    Ok(sent)
+}
+
+/// Sends due verification challenges every `interval` (sooner while there are more),
+/// until the stop signal.
+async fn verification_loop(
+    ctx: Context,
+    engine: Arc<Engine>,
+    interval: Duration,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut wait = interval;
+    loop {
+        if tokio::time::timeout(wait, stopped.wait_for(|s| *s)).await.is_ok() {
+            return;
+        }
+        wait = match challenge_due(&ctx, &engine).await {
+            Ok(n) if n as u64 == CHALLENGES_AT_ONCE => Duration::ZERO,
+            Ok(_) => interval,
+            Err(e) => {
+                tracing::error!(error = %e.chain(), "sending verification challenges failed; they are tried again later");
+                interval
+            }
+        };
+    }
+}
+
+/// Sends the verification challenges due now with the worker's own engine and records
+/// them, for tests and tools that drive the queue themselves (see [`run_due`]); how many
+/// it sent.
+pub async fn run_due_challenges(ctx: &Context, settings: &WorkerSettings) -> anyhow::Result<usize> {
+    let (engine, recording) = engine(ctx, settings)?;
+    let sent = challenge_due(ctx, &engine).await?;
+    drop(engine);
+    recording.await?;
+    Ok(sent)
 }
 
 /// The first retention sweep runs this long after start, then every `SWEEP_EVERY`.

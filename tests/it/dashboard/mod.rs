@@ -6,7 +6,9 @@
 
 mod access;
 mod forms;
+mod inspector;
 mod sessions;
+mod verification;
 
 use std::collections::BTreeMap;
 

@@ -7,6 +7,7 @@ mod deliveries;
 mod headers;
 mod options;
 mod secret;
+mod verification;
 
 use std::collections::BTreeMap;
 
@@ -37,7 +38,7 @@ use crate::{
 // The route table, the OpenAPI document and the operational webhooks name every handler
 // and body as `endpoints::…`.
 use self::options::with_delivery_options;
-pub(crate) use self::{deliveries::*, headers::*, options::*, secret::*};
+pub(crate) use self::{deliveries::*, headers::*, options::*, secret::*, verification::*};
 
 /// Declares a whole endpoint body (POST's and PUT's): the settings both carry, Herald's
 /// delivery options, then the body's own fields.
@@ -294,10 +295,15 @@ pub(crate) struct EndpointOut {
     /// Herald's extension: the endpoint's jq transformation, if it has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transformation: Option<String>,
+    /// Herald's extension: whether the endpoint proved it wants the traffic, when its
+    /// application requires that (absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verification: Option<VerificationOut>,
 }
 
 impl From<endpoint::Model> for EndpointOut {
     fn from(ep: endpoint::Model) -> Self {
+        let verification = VerificationOut::of(&ep);
         Self {
             id: ep.id.to_string(),
             uid: ep.uid,
@@ -324,6 +330,7 @@ impl From<endpoint::Model> for EndpointOut {
             }),
             filter: ep.filter,
             transformation: ep.transformation,
+            verification,
         }
     }
 }

@@ -2,8 +2,6 @@
 //! method, path and content type; no bearer token (the token in the URL is the
 //! credential); bounded by a rate per inbox and per tenant.
 
-use std::num::NonZeroU32;
-
 use actix_web::{
     HttpRequest, HttpResponse,
     http::{StatusCode, header},
@@ -11,55 +9,20 @@ use actix_web::{
 };
 use domain::{
     Context,
-    id::{InboxId, TenantId},
     service::inspector::{self, Incoming, Recorded},
 };
 use futures_util::StreamExt;
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::error::{ApiError, ApiResult};
 
 /// The most of a request body `/in/{token}` reads; a longer one is refused with 413.
 pub(crate) const MAX_READ: usize = 1024 * 1024;
-/// Requests per second one inbox records (and its burst).
-pub(crate) const PER_INBOX: u32 = 10;
-/// Requests per second the inboxes of one tenant record together (and their burst).
-pub(crate) const PER_TENANT: u32 = 50;
-
-/// The rates of recording, per inbox and per tenant: one pair for the process.
-pub(crate) struct InboxLimits {
-    inbox: DefaultKeyedRateLimiter<InboxId>,
-    tenant: DefaultKeyedRateLimiter<TenantId>,
-}
-
-impl InboxLimits {
-    pub(crate) fn new() -> Self {
-        let quota = |n: u32| {
-            let n = NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
-            Quota::per_second(n).allow_burst(n)
-        };
-        Self {
-            inbox: RateLimiter::keyed(quota(PER_INBOX)),
-            tenant: RateLimiter::keyed(quota(PER_TENANT)),
-        }
-    }
-
-    fn admit(&self, tenant: &TenantId, inbox: &InboxId) -> bool {
-        // Forget keys that are full again now and then, so the maps stay small.
-        if self.inbox.len() > 10_000 {
-            self.inbox.retain_recent();
-            self.tenant.retain_recent();
-        }
-        self.inbox.check_key(inbox).is_ok() && self.tenant.check_key(tenant).is_ok()
-    }
-}
 
 /// `/in/{token}` and anything below it: recorded and answered as the inbox says.
 pub(crate) async fn receive(
     req: HttpRequest,
     mut payload: web::Payload,
     ctx: web::Data<Context>,
-    limits: web::Data<InboxLimits>,
 ) -> ApiResult<HttpResponse> {
     let token = req.match_info().get("token").unwrap_or_default().to_owned();
     let path = match req.match_info().get("tail") {
@@ -97,10 +60,7 @@ pub(crate) async fn receive(
         content_type: req.headers().get(header::CONTENT_TYPE).map(text),
         source_address: req.peer_addr().map(|a| a.ip().to_string()),
     };
-    let recorded = inspector::record(&ctx, &token, incoming, |tenant, inbox| {
-        limits.admit(tenant, inbox)
-    })
-    .await?;
+    let recorded = inspector::record(&ctx, &token, incoming).await?;
     let answer = match recorded {
         Recorded::Answered(answer) => answer,
         Recorded::Limited => {
@@ -110,6 +70,28 @@ pub(crate) async fn receive(
                 detail: "too many requests for this inbox; nothing was recorded".into(),
                 retry_after: Some(1),
             });
+        }
+        // `herald listen` answers: its local server's status and body, if in time.
+        Recorded::Relayed { tenant, request } => {
+            let deadline = std::time::Instant::now() + inspector::RELAY_WAIT;
+            match inspector::await_answer(&ctx, &tenant, &request, deadline).await? {
+                Some(answer) => answer,
+                None => {
+                    return Ok(HttpResponse::GatewayTimeout()
+                        .content_type("text/plain; charset=utf-8")
+                        .body(format!(
+                            "no answer from herald listen within {} s",
+                            inspector::RELAY_WAIT.as_secs()
+                        )));
+                }
+            }
+        }
+        _ => {
+            return Err(ApiError::http(
+                StatusCode::BAD_GATEWAY,
+                "no_answer",
+                "this inbox has no answer for the request",
+            ));
         }
     };
     if !answer.delay.is_zero() {

@@ -146,6 +146,11 @@ fn body_rules() -> Vec<(&'static str, &'static str, Value)> {
         ("ApplicationIn", "name", app_name.clone()),
         ("ApplicationPatch", "name", required_type("string", app_name)),
         (
+            "ApplicationPatch",
+            "requireEndpointVerification",
+            required_type("boolean", json!({})),
+        ),
+        (
             "AppPortalAccessIn",
             "expiry",
             range(PortalExpiry::MIN_SECS, PortalExpiry::MAX_SECS),

@@ -103,6 +103,9 @@ pub(crate) struct AppForm {
     pub(super) name: String,
     #[serde(default)]
     uid: String,
+    /// A checkbox: present when ticked.
+    #[serde(default)]
+    require_verification: Option<String>,
 }
 
 fn new_application(form: &AppForm) -> Result<NewApplication, Error> {
@@ -115,6 +118,7 @@ fn new_application(form: &AppForm) -> Result<NewApplication, Error> {
         rate_limit: None,
         retention_days: None,
         metadata: BTreeMap::new(),
+        require_endpoint_verification: Some(form.require_verification.is_some()),
     })
 }
 

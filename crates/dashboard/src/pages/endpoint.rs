@@ -14,7 +14,7 @@ use domain::{
     service::{
         attempt as attempts,
         endpoint::{self as endpoints, EndpointChanges, EndpointSettings},
-        endpoint_headers, endpoint_health, endpoint_secret, event_type, message as messages,
+        endpoint_headers, endpoint_health, endpoint_secret, event_type, inspector, message as messages,
     },
     values::{CustomHeaders, EndpointUrl, EventTypeFilter, EventTypeName, Timeout},
 };
@@ -22,6 +22,7 @@ use serde::Deserialize;
 
 use super::{
     app::endpoint_state,
+    inspector::tried_link,
     log::{LogQuery, LogRow},
 };
 use crate::{
@@ -129,6 +130,12 @@ pub(crate) struct EndpointView {
     /// The editable headers as `Name: value` lines (sensitive ones left out).
     pub(crate) headers_text: String,
     pub(crate) options: OptionsView,
+    /// `pending`, `verified` or `failed` when the application requires verification;
+    /// empty when it does not.
+    pub(crate) verification: String,
+    /// Why the last challenge did not verify it, and when the next goes out.
+    pub(crate) verification_reason: String,
+    pub(crate) verification_next: String,
 }
 
 impl EndpointView {
@@ -168,6 +175,12 @@ impl EndpointView {
                 .map(|(k, v)| format!("{k}: {v}\n"))
                 .collect(),
             options: OptionsView::of(Some(ep)),
+            verification: ep.verification.map(|v| v.as_str().to_owned()).unwrap_or_default(),
+            verification_reason: ep.verification_error.clone().unwrap_or_default(),
+            verification_next: ep
+                .verification_due_at
+                .map(|at| at.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                .unwrap_or_default(),
         }
     }
 
@@ -404,17 +417,56 @@ pub(crate) async fn rotate_secret(scope: AppScope, req: HttpRequest, form: web::
     )))
 }
 
+/// "Verify again": a new challenge now, its tries from the start (dashboard and portal).
+pub(crate) async fn restart_verification(scope: AppScope, req: HttpRequest, form: web::Form<Csrf>) -> Page {
+    check(&scope.live, &form.csrf, scope.require_write())?;
+    let ep = find_endpoint(&scope, &req).await?;
+    domain::service::verification::restart(
+        &scope.ctx,
+        scope.tenant(),
+        scope.app.id.as_str(),
+        ep.id.as_str(),
+        &scope.live.actor(),
+    )
+    .await?;
+    Ok(see_other(&format!(
+        "{}/endpoints/{}#verification",
+        scope.base, ep.id
+    )))
+}
+
 #[derive(Deserialize)]
 pub(crate) struct TestForm {
     #[serde(default)]
     csrf: String,
     #[serde(default)]
     event_type: String,
+    /// The button pressed: `inbox` sends to a new inspector inbox instead.
+    #[serde(default)]
+    to: String,
 }
 
+/// Sends a test event to this endpoint, or, with "to a new inbox", makes an inbox and an
+/// endpoint beside this one that delivers to it (same event types and channels) and sends
+/// the test event there. Inboxes are the tenant's: not for the portal.
 pub(crate) async fn send_test(scope: AppScope, req: HttpRequest, form: web::Form<TestForm>) -> Page {
+    if form.to == "inbox" && scope.portal {
+        return Err(Error::NotFound("page").into());
+    }
     check(&scope.live, &form.csrf, scope.require_write())?;
     let ep = find_endpoint(&scope, &req).await?;
+    if form.to == "inbox" {
+        let tried = inspector::to_new_inbox(
+            &scope.ctx,
+            scope.tenant(),
+            scope.app.id.as_str(),
+            Some(ep.id.as_str()),
+            &form.event_type,
+            &scope.live.actor(),
+        )
+        .await;
+        return endpoint_answer(&scope, &ep, tried.map(|t| tried_link(&t)), None).await;
+    }
     let sent = match EventTypeName::parse_field("event_type", form.event_type.trim()) {
         Ok(event_type) => {
             messages::send_test(&scope.ctx, scope.tenant(), &ep, event_type, &scope.live.actor()).await

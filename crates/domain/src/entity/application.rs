@@ -22,6 +22,9 @@ pub struct Model {
     pub metadata: StringMap,
     /// The tenant's hidden application for operational webhooks; never listed.
     pub operational: bool,
+    /// New endpoints, and endpoints whose URL changes, get nothing until they echo a
+    /// challenge (see `service::verification`).
+    pub require_endpoint_verification: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -72,9 +72,54 @@ pub struct Model {
     /// A jq program whose output is the body to send, or `{body, headers, method, url}`.
     #[sea_orm(column_type = "Text")]
     pub transformation: Option<String>,
+    /// Where the endpoint stands in proving it wants the traffic, when its application
+    /// asks for that; `None` when nobody asked.
+    pub verification: Option<Verification>,
+    /// What the endpoint must echo to be verified.
+    pub verification_challenge: Option<String>,
+    /// Challenges sent since the last (re)start of verification.
+    pub verification_tries: i32,
+    /// When the next challenge goes out; `None` when none is due.
+    pub verification_due_at: Option<DateTimeUtc>,
+    /// Why the last challenge did not verify it.
+    #[sea_orm(column_type = "Text")]
+    pub verification_error: Option<String>,
+    pub verified_at: Option<DateTimeUtc>,
+}
+
+/// An endpoint's verification.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum Verification {
+    /// Challenged or about to be; its deliveries wait.
+    #[sea_orm(string_value = "pending")]
+    Pending,
+    #[sea_orm(string_value = "verified")]
+    Verified,
+    /// Every try failed; its deliveries wait until verification is started again.
+    #[sea_orm(string_value = "failed")]
+    Failed,
+}
+
+impl Verification {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Verified => "verified",
+            Self::Failed => "failed",
+        }
+    }
 }
 
 impl Model {
+    /// Whether deliveries must wait for the endpoint to be verified.
+    pub fn awaits_verification(&self) -> bool {
+        matches!(
+            self.verification,
+            Some(Verification::Pending | Verification::Failed)
+        )
+    }
+
     /// Whether claims must take turns on this endpoint: it has a rate or a line.
     pub fn paced(&self) -> bool {
         self.rate_limit.is_some_and(|r| r > 0) || self.ordered.is_some()

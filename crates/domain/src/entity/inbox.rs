@@ -43,6 +43,9 @@ pub struct Model {
     pub script: Option<Script>,
     /// How many steps of the script have been answered.
     pub script_cursor: i32,
+    /// When a `herald listen` last asked for this inbox's requests: while recent, requests
+    /// are relayed to it rather than answered by the inbox.
+    pub listened_at: Option<DateTimeUtc>,
     pub expires_at: DateTimeUtc,
     pub created_at: DateTimeUtc,
 }

@@ -19,6 +19,24 @@ impl Headers {
     }
 }
 
+/// Where a request relayed to `herald listen` stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum RelayState {
+    /// Its sender waits; no listener has taken it yet.
+    #[sea_orm(string_value = "waiting")]
+    Waiting,
+    /// A listener took it and is forwarding it to its local server.
+    #[sea_orm(string_value = "forwarding")]
+    Forwarding,
+    /// The listener gave the local server's answer (`relay_status`, `relay_body`).
+    #[sea_orm(string_value = "answered")]
+    Answered,
+    /// Its sender stopped waiting (and was answered 504) before an answer came.
+    #[sea_orm(string_value = "expired")]
+    Expired,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "inbox_request")]
 pub struct Model {
@@ -41,6 +59,11 @@ pub struct Model {
     pub content_type: Option<String>,
     pub source_address: Option<String>,
     pub received_at: DateTimeUtc,
+    /// `None` for a request the inbox answered itself.
+    pub relay_state: Option<RelayState>,
+    pub relay_status: Option<i32>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub relay_body: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, ModelTrait, QueryFilter, Set};
 
-use super::audit::{self, Actor, Target};
+use super::{
+    audit::{self, Actor, Target},
+    verification,
+};
 use crate::{
     Context, DbContext, Error, Result,
     entity::{StringMap, application, endpoint},
@@ -24,6 +27,10 @@ pub struct NewApplication {
     /// Days to keep payloads and response bodies; the configured default when `None`.
     pub retention_days: Option<u16>,
     pub metadata: BTreeMap<String, String>,
+    /// Herald's extension: endpoints must echo a challenge before they get anything.
+    /// `None` is no on creation and leaves it as it is on PUT, so that a client that does
+    /// not know the field cannot turn it off.
+    pub require_endpoint_verification: Option<bool>,
 }
 
 /// A PATCH: `None` leaves a field alone; `Some(None)` clears a nullable one.
@@ -34,6 +41,7 @@ pub struct ApplicationChanges {
     pub rate_limit: Option<Option<u16>>,
     pub retention_days: Option<Option<u16>>,
     pub metadata: Option<BTreeMap<String, String>>,
+    pub require_endpoint_verification: Option<bool>,
 }
 
 /// The longest retention an application may ask for, in days.
@@ -247,6 +255,7 @@ pub(crate) async fn operational_or_create<C: ConnectionTrait>(
         retention_days: Set(None),
         metadata: Set(StringMap::default()),
         operational: Set(true),
+        require_endpoint_verification: Set(false),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -276,6 +285,7 @@ pub(crate) async fn insert<C: ConnectionTrait>(
         retention_days: Set(new.retention_days.map(i32::from)),
         operational: Set(false),
         metadata: Set(StringMap(new.metadata)),
+        require_endpoint_verification: Set(new.require_endpoint_verification.unwrap_or(false)),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -344,7 +354,11 @@ pub async fn upsert(
     let result = match find_optional(&txn, tenant, id_or_uid).await? {
         Some(existing) => {
             let conflict = new.uid.as_ref().map(uid_taken).unwrap_or_default();
+            let required_before = existing.require_endpoint_verification;
             let mut active: application::ActiveModel = existing.into();
+            if let Some(required) = new.require_endpoint_verification {
+                active.require_endpoint_verification = Set(required);
+            }
             active.name = Set(new.name);
             active.uid = Set(new.uid.map(Uid::into_string));
             active.rate_limit = Set(new.rate_limit.map(i32::from));
@@ -355,6 +369,9 @@ pub async fn upsert(
                 .update(&txn)
                 .await
                 .conflict_means(conflict, "updating an application")?;
+            if required_before && !app.require_endpoint_verification {
+                verification::drop_for_app(&txn, &app, Utc::now()).await?;
+            }
             audit::record(
                 &txn,
                 tenant,
@@ -390,8 +407,12 @@ pub async fn patch(
 ) -> Result<application::Model> {
     let txn = crate::db::begin_write(ctx).await?;
     let existing = find(&txn, tenant, id_or_uid).await?;
+    let required_before = existing.require_endpoint_verification;
     let mut active: application::ActiveModel = existing.into();
     let mut conflict = String::new();
+    if let Some(required) = changes.require_endpoint_verification {
+        active.require_endpoint_verification = Set(required);
+    }
     if let Some(name) = changes.name {
         active.name = Set(name);
     }
@@ -413,6 +434,9 @@ pub async fn patch(
         .update(&txn)
         .await
         .conflict_means(conflict, "updating an application")?;
+    if required_before && !app.require_endpoint_verification {
+        verification::drop_for_app(&txn, &app, Utc::now()).await?;
+    }
     audit::record(
         &txn,
         tenant,

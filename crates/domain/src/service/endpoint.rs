@@ -11,7 +11,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, ModelTrait, QueryF
 use super::{
     application,
     audit::{self, Actor, Target},
-    delivery, endpoint_secret, event_type, operational,
+    delivery, endpoint_secret, event_type, operational, verification,
 };
 use crate::{
     Context, DbContext, Error, Result,
@@ -52,7 +52,7 @@ impl<'a> From<&'a String> for Owner<'a> {
 
 /// The application behind `owner`. The operational one is made on first use when
 /// `create` is set; otherwise its absence means the endpoint does not exist.
-async fn owner_app<C: ConnectionTrait>(
+pub(crate) async fn owner_app<C: ConnectionTrait>(
     conn: &C,
     tenant: &TenantId,
     owner: Owner<'_>,
@@ -333,7 +333,7 @@ async fn insert<C: ConnectionTrait>(
     }
     let now = Utc::now();
     let conflict = new.uid.as_ref().map(uid_taken).unwrap_or_default();
-    let model = endpoint::ActiveModel {
+    let mut active = endpoint::ActiveModel {
         id: Set(EndpointId::new()),
         tenant_id: Set(tenant.clone()),
         app_id: Set(app.id.clone()),
@@ -357,10 +357,18 @@ async fn insert<C: ConnectionTrait>(
         credentials: Set(None),
         filter: Set(source_of(options.filter.flatten())),
         transformation: Set(source_of(options.transformation.flatten())),
-    }
-    .insert(conn)
-    .await
-    .conflict_means(conflict, "creating an endpoint")?;
+        verification: Set(None),
+        verification_challenge: Set(None),
+        verification_tries: Set(0),
+        verification_due_at: Set(None),
+        verification_error: Set(None),
+        verified_at: Set(None),
+    };
+    verification::begin_if_required(app, &mut active, now)?;
+    let model = active
+        .insert(conn)
+        .await
+        .conflict_means(conflict, "creating an endpoint")?;
     let model = match options.access.flatten() {
         Some(access) => {
             let (open, sealed) = seal_access(ctx, &model, Some(access))?;
@@ -457,6 +465,7 @@ async fn apply_changes<C: ConnectionTrait>(
         check_filter(conn, tenant, app, types.names()).await?;
     }
     let was_ordered = existing.ordered.is_some();
+    let old_url = existing.url.clone();
     let was_paced = existing.paced();
     let sealed = changes
         .access
@@ -472,6 +481,10 @@ async fn apply_changes<C: ConnectionTrait>(
         active.credentials = Set(sealed);
     }
     if let Some(url) = changes.url {
+        if url.as_str() != old_url {
+            // A new address must prove itself again.
+            verification::begin_if_required(app, &mut active, Utc::now())?;
+        }
         active.url = Set(url.as_str().to_owned());
     }
     if let Some(uid) = changes.uid {

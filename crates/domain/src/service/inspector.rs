@@ -4,7 +4,10 @@
 //! when a request arrives is in `inspector/record.rs`, the signature verdict in
 //! `inspector/verify.rs`.
 
+mod limits;
 mod record;
+mod relay;
+mod trial;
 mod verify;
 
 use chrono::{DateTime, Duration, Utc};
@@ -12,7 +15,10 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, QueryFilter, Set};
 use sha2::{Digest, Sha256};
 
 pub use self::{
+    limits::{DEFAULT_PER_INBOX, DEFAULT_PER_TENANT, InboxLimits},
     record::{Answer, Incoming, Recorded, record},
+    relay::{MAX_LISTEN_WAIT, RELAY_WAIT, answer, await_answer, claim, listen},
+    trial::{Trial, delivers_to_inbox, endpoints_for, to_new_inbox},
     verify::{Key, Verdict, verify},
 };
 use crate::{
@@ -211,6 +217,7 @@ pub async fn create(ctx: &Context, tenant: &TenantId, new: NewInbox) -> Result<I
         response_delay_ms: Set(i32::try_from(new.response.delay_ms).unwrap_or(i32::MAX)),
         script: Set(new.script),
         script_cursor: Set(0),
+        listened_at: Set(None),
         expires_at: Set(now + new.expires_in),
         created_at: Set(now),
     }

@@ -25,6 +25,7 @@ pub mod tenant;
 pub mod token;
 pub mod trial;
 pub mod user;
+pub mod verification;
 
 use crate::Error;
 

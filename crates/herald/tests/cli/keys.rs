@@ -37,6 +37,7 @@ async fn keys_rotate_moves_secrets_to_the_new_main_key_and_refuses_a_wrong_one()
             rate_limit: None,
             retention_days: None,
             metadata: Default::default(),
+            require_endpoint_verification: None,
         },
         false,
         &domain::service::audit::Actor::Cli,

@@ -1,7 +1,8 @@
 //! The `herald` command-line contract, on the built binary: commands that make something
 //! print only its id or token on stdout; every error is one line on stderr and a non-zero
 //! exit; `serve` prints its first-run login once and keeps tokens valid across restarts;
-//! real processes survive kills and drain on SIGTERM; `verify` judges captured deliveries.
+//! real processes survive kills and drain on SIGTERM; `verify` judges captured deliveries;
+//! `listen` relays an inbox to a local server.
 //! One test binary, a module per concern; the helpers every module uses are here.
 
 // Tests fail by panicking; helpers here unwrap like test bodies do.
@@ -9,6 +10,7 @@
 
 mod commands;
 mod keys;
+mod listen;
 mod processes;
 mod serve;
 mod verify;

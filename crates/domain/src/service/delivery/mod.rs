@@ -218,12 +218,33 @@ pub async fn prepare(ctx: &Context, cache: &EndpointCache, claimed: Claimed) -> 
             why,
         }))
     };
-    let Some(cached) = cache
+    let Some(mut cached) = cache
         .load(ctx, &destination.tenant_id, &destination.endpoint_id)
         .await?
     else {
         return abandon("the endpoint no longer exists");
     };
+    if cached.0.awaits_verification() {
+        // The copy may be older than a verification that just succeeded: read it afresh
+        // before putting the delivery off.
+        cache.forget(&destination.endpoint_id);
+        let Some(fresh) = cache
+            .load(ctx, &destination.tenant_id, &destination.endpoint_id)
+            .await?
+        else {
+            return abandon("the endpoint no longer exists");
+        };
+        cached = fresh;
+        if cached.0.awaits_verification() {
+            // Neither sent nor failed: it waits, keeping its place, until the endpoint
+            // is verified (which makes it due at once). Not an attempt.
+            return Ok(Next::Settle(Settlement::Postponed {
+                destination: destination.id.clone(),
+                tries: destination.attempt_count,
+                at: Utc::now() + super::verification::DELIVERIES_WAIT,
+            }));
+        }
+    }
     let (endpoint, keys) = (&cached.0, &cached.1);
     if endpoint.disabled && destination.next_trigger == Trigger::Scheduled {
         // Nothing more goes to a disabled endpoint on schedule; the delivery has failed.

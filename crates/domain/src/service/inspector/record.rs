@@ -13,7 +13,7 @@ use crate::{
         inbox::{self, Step},
         inbox_request::{self, Headers},
     },
-    id::{InboxId, InboxRequestId, TenantId},
+    id::InboxRequestId,
     scope::TenantScoped,
 };
 
@@ -40,11 +40,17 @@ pub struct Answer {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Recorded {
     /// Recorded; answer this.
     Answered(Answer),
     /// Over a rate: nothing recorded.
     Limited,
+    /// Recorded for `herald listen`: answer what `await_answer` gives for `request`.
+    Relayed {
+        tenant: crate::id::TenantId,
+        request: InboxRequestId,
+    },
 }
 
 impl Answer {
@@ -73,24 +79,28 @@ impl Answer {
     }
 }
 
+/// The challenge of a `webhook.verification` request (see `service::verification`).
+fn verification_challenge(body: &[u8]) -> Option<String> {
+    let sent: serde_json::Value = serde_json::from_slice(body).ok()?;
+    if sent["type"] != crate::service::verification::EVENT_TYPE {
+        return None;
+    }
+    sent["data"]["challenge"].as_str().map(str::to_owned)
+}
+
 /// A token can only be 40 lower-case hex characters; anything else is unknown without a
 /// look in the database.
-fn plausible(token: &str) -> bool {
+pub(super) fn plausible(token: &str) -> bool {
     token.len() == 2 * super::TOKEN_BYTES
         && token
             .bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// Records `incoming` in the inbox whose token is `token`, if `admit` lets it in (the
-/// caller's rate limits, by tenant and inbox), and says what to answer. An unknown or
-/// expired token is `NotFound`, with nothing written.
-pub async fn record(
-    ctx: &Context,
-    token: &str,
-    incoming: Incoming,
-    admit: impl FnOnce(&TenantId, &InboxId) -> bool,
-) -> Result<Recorded> {
+/// Records `incoming` in the inbox whose token is `token`, if the process's inbox limits
+/// let it in, and says what to answer. An unknown or expired token is `NotFound`, with
+/// nothing written.
+pub async fn record(ctx: &Context, token: &str, incoming: Incoming) -> Result<Recorded> {
     if !plausible(token) {
         return Err(Error::NotFound("inbox"));
     }
@@ -106,11 +116,13 @@ pub async fn record(
         .await
         .context("finding an inbox by its token")?
         .ok_or(Error::NotFound("inbox"))?;
-    if !admit(&found.tenant_id, &found.id) {
+    if !ctx.inbox_limits.admit(&found.tenant_id, &found.id) {
         ctx.metrics.inbox_request("limited");
         return Ok(Recorded::Limited);
     }
     let tenant = found.tenant_id.clone();
+    // While `herald listen` polls, the request goes to it (`relay.rs`), not to the inbox's answer.
+    let relayed = super::relay::listened(&found, now);
     let mut body = incoming.body;
     let truncated = body.len() > MAX_KEPT_BODY;
     body.truncate(MAX_KEPT_BODY);
@@ -120,13 +132,17 @@ pub async fn record(
     // at once never get the same step. A lost race reads the cursor again; a few are
     // plenty, since each one means another request took a step.
     let mut tries = 0;
-    let answer = loop {
+    let mut answer = loop {
         tries += 1;
         if tries > 16 {
             return Err(Error::internal(
                 "advancing an inbox's script",
                 "the cursor kept moving",
             ));
+        }
+        // A relayed request is answered by the listener; the script waits for the next one.
+        if relayed {
+            break Answer::of_inbox(&found);
         }
         let inbox = inbox::Entity::find_in_tenant(&tenant, found.id.clone())
             .one(&txn)
@@ -152,9 +168,16 @@ pub async fn record(
             break Answer::of_step(step);
         }
     };
+    // An endpoint on an inbox verifies itself: a challenge is echoed unless the inbox was
+    // told what to say (its status still counts, so a scripted failure still fails).
+    if answer.body.is_empty()
+        && let Some(challenge) = verification_challenge(&body)
+    {
+        answer.body = serde_json::json!({ "challenge": challenge }).to_string();
+    }
     let id = InboxRequestId::new();
     inbox_request::ActiveModel {
-        id: Set(id),
+        id: Set(id.clone()),
         inbox_id: Set(found.id.clone()),
         tenant_id: Set(tenant.clone()),
         method: Set(incoming.method),
@@ -166,6 +189,9 @@ pub async fn record(
         content_type: Set(incoming.content_type),
         source_address: Set(incoming.source_address),
         received_at: Set(now),
+        relay_state: Set(relayed.then_some(inbox_request::RelayState::Waiting)),
+        relay_status: Set(None),
+        relay_body: Set(None),
     }
     .insert(&txn)
     .await
@@ -194,6 +220,10 @@ pub async fn record(
     ctx.metrics.inbox_request("recorded");
     if truncated {
         ctx.metrics.inbox_request("truncated");
+    }
+    if relayed {
+        super::relay::queued();
+        return Ok(Recorded::Relayed { tenant, request: id });
     }
     Ok(Recorded::Answered(answer))
 }

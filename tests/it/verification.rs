@@ -228,7 +228,7 @@ async fn tries_run_out_into_failed_and_turning_the_requirement_off_releases_what
             None,
         )
         .await;
-    assert_eq!(status, 400, "{refused}");
+    assert_eq!(status, 409, "{refused}");
 }
 
 #[tokio::test]

@@ -52,7 +52,7 @@ impl VerificationOut {
 #[utoipa::path(post, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/verification", tag = "Endpoint",
     params(("app_id" = String, Path), ("endpoint_id" = String, Path)),
     responses((status = 202, body = VerificationOut), (status = 404, body = HttpErrorOut),
-        (status = 400, body = HttpErrorOut)))]
+        (status = 409, body = HttpErrorOut)))]
 /// Sends the endpoint a new challenge now and starts its tries again; its deliveries wait
 /// until it echoes it. Only where the application requires endpoint verification.
 pub(crate) async fn restart_verification(

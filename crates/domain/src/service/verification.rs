@@ -89,7 +89,7 @@ pub async fn restart<'a>(
     let app = owner_app(&txn, tenant, owner.into(), false).await?;
     let existing = super::endpoint::find(&txn, tenant, &app.id, id_or_uid).await?;
     if !app.require_endpoint_verification {
-        return Err(Error::rejected(
+        return Err(Error::conflict(
             "this application does not require endpoint verification; turn it on first",
         ));
     }

@@ -1,5 +1,6 @@
 //! Endpoint verification: an application may require its endpoints to prove they want its
-//! traffic (`application.require_endpoint_verification`). Such an endpoint, when made or
+//! traffic (`application.require_endpoint_verification`; new applications take the
+//! tenant's `tenant.require_endpoint_verification` unless told otherwise). Such an endpoint, when made or
 //! when its URL changes, is `pending` (`endpoint.verification`) until it echoes the
 //! `verification_challenge` Herald posts to it; then `verified`, or `failed` after the
 //! last of its tries (`verification_tries`, `verification_error`). `verification_due_at`
@@ -12,6 +13,12 @@ use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
 pub(crate) struct Migration;
+
+#[derive(DeriveIden)]
+enum Tenant {
+    Table,
+    RequireEndpointVerification,
+}
 
 #[derive(DeriveIden)]
 enum Application {
@@ -39,6 +46,13 @@ impl MigrationTrait for Migration {
     }
 
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(
+            Table::alter()
+                .table(Tenant::Table)
+                .add_column(boolean(Tenant::RequireEndpointVerification).default(false))
+                .to_owned(),
+        )
+        .await?;
         m.alter_table(
             Table::alter()
                 .table(Application::Table)
@@ -100,6 +114,13 @@ impl MigrationTrait for Migration {
             Table::alter()
                 .table(Application::Table)
                 .drop_column(Application::RequireEndpointVerification)
+                .to_owned(),
+        )
+        .await?;
+        m.alter_table(
+            Table::alter()
+                .table(Tenant::Table)
+                .drop_column(Tenant::RequireEndpointVerification)
                 .to_owned(),
         )
         .await

@@ -73,12 +73,14 @@ async fn accounts_and_their_sessions_survive_emails_becoming_unique_per_tenant()
     Migrator::up(&conn, Some(6)).await.unwrap();
     // The services write through a context of their own, on the same database.
     let ctx = startup::context(&settings, String::new()).await.unwrap();
-    let a = service::tenant::create(&ctx, "A").await.unwrap();
-    let b = service::tenant::create(&ctx, "B").await.unwrap();
+    let (a, b) = (
+        tests::old_tenant(&conn, "A").await,
+        tests::old_tenant(&conn, "B").await,
+    );
     let email = Email::parse("person@a.test").unwrap();
     let person = service::user::create(
         &ctx,
-        &a.id,
+        &a,
         &email,
         Role::Admin,
         "a long password".into(),
@@ -108,8 +110,8 @@ async fn accounts_and_their_sessions_survive_emails_becoming_unique_per_tenant()
             &Actor::Cli,
         )
     };
-    twin(&b.id).await.unwrap();
-    let again = twin(&a.id).await.unwrap_err().to_string();
+    twin(&b).await.unwrap();
+    let again = twin(&a).await.unwrap_err().to_string();
     assert!(again.contains("already exists in this tenant"), "{again}");
 
     // Back down is refused while an email has two accounts, and works once it has one.
@@ -117,9 +119,9 @@ async fn accounts_and_their_sessions_survive_emails_becoming_unique_per_tenant()
     assert!(Migrator::down(&conn, since_6).await.is_err());
     // (The later migrations may have gone down before migration 7 refused.)
     Migrator::up(&conn, None).await.unwrap();
-    let twin_in_b = service::user::list(&conn, &b.id).await.unwrap().remove(0);
+    let twin_in_b = service::user::list(&conn, &b).await.unwrap().remove(0);
     let ctx = startup::context(&settings, String::new()).await.unwrap();
-    service::user::remove(&ctx, &b.id, &twin_in_b.id, &Actor::Cli)
+    service::user::remove(&ctx, &b, &twin_in_b.id, &Actor::Cli)
         .await
         .unwrap();
     Migrator::down(&conn, since_6).await.unwrap();
@@ -221,12 +223,11 @@ async fn background_tasks_come_with_migration_11_and_go_with_it() {
     Migrator::up(&conn, Some(10)).await.unwrap();
     assert!(count().await.is_err(), "no table before migration 11");
     Migrator::up(&conn, Some(1)).await.unwrap();
-    let ctx = startup::context(&settings, String::new()).await.unwrap();
-    let tenant = domain::service::tenant::create(&ctx, "T").await.unwrap();
+    let tenant = tests::old_tenant(&conn, "T").await;
     let now = chrono::Utc::now();
     let task = background_task::Model {
         id: TaskId::new(),
-        tenant_id: tenant.id.clone(),
+        tenant_id: tenant.clone(),
         app_id: None,
         task: Kind::BulkReplay,
         status: Status::Running,
@@ -251,7 +252,7 @@ async fn background_tasks_come_with_migration_11_and_go_with_it() {
         .insert(&conn)
         .await
         .unwrap();
-    let read = background_task::Entity::find_in_tenant(&tenant.id, task.id.clone())
+    let read = background_task::Entity::find_in_tenant(&tenant, task.id.clone())
         .one(&conn)
         .await
         .unwrap()

@@ -107,7 +107,7 @@ async fn work_the_previous_version_queued_is_delivered_after_the_upgrade() {
     }
     // A tenant with one endpoint at the receiver.
     let ctx = startup::context(&settings, String::new()).await.unwrap();
-    let tenant = service::tenant::create(&ctx, "Old").await.unwrap();
+    let tenant = tests::old_tenant(&conn, "Old").await;
     let p = |i: usize| match db.backend {
         Backend::Sqlite => "?".to_owned(),
         Backend::Postgres => format!("${i}"),
@@ -133,7 +133,7 @@ async fn work_the_previous_version_queued_is_delivered_after_the_upgrade() {
         ),
         [
             app.as_str().into(),
-            tenant.id.as_str().into(),
+            tenant.as_str().into(),
             "{}".into(),
             now.into(),
             now.into(),
@@ -158,7 +158,7 @@ async fn work_the_previous_version_queued_is_delivered_after_the_upgrade() {
         ),
         [
             endpoint.as_str().into(),
-            tenant.id.as_str().into(),
+            tenant.as_str().into(),
             app.as_str().into(),
             receiver.url.as_str().into(),
             "{}".into(),
@@ -171,7 +171,7 @@ async fn work_the_previous_version_queued_is_delivered_after_the_upgrade() {
     .unwrap();
     service::endpoint_secret::store(
         &ctx,
-        &tenant.id,
+        &tenant,
         &endpoint,
         &domain::signing::SigningSecret::generate().unwrap(),
     )
@@ -193,7 +193,7 @@ async fn work_the_previous_version_queued_is_delivered_after_the_upgrade() {
         let msg_id = MessageId::new();
         message::Entity::insert(message::ActiveModel {
             id: Set(msg_id.clone()),
-            tenant_id: Set(tenant.id.clone()),
+            tenant_id: Set(tenant.clone()),
             app_id: Set(app.clone()),
             event_id: Set(None),
             event_type: Set("invoice.paid".into()),
@@ -226,7 +226,7 @@ async fn work_the_previous_version_queued_is_delivered_after_the_upgrade() {
             ),
             [
                 destination.as_str().into(),
-                tenant.id.as_str().into(),
+                tenant.as_str().into(),
                 app.as_str().into(),
                 msg_id.as_str().into(),
                 endpoint.as_str().into(),
@@ -242,7 +242,7 @@ async fn work_the_previous_version_queued_is_delivered_after_the_upgrade() {
         conn.execute_raw(old_job(
             db.backend,
             &destination,
-            tenant.id.as_str(),
+            tenant.as_str(),
             trigger,
             attempt,
             job_status,
@@ -259,7 +259,7 @@ async fn work_the_previous_version_queued_is_delivered_after_the_upgrade() {
     let server = app_handle.handle();
     tokio::spawn(app_handle.run_until_stopped());
     let delivered = tests::eventually(Duration::from_secs(20), async || {
-        let open = destination::Entity::for_tenant(&tenant.id)
+        let open = destination::Entity::for_tenant(&tenant)
             .filter(destination::Column::Status.ne(destination::Status::Success))
             .all(&ctx.db)
             .await
@@ -283,7 +283,7 @@ async fn work_the_previous_version_queued_is_delivered_after_the_upgrade() {
         "both queued messages arrived, and the finished one was not sent again"
     );
     assert_eq!(got.len(), 2, "each once");
-    let resent = attempt::Entity::for_tenant(&tenant.id)
+    let resent = attempt::Entity::for_tenant(&tenant)
         .filter(attempt::Column::DestinationId.eq(ids[1].1.clone()))
         .all(&ctx.db)
         .await

@@ -135,6 +135,28 @@ impl Drop for TestDb {
     }
 }
 
+/// A tenant written as every schema since the first has it, for tests that run an older
+/// schema (the tenant service writes the newest one's columns).
+pub async fn old_tenant(conn: &sea_orm::DatabaseConnection, name: &str) -> TenantId {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    let id = TenantId::new();
+    let now = chrono::Utc::now();
+    let sql = match conn.get_database_backend() {
+        DbBackend::Postgres => {
+            "INSERT INTO tenant (id, name, created_at, updated_at) VALUES ($1, $2, $3, $4)"
+        }
+        _ => "INSERT INTO tenant (id, name, created_at, updated_at) VALUES (?, ?, ?, ?)",
+    };
+    conn.execute_raw(Statement::from_sql_and_values(
+        conn.get_database_backend(),
+        sql,
+        [id.as_str().into(), name.into(), now.into(), now.into()],
+    ))
+    .await
+    .expect("writing a tenant");
+    id
+}
+
 /// Settings for a test server: its own database, port 0, fixed fresh keys.
 pub fn settings_for(db: &TestDb) -> Settings {
     Settings {

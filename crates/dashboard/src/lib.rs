@@ -60,6 +60,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/ui", web::get().to(pages::overview::overview))
         .route("/ui/apps", web::get().to(pages::apps::apps))
         .route("/ui/apps", web::post().to(pages::apps::create_app))
+        .route("/ui/apps/defaults", web::post().to(pages::apps::set_defaults))
         .route("/ui/event-types", get().to(admin::event_types::list))
         .route("/ui/event-types", post().to(admin::event_types::create))
         .route("/ui/event-types/{name}", get().to(admin::event_types::show))

@@ -274,6 +274,7 @@ async fn changes<'a>(app: &TestApp, w: &'a World, csrf: &'a str) -> Vec<(String,
             vec![c, ("url", "https://example.org/edited")],
         ),
         (format!("{}/rotate", w.endpoint_path), vec![c]),
+        (format!("{}/verification", w.endpoint_path), vec![c]),
         (
             format!("{}/test", w.endpoint_path),
             vec![c, ("event_type", "herald.test")],
@@ -282,6 +283,10 @@ async fn changes<'a>(app: &TestApp, w: &'a World, csrf: &'a str) -> Vec<(String,
         (format!("{}/delete", w.endpoint_path), vec![c]),
         (format!("{}/delete", w.app_path), vec![c]),
         // Tenant-wide creations last (another tenant may make its own).
+        (
+            "/ui/apps/defaults".into(),
+            vec![c, ("require_verification", "on")],
+        ),
         ("/ui/apps".into(), vec![c, ("name", "New")]),
         ("/ui/event-types".into(), vec![c, ("name", "made.up")]),
         ("/ui/tokens".into(), vec![c, ("name", "made up")]),
@@ -302,10 +307,15 @@ async fn snapshot(app: &TestApp, w: &World) -> (Vec<String>, String) {
     (rows(app).await, tenant_state(app, &w.tenant_a).await)
 }
 
-/// What the tenant-wide pages' forms could change, beyond [`rows`].
+/// What the tenant-wide pages' forms could change, beyond [`rows`] (the defaults for new
+/// applications among them).
 async fn tenant_state(app: &TestApp, tenant: &TenantId) -> String {
     let tokens = service::token::list(&app.ctx.db, tenant).await.unwrap();
     let users = service::user::list(&app.ctx.db, tenant).await.unwrap();
+    let defaults = service::tenant::get(&app.ctx.db, tenant)
+        .await
+        .unwrap()
+        .require_endpoint_verification;
     let types = service::event_type::list(&app.ctx.db, tenant, &Default::default(), true)
         .await
         .unwrap()
@@ -319,6 +329,7 @@ async fn tenant_state(app: &TestApp, tenant: &TenantId) -> String {
                 .iter()
                 .map(|t| (&t.name, &t.description, t.archived))
                 .collect::<Vec<_>>(),
+            defaults,
         )
     )
 }

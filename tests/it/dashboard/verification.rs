@@ -77,3 +77,48 @@ async fn the_endpoint_page_shows_verification_and_starts_it_again_in_dashboard_a
     let state = api.get(&format!("/api/v1/app/strict/endpoint/{ep}")).await;
     assert_eq!(state["verification"]["tries"], 0);
 }
+
+#[tokio::test]
+async fn new_applications_take_the_tenants_verification_default_unless_told() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let api = tests::api::Api {
+        app: &app,
+        token: w.token_a.clone(),
+    };
+    let made = api.post("/api/v1/app", json!({"name": "Before"})).await;
+    assert_eq!(made["requireEndpointVerification"], false);
+
+    let mut admin = Browser::new(&app);
+    admin.sign_in("admin@a.test", PASSWORD).await;
+    let page = admin.get("/ui/apps").await;
+    assert!(page.body.contains("Defaults for new applications"));
+    let saved = admin
+        .post(
+            "/ui/apps/defaults",
+            &[("csrf", &page.csrf()), ("require_verification", "on")],
+        )
+        .await;
+    assert!(saved.redirects_to("/ui/apps#defaults"), "{}", saved.location);
+    let made = api.post("/api/v1/app", json!({"name": "After"})).await;
+    assert_eq!(made["requireEndpointVerification"], true, "the default applies");
+    let told = api
+        .post(
+            "/api/v1/app",
+            json!({"name": "Told", "requireEndpointVerification": false}),
+        )
+        .await;
+    assert_eq!(
+        told["requireEndpointVerification"], false,
+        "what the creator says wins"
+    );
+    let page = admin.get("/ui/apps").await;
+    assert!(
+        page.body.contains(r#"name="require_verification" checked"#),
+        "the create form starts from the default"
+    );
+    // Unticked, the default is off again.
+    admin.post("/ui/apps/defaults", &[("csrf", &page.csrf())]).await;
+    let made = api.post("/api/v1/app", json!({"name": "Later"})).await;
+    assert_eq!(made["requireEndpointVerification"], false);
+}

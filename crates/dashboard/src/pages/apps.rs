@@ -37,6 +37,8 @@ struct AppsPage {
     name: String,
     uid: String,
     errors: Errors,
+    /// The tenant's default for new applications: require endpoint verification.
+    verification_default: bool,
 }
 
 #[derive(Deserialize)]
@@ -58,6 +60,9 @@ async fn apps_page(
         domain::id::AppId::parse(k).is_ok()
     })?;
     let found = apps_service::search(&signed.ctx.db, signed.tenant(), &query.q, &request).await?;
+    let verification_default = domain::service::tenant::get(&signed.ctx.db, signed.tenant())
+        .await?
+        .require_endpoint_verification;
     let pager = Pager::of(&found, &format!("q={}&", query_value(&query.q)));
     let apps = found
         .data
@@ -79,6 +84,7 @@ async fn apps_page(
             name,
             uid,
             errors,
+            verification_default,
         },
     )
 }
@@ -93,6 +99,28 @@ pub(crate) async fn apps(signed: Signed, query: web::Query<AppsQuery>) -> Page {
         StatusCode::OK,
     )
     .await
+}
+
+#[derive(Deserialize)]
+pub(crate) struct DefaultsForm {
+    #[serde(default)]
+    csrf: String,
+    /// A checkbox: present when ticked.
+    #[serde(default)]
+    require_verification: Option<String>,
+}
+
+/// The tenant's defaults for new applications (admins only).
+pub(crate) async fn set_defaults(signed: Signed, form: web::Form<DefaultsForm>) -> Page {
+    check(&signed.live, &form.csrf, signed.require_admin())?;
+    domain::service::tenant::set_verification_default(
+        &signed.ctx,
+        signed.tenant(),
+        form.require_verification.is_some(),
+        &signed.live.actor(),
+    )
+    .await?;
+    Ok(see_other("/ui/apps#defaults"))
 }
 
 #[derive(Deserialize)]

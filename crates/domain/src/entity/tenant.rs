@@ -10,6 +10,8 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: TenantId,
     pub name: String,
+    /// Whether new applications require endpoint verification unless told otherwise.
+    pub require_endpoint_verification: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -28,8 +28,8 @@ pub struct NewApplication {
     pub retention_days: Option<u16>,
     pub metadata: BTreeMap<String, String>,
     /// Herald's extension: endpoints must echo a challenge before they get anything.
-    /// `None` is no on creation and leaves it as it is on PUT, so that a client that does
-    /// not know the field cannot turn it off.
+    /// `None` takes the tenant's default on creation and leaves it as it is on PUT, so
+    /// that a client that does not know the field cannot turn it off.
     pub require_endpoint_verification: Option<bool>,
 }
 
@@ -276,6 +276,14 @@ pub(crate) async fn insert<C: ConnectionTrait>(
 ) -> Result<application::Model> {
     let now = Utc::now();
     let conflict = new.uid.as_ref().map(uid_taken).unwrap_or_default();
+    let require_endpoint_verification = match new.require_endpoint_verification {
+        Some(required) => required,
+        None => {
+            super::tenant::get(conn, tenant)
+                .await?
+                .require_endpoint_verification
+        }
+    };
     let app = application::ActiveModel {
         id: Set(AppId::new()),
         tenant_id: Set(tenant.clone()),
@@ -285,7 +293,7 @@ pub(crate) async fn insert<C: ConnectionTrait>(
         retention_days: Set(new.retention_days.map(i32::from)),
         operational: Set(false),
         metadata: Set(StringMap(new.metadata)),
-        require_endpoint_verification: Set(new.require_endpoint_verification.unwrap_or(false)),
+        require_endpoint_verification: Set(require_endpoint_verification),
         created_at: Set(now),
         updated_at: Set(now),
     }

@@ -78,7 +78,7 @@ pub(crate) async fn insert<C: ConnectionTrait>(
     expires_at: Option<DateTime<Utc>>,
     actor: &Actor,
 ) -> Result<IssuedToken> {
-    super::tenant::get(conn, tenant).await?;
+    super::tenant::require(conn, tenant).await?;
     let now = Utc::now();
     let record = api_token::ActiveModel {
         id: Set(ApiTokenId::new()),

@@ -39,7 +39,7 @@ pub(crate) async fn insert<C: ConnectionTrait>(
     password: String,
     actor: &Actor,
 ) -> Result<user::Model> {
-    super::tenant::get(conn, tenant).await?;
+    super::tenant::require(conn, tenant).await?;
     // The same lookup and the same work whether or not the email has an account elsewhere,
     // and nothing in the answer depends on it.
     let sibling = sibling_hash(conn, email).await?;

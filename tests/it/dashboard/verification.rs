@@ -92,7 +92,7 @@ async fn new_applications_take_the_tenants_verification_default_unless_told() {
     let mut admin = Browser::new(&app);
     admin.sign_in("admin@a.test", PASSWORD).await;
     let page = admin.get("/ui/apps").await;
-    assert!(page.body.contains("Defaults for new applications"));
+    assert!(page.body.contains("<h2>Defaults</h2>"));
     let saved = admin
         .post(
             "/ui/apps/defaults",

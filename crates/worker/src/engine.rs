@@ -12,13 +12,13 @@ use chrono::Utc;
 use domain::{
     Context,
     entity::SentRequest,
-    entity::attempt::ErrorKind,
+    entity::{attempt::ErrorKind, endpoint},
     id::DestinationId,
     service::delivery::{
         self, EndpointCache, Next, Outcome, Plan, Settlement, claim, lane, transform::Shaped,
     },
     signing,
-    values::access::Auth,
+    values::access::{Auth, Credentials},
 };
 use tokio::sync::watch;
 
@@ -229,17 +229,9 @@ impl Engine {
             retry_after: None,
             request: None,
         };
-        let credentials = match domain::service::endpoint::open_credentials(&self.ctx, &plan.endpoint) {
-            Ok(credentials) => credentials,
-            Err(e) => {
-                return failed((
-                    ErrorKind::Auth,
-                    format!("the endpoint's credentials do not open: {e}"),
-                ));
-            }
-        };
-        let client = match self.access.client(&self.sender, &plan.endpoint, &credentials) {
-            Ok(client) => client,
+        let timeout = self.timeout(plan);
+        let (credentials, client, authorization) = match self.present(&plan.endpoint, timeout).await {
+            Ok(presented) => presented,
             Err(e) => return failed(e),
         };
         let send = |authorization: Option<String>| {
@@ -251,15 +243,6 @@ impl Engine {
                     None => self.sender.send(request).await,
                 }
             }
-        };
-        let timeout = self.timeout(plan);
-        let authorization = match self
-            .access
-            .authorization(&self.sender, &plan.endpoint, &credentials, timeout, false)
-            .await
-        {
-            Ok(authorization) => authorization,
-            Err(e) => return failed(e),
         };
         let outcome = send(authorization).await;
         let oauth = matches!(
@@ -281,8 +264,35 @@ impl Engine {
         }
     }
 
+    /// What an endpoint with gateway credentials or a TLS identity presents: its opened
+    /// credentials, the client that carries its certificate (if any) and the
+    /// `authorization` value (if any); or why it cannot be presented.
+    pub(crate) async fn present(
+        &self,
+        endpoint: &endpoint::Model,
+        timeout: Duration,
+    ) -> Result<(Credentials, Option<reqwest::Client>, Option<String>), (ErrorKind, String)> {
+        let credentials = domain::service::endpoint::open_credentials(&self.ctx, endpoint).map_err(|e| {
+            (
+                ErrorKind::Auth,
+                format!("the endpoint's credentials do not open: {e}"),
+            )
+        })?;
+        let client = self.access.client(&self.sender, endpoint, &credentials)?;
+        let authorization = self
+            .access
+            .authorization(&self.sender, endpoint, &credentials, timeout, false)
+            .await?;
+        Ok((credentials, client, authorization))
+    }
+
     fn timeout(&self, plan: &Plan) -> Duration {
-        plan.endpoint
+        self.timeout_of(&plan.endpoint)
+    }
+
+    /// The endpoint's own response timeout, or the worker's.
+    pub(crate) fn timeout_of(&self, endpoint: &endpoint::Model) -> Duration {
+        endpoint
             .timeout_secs
             .and_then(|s| u64::try_from(s).ok())
             .map(Duration::from_secs)

@@ -1,12 +1,10 @@
 //! Sending an endpoint its verification challenge, signed and presented like a delivery
 //! (the endpoint's keys, headers, credentials and TLS identity), and judging the answer.
 
-use std::time::Duration;
-
 use chrono::Utc;
 use domain::{
     id::MessageId,
-    service::{endpoint::open_credentials, endpoint_secret, verification::Challenge},
+    service::{endpoint_secret, verification::Challenge},
 };
 
 use super::Engine;
@@ -32,11 +30,7 @@ impl Engine {
             };
         let body = challenge.body(now);
         let id = MessageId::new();
-        let timeout = endpoint
-            .timeout_secs
-            .and_then(|s| u64::try_from(s).ok())
-            .map(Duration::from_secs)
-            .unwrap_or(self.settings.default_timeout);
+        let timeout = self.timeout_of(endpoint);
         let has_auth = endpoint.access.as_ref().is_some_and(|a| a.auth.is_some());
         let mut headers = self.signed_headers(&keys, id.as_str(), now.timestamp(), &body);
         headers.extend(
@@ -49,23 +43,12 @@ impl Engine {
         );
         let mut client = None;
         if endpoint.access.is_some() {
-            let credentials = match open_credentials(&self.ctx, endpoint) {
-                Ok(credentials) => credentials,
-                Err(e) => return Some(format!("the endpoint's credentials do not open: {e}")),
-            };
-            client = match self.access.client(&self.sender, endpoint, &credentials) {
-                Ok(client) => client,
+            let (_, tls, authorization) = match self.present(endpoint, timeout).await {
+                Ok(presented) => presented,
                 Err((_, why)) => return Some(why),
             };
-            match self
-                .access
-                .authorization(&self.sender, endpoint, &credentials, timeout, false)
-                .await
-            {
-                Ok(Some(authorization)) => headers.push(("authorization".to_owned(), authorization)),
-                Ok(None) => {}
-                Err((_, why)) => return Some(why),
-            }
+            client = tls;
+            headers.extend(authorization.map(|a| ("authorization".to_owned(), a)));
         }
         let request = client::Request {
             method: reqwest::Method::POST,
